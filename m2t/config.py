@@ -1,0 +1,271 @@
+"""Typed configuration: pydantic models that mirror the YAML files one-to-one.
+
+Every section forbids unknown keys and every field carries a description. Load with
+:func:`load_config`, which applies ``key.sub=value`` overrides, resolves relative paths
+against the config file (overrides: against the working directory) and reports every
+error at once, naming the key, the file and the closest valid keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message lists every problem."""
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not path.is_absolute() and not str(path).startswith(("s3://", "gs://")):
+        return (Path(base) / path).resolve()
+    return path
+
+
+# A path that resolves against the config file's directory.
+RelPath = Annotated[Path, AfterValidator(_resolve)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def _f(default: Any, description: str, **kw: Any) -> Any:
+    return Field(default, description=description, **kw)
+
+
+class SyntheticConfig(Section):
+    n_proteins: int = _f(40, "Number of synthetic wild-type proteins.", ge=1)
+    mutants_per_protein: int = _f(6, "Mutants generated per wild type.", ge=1)
+    min_length: int = _f(30, "Shortest synthetic protein.", ge=5)
+    max_length: int = _f(120, "Longest synthetic protein.", ge=5)
+    seed: int = _f(0, "Seed of the synthetic generator.")
+
+
+class DataConfig(Section):
+    inputs: list[RelPath] = _f([], "Input files (JSONL, JSON array, MutaDescribe CSV, mutation sets, Parquet). Empty: the synthetic set.")
+    synthetic: SyntheticConfig = _f(SyntheticConfig(), "Synthetic set used when `inputs` is empty (labelled synthetic).")
+    max_length: int = _f(1022, "Longest accepted sequence, in residues.", ge=1)
+    extended_alphabet: bool = _f(False, "Also accept X, B, Z, U and O besides the 20 standard amino acids.")
+    val_fraction: float = _f(0.1, "Fraction of proteins held out for validation.", ge=0, lt=1)
+    test_fraction: float = _f(0.0, "Fraction of proteins held out for test.", ge=0, lt=1)
+    split_seed: int = _f(0, "Seed of the grouped split.")
+
+
+class TinyEncoderConfig(Section):
+    d_model: int = _f(64, "Hidden size of the tiny random encoder.", ge=8)
+    n_layers: int = _f(2, "Layers of the tiny random encoder.", ge=1)
+    n_heads: int = _f(4, "Attention heads of the tiny random encoder.", ge=1)
+    seed: int = _f(0, "Seed of the tiny encoder's random weights.")
+
+
+class EncoderConfig(Section):
+    backend: Literal["esm3", "esmc", "esm2"] = _f("esm2", "Protein language model family.")
+    name: str = _f("tiny", "Weights: 'esm3_sm_open_v1', 'esmc_300m', 'esmc_600m', an ESM-2 hub id or local dir, or 'tiny' for a random twin.")
+    tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
+    token_budget: int = _f(8192, "Max padded tokens per encoder micro-batch.", ge=16)
+    device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
+    dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
+
+
+class TinyLlmConfig(Section):
+    hidden_size: int = _f(64, "Hidden size of the tiny random Llama.", ge=8)
+    num_layers: int = _f(2, "Decoder layers of the tiny Llama.", ge=1)
+    num_heads: int = _f(4, "Attention heads of the tiny Llama.", ge=1)
+    intermediate_size: int = _f(128, "MLP width of the tiny Llama.", ge=8)
+    vocab_size: int = _f(600, "BPE vocabulary size of the offline tiny tokenizer.", ge=100)
+    seed: int = _f(0, "Seed of the tiny Llama's random weights and its tokenizer corpus.")
+
+
+class GcaConfig(Section):
+    heads: int = _f(4, "Attention heads of the gated cross-attention.", ge=1)
+    dim_head: int = _f(16, "Per-head dim of the gated cross-attention.", ge=4)
+    ff_mult: int = _f(2, "Feed-forward expansion of the gated cross-attention.", ge=1)
+
+
+class ResamplerConfig(Section):
+    depth: int = _f(2, "Perceiver resampler layers.", ge=1)
+    heads: int = _f(4, "Resampler attention heads.", ge=1)
+    dim_head: int = _f(16, "Resampler per-head dim.", ge=4)
+    ff_mult: int = _f(2, "Resampler feed-forward expansion.", ge=1)
+
+
+class ModelConfig(Section):
+    llm: str = _f("tiny", "Base causal LM: a hub id, a local dir, or 'tiny' for a random Llama built offline.")
+    tiny_llm: TinyLlmConfig = _f(TinyLlmConfig(), "Dims of the tiny Llama used when llm is 'tiny'.")
+    num_media_tokens: int = _f(8, "Vectors the resampler emits; they replace the single <delta_P> token.", ge=1)
+    gca: GcaConfig = _f(GcaConfig(), "Gated cross-attention (mutant attends to wild type).")
+    resampler: ResamplerConfig = _f(ResamplerConfig(), "Perceiver resampler.")
+    projector: Literal["mlp2x_gelu", "linear"] = _f("mlp2x_gelu", "Projector into the LLM's hidden size.")
+    delta_token: str = _f("<delta_P>", "Special token replaced by the protein vectors.")
+    system_prompt: str = _f("You are an expert protein biologist.", "System turn of the chat prompt.")
+    instruction: str = _f("Describe the effect of this mutation.", "User instruction placed after <delta_P>.")
+    dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "LLM dtype; auto = bfloat16 on GPU, float32 on CPU.")
+    trust_remote_code: bool = _f(False, "Allow custom model code from the hub (off unless you trust the repo).")
+    gradient_checkpointing: bool = _f(False, "Recompute LLM activations in backward to save memory.")
+
+
+class LoraConfig(Section):
+    r: int = _f(8, "LoRA rank.", ge=1)
+    alpha: int = _f(16, "LoRA alpha.", ge=1)
+    dropout: float = _f(0.05, "LoRA dropout.", ge=0, lt=1)
+    target_modules: list[str] = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "LLM linear layers that get LoRA.")
+    train_adapters: bool = _f(False, "Stage 2 also trains GCA + resampler + projector (frozen by default, as in the seed).")
+
+
+class StageConfig(Section):
+    steps: int = _f(60, "Optimizer steps of this stage.", ge=1)
+    lr: float = _f(1e-3, "Peak learning rate.", gt=0)
+    warmup_steps: int = _f(5, "Linear warmup steps before cosine decay.", ge=0)
+    min_lr_ratio: float = _f(0.1, "Final LR as a fraction of the peak.", ge=0, le=1)
+    weight_decay: float = _f(0.0, "AdamW weight decay.", ge=0)
+    micro_batch_size: int = _f(8, "Samples per worker per forward.", ge=1)
+    grad_accum: int = _f(1, "Gradient accumulation steps.", ge=1)
+    grad_clip: float = _f(1.0, "Gradient norm clipping.", gt=0)
+    eval_every: int = _f(20, "Validation loss every N steps (0 = only at the end).", ge=0)
+    checkpoint_every: int = _f(20, "Checkpoint every N steps (and always at the end).", ge=1)
+    log_generations: int = _f(0, "Generations logged at each eval.", ge=0)
+
+
+class TrainConfig(Section):
+    num_workers: int = _f(2, "Ray Train workers (one GPU each when use_gpu).", ge=1)
+    use_gpu: Literal["auto", "true", "false"] = _f("auto", "Use GPUs; auto = when the cluster has them.")
+    cpus_per_worker: float = _f(1.0, "CPUs reserved per training worker.", gt=0)
+    storage_path: RelPath = _f(Path("outputs/ray_results"), "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
+    max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
+    keep_checkpoints: int = _f(2, "Checkpoints kept (best by val loss plus the latest).", ge=1)
+    seed: int = _f(0, "Training seed.")
+    pretrain: StageConfig = _f(StageConfig(), "Stage 1: GCA + resampler + projector.")
+    finetune: StageConfig = _f(StageConfig(lr=5e-4), "Stage 2: LoRA on the LLM.")
+
+
+class DeepSpeedConfig(Section):
+    config: RelPath = _f(Path("zero2.json"), "DeepSpeed JSON; its 'auto' values are filled from train.*.")
+
+
+class EmbedConfig(Section):
+    store: RelPath = _f(Path("outputs/embeddings"), "Embedding store directory.")
+    dtype: Literal["float16", "bfloat16", "float32"] = _f("float16", "Storage dtype of per-residue embeddings.")
+    shard_sequences: int = _f(256, "Sequences per store shard.", ge=1)
+    num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs).", ge=1)
+    cpus_per_actor: float = _f(0.5, "CPUs per encoder actor without GPUs (leave headroom for Ray Data).", gt=0)
+    batch_sequences: int = _f(32, "Sequences per Ray Data batch sent to an actor.", ge=1)
+    mode: Literal["store", "stream"] = _f("store", "Training reads the store, or streams embeddings from the encoder actors.")
+
+
+class GenerationConfig(Section):
+    max_new_tokens: int = _f(48, "Tokens generated per description.", ge=1)
+    temperature: float = _f(0.0, "0 = greedy; > 0 samples.", ge=0)
+    top_p: float = _f(1.0, "Nucleus sampling mass.", gt=0, le=1)
+    batch_size: int = _f(16, "Sequences per generate call.", ge=1)
+
+
+class ServeConfig(Section):
+    host: str = _f("127.0.0.1", "Bind address (loopback unless told otherwise).")
+    port: int = _f(8000, "HTTP port.", ge=1, le=65535)
+    max_batch_size: int = _f(8, "@serve.batch maximum batch.", ge=1)
+    batch_wait_timeout_s: float = _f(0.02, "@serve.batch wait for more requests.", ge=0)
+    max_body_bytes: int = _f(1_000_000, "Largest accepted request body (413 above).", ge=1024)
+    max_batch_items: int = _f(64, "Most items in one /v1/describe:batch request.", ge=1)
+    max_new_tokens_limit: int = _f(256, "Largest max_new_tokens a client may ask for.", ge=1)
+    wt_cache_size: int = _f(1024, "Wild-type embeddings kept in the LRU cache.", ge=0)
+    min_replicas: int = _f(1, "Autoscaling lower bound.", ge=1)
+    max_replicas: int = _f(1, "Autoscaling upper bound.", ge=1)
+    request_timeout_s: float = _f(60.0, "Server-side request timeout.", gt=0)
+
+
+class OutputConfig(Section):
+    root: RelPath = _f(Path("outputs"), "Root of every job's outputs (outputs/<stage>/).")
+
+
+class Config(Section):
+    """The whole configuration; one section per YAML block."""
+
+    data: DataConfig = _f(DataConfig(), "Input records, validation and split.")
+    encoder: EncoderConfig = _f(EncoderConfig(), "Protein language model.")
+    model: ModelConfig = _f(ModelConfig(), "Adapters and base LLM.")
+    lora: LoraConfig = _f(LoraConfig(), "Stage-2 LoRA.")
+    train: TrainConfig = _f(TrainConfig(), "Ray Train + DeepSpeed training.")
+    deepspeed: DeepSpeedConfig = _f(DeepSpeedConfig(), "DeepSpeed file.")
+    embed: EmbedConfig = _f(EmbedConfig(), "Embedding pipeline and store.")
+    generation: GenerationConfig = _f(GenerationConfig(), "Decoding.")
+    serve: ServeConfig = _f(ServeConfig(), "Ray Serve app.")
+    output: OutputConfig = _f(OutputConfig(), "Where jobs write.")
+
+    def stage_dir(self, stage: str) -> Path:
+        """``outputs/<stage>/`` under the configured root."""
+        return Path(self.output.root) / stage
+
+
+def _model_at(model: type[BaseModel], keys: list[str]) -> type[BaseModel] | None:
+    for key in keys:
+        field = model.model_fields.get(key)
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _is_path_field(keys: list[str]) -> bool:
+    parent = _model_at(Config, keys[:-1])
+    field = parent.model_fields.get(keys[-1]) if parent else None
+    return field is not None and "_resolve" in repr((field.annotation, field.metadata))
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML) to a nested dict."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        key, raw = item.split("=", 1)
+        keys = key.strip().split(".")
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        if _is_path_field(keys):  # overrides resolve against the working directory
+            value = [str(Path(v).resolve()) for v in value] if isinstance(value, list) else str(Path(str(value)).resolve())
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {k!r} is not a section")
+        node[keys[-1]] = value
+    return data
+
+
+def _describe(err: dict, source: str) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(Config, [str(p) for p in err["loc"][:-1]])
+        valid = list(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(err["loc"][-1]), valid, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; valid keys: {', '.join(valid)}"
+        return f"  {source}: unknown key '{loc}'{hint}"
+    return f"  {source}: '{loc}': {err['msg']} (got {err.get('input')!r})"
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load, override and validate a config. ``path=None`` is the embedded tiny default."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    data = apply_overrides(data, list(overrides or []))
+    source = f"{path}" + (" (+ overrides)" if overrides else "")
+    try:
+        return Config.model_validate(data, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        lines = [_describe(e, source) for e in exc.errors()]
+        raise ConfigError(f"{len(lines)} config error(s):\n" + "\n".join(lines)) from None

@@ -1,0 +1,13 @@
+"""Exceptions shared by the library; jobs map them to exit codes (see m2t.cli)."""
+
+
+class M2TError(Exception):
+    """A user-facing error: the message says what is wrong and how to fix it."""
+
+
+class InputError(M2TError):
+    """An input file is missing, unreadable or of an unknown format (exit code 2)."""
+
+
+class MismatchError(M2TError):
+    """A store or checkpoint was built with other settings than the ones asked for (exit code 3)."""
