@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
@@ -179,7 +179,20 @@ class ServeConfig(Section):
     wt_cache_size: int = _f(1024, "Wild-type embeddings kept in the LRU cache.", ge=0)
     min_replicas: int = _f(1, "Autoscaling lower bound.", ge=1)
     max_replicas: int = _f(1, "Autoscaling upper bound.", ge=1)
+    target_ongoing_requests: float = _f(8.0, "Autoscaling target of in-flight requests per replica (about max_batch_size).", gt=0)
+    max_ongoing_requests: int = _f(32, "Requests a replica accepts at once (at least max_batch_size, so batches can fill).", ge=1)
+    use_gpu: Literal["auto", "true", "false"] = _f("auto", "One GPU per replica; auto = when the cluster (or, before Ray starts, this machine) has GPUs.")
+    cpus_per_replica: float = _f(1.0, "CPUs reserved per replica without a GPU.", gt=0)
     request_timeout_s: float = _f(60.0, "Server-side request timeout.", gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServeConfig:
+        if self.max_ongoing_requests < self.max_batch_size:
+            raise ValueError(f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
+                             f"({self.max_batch_size}), or batches can never fill")
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
+        return self
 
 
 class OutputConfig(Section):

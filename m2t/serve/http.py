@@ -1,0 +1,137 @@
+"""The thin HTTP layer: a FastAPI app whose routes hand parsed bodies to the deployment.
+
+Built per replica by :func:`create_http_app` (the deployment's ``__serve_build_asgi_app__``), so
+the body limit and the API key are plain values the replica already holds. The work itself is
+``backend.prepare`` (checks one item; raises :class:`~m2t.serve.schemas.FieldError`) and
+``backend.submit`` (queues one prepared item into the ``@serve.batch`` generate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from m2t.serve.schemas import BatchRequest, BatchResponse, DescribeRequest, DescribeResponse, FieldError, Health, ModelInfo
+
+API_KEY_ENV = "M2T_API_KEY"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "M2T_API_KEY is set on the server and the request has no or a wrong `Authorization: Bearer` key."},
+    413: {"description": "The body is larger than serve.max_body_bytes."},
+    422: {"description": "A field is invalid; `detail[].loc` names it and `detail[].msg` says why."},
+}
+
+
+class Backend(Protocol):
+    max_batch_items: int
+
+    def prepare(self, request: DescribeRequest, *, loc: tuple[str | int, ...]) -> Any: ...
+
+    async def submit(self, job: Any) -> DescribeResponse: ...
+
+    def info(self) -> ModelInfo: ...
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 when the declared Content-Length or the bytes actually sent exceed ``max_bytes``.
+
+    The body is read (at most ``max_bytes`` + one chunk) before the app sees it, then replayed.
+    """
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._reject(scope, receive, send, f"Content-Length {int(declared)}")
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                return await self._reject(scope, receive, send, f"at least {size} bytes")
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: dict, receive: Any, send: Any, got: str) -> None:
+        msg = f"request body too large: {got}; the limit is {self.max_bytes} bytes (serve.max_body_bytes)"
+        await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
+
+
+def _auth_dependency(api_key: str | None) -> Any:
+    bearer = HTTPBearer(auto_error=False, description=f"Required when the server has {API_KEY_ENV} set.")
+    expected = api_key.encode() if api_key else None
+
+    def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if expected is None:
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(401, detail=f"missing or wrong API key: send 'Authorization: Bearer <key>' "
+                                            f"with the key the server has in {API_KEY_ENV}",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return Depends(require_key)
+
+
+def create_http_app(backend: Backend, *, max_body_bytes: int, api_key: str | None) -> FastAPI:
+    """The FastAPI app of one replica. ``api_key=None`` leaves the API open; /healthz and /docs always are."""
+    app = FastAPI(title="m2t: Mutation2Text", version="1", summary="Describe what a protein mutation does, in English.")
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    auth = [_auth_dependency(api_key)]
+
+    @app.exception_handler(FieldError)
+    async def _field_error(request: Request, exc: FieldError) -> JSONResponse:
+        return JSONResponse(jsonable_encoder({"detail": exc.errors}), status_code=422)
+
+    @app.get("/healthz", response_model=Health, summary="Liveness: the replica is up and its model loaded.")
+    async def healthz() -> Health:
+        return Health()
+
+    @app.get("/v1/model", response_model=ModelInfo, dependencies=auth, responses=_ERRORS,
+             summary="The served model, its limits and this replica's batching and cache counters.")
+    async def model_info() -> ModelInfo:
+        return backend.info()
+
+    @app.post("/v1/describe", response_model=DescribeResponse, dependencies=auth, responses=_ERRORS,
+              summary="Describe one mutation.")
+    async def describe(body: DescribeRequest) -> DescribeResponse:
+        return await backend.submit(backend.prepare(body, loc=("body",)))
+
+    @app.post("/v1/describe:batch", response_model=BatchResponse, dependencies=auth, responses=_ERRORS,
+              summary="Describe several mutations (at most serve.max_batch_items); every invalid item is reported.")
+    async def describe_batch(body: BatchRequest) -> BatchResponse:
+        if len(body.items) > backend.max_batch_items:
+            raise FieldError.one(("body", "items"), f"{len(body.items)} items; at most {backend.max_batch_items} "
+                                                    "per request (serve.max_batch_items): split the list", len(body.items))
+        jobs, errors = [], []
+        for i, item in enumerate(body.items):
+            try:
+                jobs.append(backend.prepare(item, loc=("body", "items", i)))
+            except FieldError as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise FieldError(errors)
+        return BatchResponse(items=list(await asyncio.gather(*(backend.submit(job) for job in jobs))))
+
+    return app

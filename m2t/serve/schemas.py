@@ -1,0 +1,121 @@
+"""Request and response bodies of the HTTP API (pydantic; FastAPI turns them into the OpenAPI at /docs).
+
+Limits that come from the config (sequence length, alphabet, ``max_new_tokens`` ceiling, batch
+size) are checked by :mod:`m2t.serve.prepare`, which answers 422 with the same error shape as
+FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FieldError(ValueError):
+    """One or more invalid fields; ``errors`` is FastAPI's list of ``{loc, msg, type, input}``."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, loc: tuple[str | int, ...], msg: str, value: Any) -> FieldError:
+        return cls([{"loc": list(loc), "msg": msg, "type": "value_error", "input": value}])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class DescribeRequest(_Body):
+    """One wild type plus its mutation, given either as notation or as the mutant sequence."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R"},
+        {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": ["K2R", "A4del"], "max_new_tokens": 64},
+        {"wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW", "id": "my-variant-7"},
+    ]})
+
+    id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
+    wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
+    mutations: str | list[str] | None = Field(
+        None, description="1-based notation: 'R175H', 'K20del', 'G12_G13insA'; several as a list or separated by ';', ',' or spaces.")
+    mutant: str | None = Field(None, min_length=1, description="The full mutant sequence (instead of `mutations`).")
+    max_new_tokens: int | None = Field(None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens).")
+    temperature: float | None = Field(None, ge=0, description="0 = greedy (default: the server's generation.temperature).")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DescribeRequest:
+        if (self.mutations is None) == (self.mutant is None):
+            raise ValueError("give exactly one of 'mutations' (notation) or 'mutant' (full sequence)")
+        return self
+
+
+class BatchRequest(_Body):
+    """Several items; they are batched with each other and with concurrent requests."""
+
+    items: list[DescribeRequest] = Field(..., min_length=1, description="Items to describe (at most serve.max_batch_items).")
+
+
+class Timings(_Body):
+    queue_ms: float = Field(..., description="From the request's arrival at the replica to the start of its batch.")
+    encode_ms: float = Field(..., description="Protein encoder time of the batch (wild types from the LRU cache cost nothing).")
+    generate_ms: float = Field(..., description="LLM generation time of the batch.")
+    total_ms: float = Field(..., description="From arrival to the answer.")
+    batch_size: int = Field(..., description="Items generated together with this one (dynamic batching across requests).")
+
+
+class DescribeResponse(_Body):
+    id: str | None = Field(None, description="The request's id, if it gave one.")
+    description: str = Field(..., description="What the mutation does, in English (generated).")
+    mutations: list[str] = Field(..., description="Normalised 1-based notation of the mutation(s).")
+    model: str = Field(..., description="The model that wrote it (see GET /v1/model).")
+    timings: Timings
+
+
+class BatchResponse(_Body):
+    items: list[DescribeResponse] = Field(..., description="One answer per item, in request order.")
+
+
+class Health(_Body):
+    status: Literal["ok"] = "ok"
+
+
+class Limits(_Body):
+    max_length: int = Field(..., description="Longest accepted sequence, in residues.")
+    extended_alphabet: bool = Field(..., description="Whether X, B, Z, U and O are accepted besides the 20 standard amino acids.")
+    max_new_tokens_limit: int = Field(..., description="Largest max_new_tokens a request may ask for.")
+    max_batch_items: int = Field(..., description="Most items in one /v1/describe:batch request.")
+    max_body_bytes: int = Field(..., description="Largest request body (413 above).")
+    max_batch_size: int = Field(..., description="Most items in one batched generate (@serve.batch).")
+    batch_wait_timeout_s: float = Field(..., description="How long a batch waits for more requests.")
+
+
+class CacheStats(_Body):
+    size: int
+    capacity: int
+    hits: int
+    misses: int
+
+
+class Stats(_Body):
+    """Counters of the replica that answered (each replica keeps its own)."""
+
+    items: int = Field(..., description="Items described since the replica started.")
+    batches: int = Field(..., description="Batched generate rounds run.")
+    batch_sizes: dict[int, int] = Field(..., description="Histogram: batch size -> number of batches of that size.")
+    max_batch_size_seen: int = Field(..., description="Largest batch run so far.")
+    wt_cache: CacheStats = Field(..., description="LRU cache of wild-type embeddings.")
+
+
+class ModelInfo(_Body):
+    model: str = Field(..., description="Name used in the responses' `model` field.")
+    base_llm: str = Field(..., description="Base causal LM the adapters and LoRA sit on.")
+    encoder_id: str = Field(..., description="Protein encoder (architecture and weights).")
+    checkpoint: str = Field(..., description="Checkpoint directory being served.")
+    num_media_tokens: int = Field(..., description="Protein vectors spliced into the prompt.")
+    device: str = Field(..., description="Where the model runs.")
+    limits: Limits
+    stats: Stats
