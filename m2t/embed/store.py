@@ -1,0 +1,190 @@
+"""Per-residue embedding store: safetensors shards + one Parquet index fragment per shard + a manifest.
+
+Layout of a store directory::
+
+    manifest.json              encoder_id, hidden_size, dtype, counts, format_version
+    shards/<name>.safetensors  one (L, D) tensor per sequence, named by sha256(sequence) hex
+    index/<name>.parquet       key, shard, length: one row per tensor of shard <name>
+    summary.json, rejects.jsonl   written by the embedding job
+
+A shard is written to a temp name and published with ``os.replace``; its index fragment is
+published after it, and is the commit point: temp files and shards without a fragment are
+ignored. Writers never rewrite a shared file, so concurrent writers cannot corrupt the store.
+A sequence found in several fragments resolves to the first in name order (names start with
+a nanosecond timestamp), so readers see every sequence once; ``counts.duplicates`` says how
+many extra copies exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+
+from m2t.embed import manifest as mf
+from m2t.errors import M2TError
+
+TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def sequence_key(sequence: str) -> str:
+    """The store key of a sequence: sha256 hex of its residues."""
+    return hashlib.sha256(sequence.encode()).hexdigest()
+
+
+class EmbeddingStore:
+    """Read and append per-residue embeddings of one encoder; see the module docstring for the layout."""
+
+    def __init__(self, *, root: Path, manifest: dict):
+        self.root = Path(root)
+        self.manifest = manifest
+        self.refresh()
+
+    # ---- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> EmbeddingStore:
+        """Open an existing store (:class:`m2t.errors.InputError` if there is none)."""
+        return cls(root=Path(path), manifest=mf.read_manifest(Path(path)))
+
+    @classmethod
+    def create(cls, path: str | Path, *, encoder_id: str, hidden_size: int, dtype: str = "float16") -> EmbeddingStore:
+        """Create an empty store; refuses a directory that already holds one."""
+        root = Path(path)
+        if not mf.create_manifest(root, mf.new_manifest(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)):
+            raise M2TError(f"an embedding store already exists at {root}; open it with EmbeddingStore.open_or_create")
+        return cls.open(root)
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, *, encoder_id: str, hidden_size: int,
+                       dtype: str = "float16") -> EmbeddingStore:
+        """Open the store at ``path``, creating it if absent; :class:`m2t.errors.MismatchError` if it was
+        built with another encoder, hidden size or dtype."""
+        root = Path(path)
+        mf.create_manifest(root, mf.new_manifest(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype))
+        store = cls.open(root)
+        mf.check_same(root, store.manifest, encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)
+        return store
+
+    @property
+    def encoder_id(self) -> str:
+        return self.manifest["encoder_id"]
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.manifest["hidden_size"])
+
+    @property
+    def dtype(self) -> str:
+        return self.manifest["dtype"]
+
+    # ---- index ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload the index, picking up shards that other writers published since opening."""
+        self._entries: dict[str, tuple[str, int]] = {}
+        self._duplicates = 0
+        self._shards: set[str] = set()
+        for fragment in sorted((self.root / "index").glob("[!.]*.parquet")):
+            table = pq.read_table(fragment, columns=["key", "shard", "length"]).to_pydict()
+            for key, shard, length in zip(table["key"], table["shard"], table["length"], strict=True):
+                self._shards.add(shard)
+                if key in self._entries:
+                    self._duplicates += 1
+                else:
+                    self._entries[key] = (shard, int(length))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, sequence: str) -> bool:
+        return sequence_key(sequence) in self._entries
+
+    def missing(self, sequences: Iterable[str]) -> list[str]:
+        """The distinct sequences not in the store, in first-seen order."""
+        seen: set[str] = set()
+        out = []
+        for seq in sequences:
+            key = sequence_key(seq)
+            if key not in self._entries and key not in seen:
+                seen.add(key)
+                out.append(seq)
+        return out
+
+    # ---- reading -------------------------------------------------------------------------
+    def _entry(self, sequence: str) -> tuple[str, str, int]:
+        key = sequence_key(sequence)
+        if key not in self._entries:
+            raise KeyError(f"sequence of length {len(sequence)} (sha256 {key[:12]}…) is not in embedding store "
+                           f"{self.root} (encoder {self.encoder_id}); embed it first: "
+                           f"`python jobs/embed.py --input <records> --output {self.root}`")
+        shard, length = self._entries[key]
+        if length != len(sequence):
+            raise M2TError(f"embedding store {self.root}: shard {shard} holds {length} residues for a sequence of "
+                           f"length {len(sequence)}; the store is damaged, rebuild it")
+        return key, shard, length
+
+    def get(self, sequence: str) -> np.ndarray:
+        """The ``(L, D)`` float32 embedding of ``sequence``; reads only its tensor from one shard."""
+        return self.get_many([sequence])[0]
+
+    def get_many(self, sequences: Sequence[str]) -> list[np.ndarray]:
+        """``(L_i, D)`` float32 embeddings in input order; opens each shard involved once."""
+        by_shard: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for i, seq in enumerate(sequences):
+            key, shard, _ = self._entry(seq)
+            by_shard[shard].append((i, key))
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        for shard, wanted in by_shard.items():
+            with safe_open(self.root / "shards" / f"{shard}.safetensors", framework="pt") as fh:
+                for i, key in wanted:
+                    out[i] = fh.get_tensor(key).float().numpy()
+        return out  # type: ignore[return-value]
+
+    # ---- writing -------------------------------------------------------------------------
+    def write_shard(self, sequences: Sequence[str], embeddings: Sequence[torch.Tensor]) -> dict:
+        """Publish one shard of ``(L_i, D)`` embeddings (cast to the store dtype); returns its stats
+        ``{shard, sequences, residues, bytes}``. Repeats within the call are stored once."""
+        tensors: dict[str, torch.Tensor] = {}
+        for seq, emb in zip(sequences, embeddings, strict=True):
+            if emb.ndim != 2 or emb.shape != (len(seq), self.hidden_size):
+                raise M2TError(f"embedding of shape {tuple(emb.shape)} for a sequence of length {len(seq)}; the store "
+                               f"{self.root} expects (L, {self.hidden_size}) per sequence")
+            tensors.setdefault(sequence_key(seq), emb.detach().to("cpu", TORCH_DTYPES[self.dtype]).contiguous())
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+        (self.root / "shards").mkdir(exist_ok=True)
+        (self.root / "index").mkdir(exist_ok=True)
+        data = save(tensors, metadata={"encoder_id": self.encoder_id, "dtype": self.dtype})
+        mf.atomic_write_bytes(self.root / "shards" / f"{name}.safetensors", data)
+        keys = list(tensors)
+        table = pa.table({"key": pa.array(keys, pa.string()), "shard": pa.array([name] * len(keys), pa.string()),
+                          "length": pa.array([tensors[k].shape[0] for k in keys], pa.int32())})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        mf.atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
+        self._shards.add(name)
+        for key in keys:  # this writer sees its own shard at once (older shards win repeats, as in refresh)
+            if key in self._entries:
+                self._duplicates += 1
+            else:
+                self._entries[key] = (name, tensors[key].shape[0])
+        return {"shard": name, "sequences": len(keys), "residues": int(table["length"].to_numpy().sum()),
+                "bytes": len(data)}
+
+    def update_manifest(self) -> dict:
+        """Recount the store from its index (after a refresh) and republish the manifest; returns the counts."""
+        self.refresh()
+        counts = {"sequences": len(self._entries), "residues": sum(n for _, n in self._entries.values()),
+                  "shards": len(self._shards), "duplicates": self._duplicates,
+                  "bytes": sum((self.root / "shards" / f"{s}.safetensors").stat().st_size for s in self._shards)}
+        self.manifest = {**self.manifest, "counts": counts}
+        mf.write_manifest(self.root, self.manifest)
+        return counts
