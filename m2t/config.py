@@ -152,12 +152,11 @@ class DeepSpeedConfig(Section):
 
 
 class EmbedConfig(Section):
-    store: RelPath = _f(Path("outputs/embeddings"), "Embedding store directory.")
-    dtype: Literal["float16", "bfloat16", "float32"] = _f("float16", "Storage dtype of per-residue embeddings.")
-    shard_sequences: int = _f(256, "Sequences per store shard.", ge=1)
-    num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs).", ge=1)
-    cpus_per_actor: float = _f(0.5, "CPUs per encoder actor without GPUs (leave headroom for Ray Data).", gt=0)
-    batch_sequences: int = _f(32, "Sequences per Ray Data batch sent to an actor.", ge=1)
+    store: RelPath = _f(Path("outputs/embeddings"), "Embedding store directory (shared storage on multi-node clusters).")
+    dtype: Literal["float16", "bfloat16", "float32"] = _f("float16", "Storage dtype of per-residue embeddings (streamed ones are rounded through it too).")
+    num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs; capped at the GPU count).", ge=1)
+    cpus_per_actor: float = _f(0.5, "CPUs per encoder actor; without GPUs keep num_actors × this below the cluster's CPUs minus 0.5.", gt=0)
+    batch_sequences: int = _f(32, "Sequences per Ray Data batch sent to an actor; in store mode each batch becomes one shard.", ge=1)
     mode: Literal["store", "stream"] = _f("store", "Training reads the store, or streams embeddings from the encoder actors.")
 
 

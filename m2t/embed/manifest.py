@@ -65,11 +65,12 @@ def create_manifest(root: Path, manifest: dict) -> bool:
         tmp.unlink()
 
 
-def check_same(root: Path, manifest: dict, *, encoder_id: str, hidden_size: int, dtype: str) -> None:
-    """Raise :class:`MismatchError` naming every setting in which the store differs from the request."""
+def check_same(root: Path, manifest: dict, *, encoder_id: str, hidden_size: int, dtype: str | None = None) -> None:
+    """Raise :class:`MismatchError` naming every setting in which the store differs from the request
+    (``dtype=None``: any dtype will do)."""
     diffs = [f"{name}: store has {manifest[name]!r}, asked for {want!r}"
              for name, want in (("encoder_id", encoder_id), ("hidden_size", int(hidden_size)), ("dtype", dtype))
-             if manifest[name] != want]
+             if want is not None and manifest[name] != want]
     if diffs:
         raise MismatchError(f"embedding store {root} was built with other settings ({'; '.join(diffs)}); "
                             f"point embed.store at another directory or use the store's settings")

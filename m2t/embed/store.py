@@ -72,8 +72,12 @@ class EmbeddingStore:
         root = Path(path)
         mf.create_manifest(root, mf.new_manifest(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype))
         store = cls.open(root)
-        mf.check_same(root, store.manifest, encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)
+        store.check(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)
         return store
+
+    def check(self, *, encoder_id: str, hidden_size: int, dtype: str | None = None) -> None:
+        """:class:`m2t.errors.MismatchError` naming what differs if the store was built otherwise."""
+        mf.check_same(self.root, self.manifest, encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)
 
     @property
     def encoder_id(self) -> str:
