@@ -25,13 +25,19 @@ class ConfigError(ValueError):
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir")
-    if base is not None and not path.is_absolute() and not str(path).startswith(("s3://", "gs://")):
+    if base is not None and not path.is_absolute():
         return (Path(base) / path).resolve()
     return path
 
 
+def _resolve_uri(value: str, info: ValidationInfo) -> str:
+    return value if "://" in value else str(_resolve(Path(value), info))
+
+
 # A path that resolves against the config file's directory.
 RelPath = Annotated[Path, AfterValidator(_resolve)]
+# A local path (resolved like RelPath) or a storage URI such as s3://bucket/dir or gs://bucket/dir (kept as is).
+StorageUri = Annotated[str, AfterValidator(_resolve_uri)]
 
 
 class Section(BaseModel):
@@ -139,7 +145,7 @@ class TrainConfig(Section):
     num_workers: int = _f(2, "Ray Train workers (one GPU each when use_gpu).", ge=1)
     use_gpu: Literal["auto", "true", "false"] = _f("auto", "Use GPUs; auto = when the cluster has them.")
     cpus_per_worker: float = _f(1.0, "CPUs reserved per training worker.", gt=0)
-    storage_path: RelPath = _f(Path("outputs/ray_results"), "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
+    storage_path: StorageUri = _f("outputs/ray_results", "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
     keep_checkpoints: int = _f(2, "Checkpoints kept (best by val loss plus the latest).", ge=1)
     seed: int = _f(0, "Training seed.")
@@ -233,6 +239,12 @@ def _is_path_field(keys: list[str]) -> bool:
     return field is not None and "_resolve" in repr((field.annotation, field.metadata))
 
 
+def _absolute(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    return value if "://" in str(value) else str(Path(str(value)).resolve())
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``a.b.c=value`` overrides (values parsed as YAML) to a nested dict."""
     for item in overrides:
@@ -242,7 +254,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         keys = key.strip().split(".")
         value = yaml.safe_load(raw) if raw.strip() else ""
         if _is_path_field(keys):  # overrides resolve against the working directory
-            value = [str(Path(v).resolve()) for v in value] if isinstance(value, list) else str(Path(str(value)).resolve())
+            value = _absolute(value)
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
