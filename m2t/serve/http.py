@@ -1,7 +1,9 @@
 """The thin HTTP layer: a FastAPI app whose routes hand parsed bodies to the deployment.
 
 Built per replica by :func:`create_http_app` (the deployment's ``__serve_build_asgi_app__``), so
-the body limit and the API key are plain values the replica already holds. The work itself is
+the body limit and the API key's digest are plain values the replica already holds. The key
+itself stays where the app was built; replicas compare SHA-256 digests with ``hmac.compare_digest``
+(Ray's runtime-env agent logs env vars in clear, so the key is never sent that way). The work itself is
 ``backend.prepare`` (checks one item; raises :class:`~m2t.serve.schemas.FieldError`) and
 ``backend.submit`` (queues one prepared item into the ``@serve.batch`` generate).
 """
@@ -9,6 +11,7 @@ the body limit and the API key are plain values the replica already holds. The w
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from typing import Any, Protocol
 
@@ -78,27 +81,32 @@ class BodySizeLimit:
         await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
 
 
-def _auth_dependency(api_key: str | None) -> Any:
-    bearer = HTTPBearer(auto_error=False, description=f"Required when the server has {API_KEY_ENV} set.")
-    expected = api_key.encode() if api_key else None
+def key_digest(api_key: str) -> str:
+    """SHA-256 hex of an API key: what travels to the replicas instead of the key itself."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _auth_dependency(api_key_sha256: str | None) -> Any:
+    bearer = HTTPBearer(auto_error=False, description=f"Required when the server was started with {API_KEY_ENV} set.")
+    expected = bytes.fromhex(api_key_sha256) if api_key_sha256 else None
 
     def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if expected is None:
             return
-        given = credentials.credentials.encode() if credentials else b""
+        given = hashlib.sha256(credentials.credentials.encode()).digest() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise HTTPException(401, detail=f"missing or wrong API key: send 'Authorization: Bearer <key>' "
-                                            f"with the key the server has in {API_KEY_ENV}",
+                                            f"with the key the server was started with ({API_KEY_ENV})",
                                 headers={"WWW-Authenticate": "Bearer"})
 
     return Depends(require_key)
 
 
-def create_http_app(backend: Backend, *, max_body_bytes: int, api_key: str | None) -> FastAPI:
-    """The FastAPI app of one replica. ``api_key=None`` leaves the API open; /healthz and /docs always are."""
+def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: str | None) -> FastAPI:
+    """The FastAPI app of one replica; ``api_key_sha256=None`` leaves /v1 open (/healthz and /docs always are)."""
     app = FastAPI(title="m2t: Mutation2Text", version="1", summary="Describe what a protein mutation does, in English.")
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    auth = [_auth_dependency(api_key)]
+    auth = [_auth_dependency(api_key_sha256)]
 
     @app.exception_handler(FieldError)
     async def _field_error(request: Request, exc: FieldError) -> JSONResponse:

@@ -1,0 +1,120 @@
+"""The Ray Serve application: one deployment, a FastAPI ingress, dynamic batching across requests.
+
+    serve run m2t.serve.app:build_app config=jobs/configs/tiny.yaml checkpoint=outputs/finetune/checkpoint
+    serve run jobs/configs/serve.yaml            # Ray Serve config file; same import path and args
+    python jobs/serve.py                         # starts Ray, runs this app, prints the URL
+
+``M2TServer.submit`` puts one prepared item into ``_generate_batch``, which ``@serve.batch``
+calls with up to ``serve.max_batch_size`` items gathered from concurrent requests; the work is the
+plain :meth:`m2t.serve.service.DescribeService.describe`, run in a thread so the replica keeps
+accepting (and queueing) requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve import Application
+
+from m2t.config import Config, ServeConfig, load_config
+from m2t.errors import InputError
+from m2t.serve.http import API_KEY_ENV, create_http_app, key_digest
+from m2t.serve.prepare import Job
+from m2t.serve.schemas import DescribeRequest, DescribeResponse, ModelInfo
+from m2t.serve.service import DescribeService
+
+
+@serve.deployment(name="m2t")
+@serve.ingress()
+class M2TServer:
+    """One replica: the model, the encoder, the wild-type cache, and the HTTP routes of :mod:`m2t.serve.http`."""
+
+    def __init__(self, *, cfg: Config, checkpoint: str, api_key_sha256: str | None) -> None:
+        self.service = DescribeService(cfg=cfg, checkpoint=Path(checkpoint))
+        self.max_batch_items = cfg.serve.max_batch_items
+        self.max_body_bytes, self.api_key_sha256 = cfg.serve.max_body_bytes, api_key_sha256
+        self._generate_batch.set_max_batch_size(cfg.serve.max_batch_size)
+        self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_http_app(self, max_body_bytes=self.max_body_bytes, api_key_sha256=self.api_key_sha256)
+
+    def prepare(self, request: DescribeRequest, *, loc: tuple[str | int, ...]) -> Job:
+        return self.service.prepare(request, loc=loc)
+
+    async def submit(self, job: Job) -> DescribeResponse:
+        return await self._generate_batch(job)
+
+    @serve.batch  # sizes are set from the config in __init__
+    async def _generate_batch(self, jobs: list[Job]) -> list[DescribeResponse]:
+        return await asyncio.to_thread(self.service.describe, jobs)
+
+    def info(self) -> ModelInfo:
+        return self.service.info()
+
+    def check_health(self) -> None:
+        """Serve calls this periodically; raising marks the replica unhealthy and Serve replaces it."""
+        self.service.check_health()
+
+
+def use_gpu(setting: str) -> bool:
+    """``serve.use_gpu``: auto = the running cluster has GPUs (before ``ray.init``: this machine has one)."""
+    if setting != "auto":
+        return setting == "true"
+    import ray
+
+    if ray.is_initialized():
+        return ray.cluster_resources().get("GPU", 0) > 0
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
+    """``Deployment.options`` from the serve section: GPU or fractional CPU, autoscaling, queue bound."""
+    actor = {"num_gpus": 1, "num_cpus": 1} if use_gpu(serve_cfg.use_gpu) else {"num_cpus": serve_cfg.cpus_per_replica}
+    return {
+        "ray_actor_options": actor,
+        "max_ongoing_requests": serve_cfg.max_ongoing_requests,
+        "autoscaling_config": {"min_replicas": serve_cfg.min_replicas, "max_replicas": serve_cfg.max_replicas,
+                               "target_ongoing_requests": serve_cfg.target_ongoing_requests},
+    }
+
+
+def resolve_checkpoint(cfg: Config, checkpoint: str | Path | None) -> Path:
+    """The checkpoint to serve (``None`` = ``<output.root>/finetune/checkpoint``); InputError when missing."""
+    path = Path(checkpoint) if checkpoint is not None else cfg.stage_dir("finetune") / "checkpoint"
+    if not path.is_dir():
+        raise InputError(f"checkpoint not found: {path}; make one with `python jobs/finetune.py` "
+                         "(or pass another with --checkpoint / the app arg `checkpoint`)")
+    return path.resolve()
+
+
+def make_app(cfg: Config, checkpoint: str | Path | None = None, *, api_key: str | None = None) -> Application:
+    """The bound application for a validated config; with ``api_key``, /v1 needs ``Authorization: Bearer <api_key>``.
+
+    Only the key's SHA-256 digest goes into the deployment's arguments.
+    """
+    path = resolve_checkpoint(cfg, checkpoint)
+    return M2TServer.options(**deployment_options(cfg.serve)).bind(
+        cfg=cfg, checkpoint=str(path), api_key_sha256=key_digest(api_key) if api_key else None)
+
+
+class AppArgs(BaseModel):
+    """Arguments of :func:`build_app` (the ``args:`` block of a Serve config file, or ``serve run ... key=value``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    config: str | None = Field(None, description="m2t YAML config; null = jobs/configs/tiny.yaml.")
+    checkpoint: str | None = Field(None, description="Checkpoint directory; null = <output.root>/finetune/checkpoint.")
+    overrides: list[str] = Field([], description="Config overrides, e.g. ['serve.max_batch_size=16'].")
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """Serve's application builder (import path ``m2t.serve.app:build_app``); M2T_API_KEY is read from its environment."""
+    parsed = AppArgs.model_validate(args or {})
+    return make_app(load_config(parsed.config, parsed.overrides), parsed.checkpoint, api_key=os.environ.get(API_KEY_ENV) or None)

@@ -1,0 +1,113 @@
+"""Check one request item and turn it into a :class:`Job`: the mutant sequence, normalised notation, decoding settings.
+
+Reasons come from the data layer (``check_sequence`` and the notation functions) so the server
+says exactly what preprocessing would say. Every problem of an item is reported at once, each
+with its location in FastAPI's error shape: ``{"loc": ["body", "items", 3, "mutations"], "msg": ..., "type": ...}``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from m2t.data.notation import apply_mutations, derive_mutations, parse_mutations
+from m2t.data.validate import check_sequence
+from m2t.serve.schemas import DescribeRequest, FieldError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plain numbers the checks need (from ``data`` and ``serve`` of the config, capped by the encoder)."""
+
+    max_length: int
+    extended_alphabet: bool
+    max_new_tokens_limit: int
+
+
+@dataclass(frozen=True)
+class Decoding:
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked item waiting for a batch; ``arrived`` is ``time.perf_counter()`` at preparation."""
+
+    id: str | None
+    wild_type: str
+    mutant: str
+    mutations: tuple[str, ...]
+    decoding: Decoding
+    arrived: float = field(default_factory=time.perf_counter)
+
+
+def _clean(sequence: str) -> str:
+    return "".join(sequence.split()).upper()
+
+
+def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Decoding) -> Job:
+    """The :class:`Job` for one request item, or :class:`FieldError` naming every bad field."""
+    errors: list[dict[str, Any]] = []
+
+    def bad(name: str | int | tuple, msg: str, value: Any) -> None:
+        errors.extend(FieldError.one((*loc, *(name if isinstance(name, tuple) else (name,))), msg, value).errors)
+
+    def check(name: str, seq: str) -> bool:
+        reason = check_sequence(seq, max_length=limits.max_length, extended_alphabet=limits.extended_alphabet)
+        if reason:
+            bad(name, reason, seq)
+        return reason is None
+
+    wild_type = _clean(request.wild_type)
+    wt_ok = check("wild_type", wild_type)
+    mutant, mutations = "", ()
+    if request.mutant is not None:
+        mutant = _clean(request.mutant)
+        if check("mutant", mutant) and wt_ok:
+            mutations = tuple(derive_mutations(wild_type, mutant))
+            if not mutations:
+                bad("mutant", "is identical to wild_type: there is no mutation to describe", request.mutant)
+    elif wt_ok:
+        mutant, mutations = _apply(request.mutations, wild_type, bad)
+        if mutant and (reason := check_sequence(mutant, max_length=limits.max_length, extended_alphabet=limits.extended_alphabet)):
+            bad("mutations", f"the resulting mutant is invalid: {reason}", request.mutations)
+    if request.max_new_tokens is not None and request.max_new_tokens > limits.max_new_tokens_limit:
+        bad("max_new_tokens", f"{request.max_new_tokens} is over this server's limit of {limits.max_new_tokens_limit} "
+                              "(serve.max_new_tokens_limit)", request.max_new_tokens)
+    if errors:
+        raise FieldError(errors)
+    decoding = Decoding(
+        max_new_tokens=request.max_new_tokens if request.max_new_tokens is not None else defaults.max_new_tokens,
+        temperature=request.temperature if request.temperature is not None else defaults.temperature,
+        top_p=request.top_p if request.top_p is not None else defaults.top_p,
+    )
+    return Job(id=request.id, wild_type=wild_type, mutant=mutant, mutations=mutations, decoding=decoding)
+
+
+def _apply(given: str | list[str] | None, wild_type: str, bad: Any) -> tuple[str, tuple[str, ...]]:
+    """Parse and apply the notation; ``("", ())`` after reporting through ``bad`` when it fails."""
+    texts = [given] if isinstance(given, str) else list(given or [])
+    if not texts:
+        bad("mutations", "is empty: give at least one mutation, e.g. 'R175H'", given)
+        return "", ()
+    parsed, failed = [], False
+    for i, text in enumerate(texts):
+        where = "mutations" if isinstance(given, str) else ("mutations", i)
+        try:
+            parsed.extend(parse_mutations(text))
+        except ValueError as exc:
+            bad(where, str(exc), text)
+            failed = True
+    if failed:
+        return "", ()
+    try:
+        mutant = apply_mutations(wild_type, parsed)
+    except ValueError as exc:
+        bad("mutations", str(exc), given)
+        return "", ()
+    return mutant, tuple(str(m) for m in parsed)
