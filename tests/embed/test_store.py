@@ -59,8 +59,9 @@ def test_torn_writes_are_ignored(tmp_path):
     # A writer killed mid-shard leaves a temp file; one killed before its index fragment leaves an orphan shard.
     (tmp_path / "shards" / ".tmp-dead-99.safetensors").write_bytes(b"\x00" * 10)
     (tmp_path / "index" / ".tmp-dead-99.parquet").write_bytes(b"PAR1")
-    orphan = EmbeddingStore.create(tmp_path / "other", encoder_id="enc:a", hidden_size=D).write_shard(["MKVL"], [_emb("MKVL")])
-    (tmp_path / "other" / "shards" / f"{orphan['shard']}.safetensors").rename(tmp_path / "shards" / f"{orphan['shard']}.safetensors")
+    other = EmbeddingStore.create(tmp_path / "other", encoder_id="enc:a", hidden_size=D)
+    orphan = f"{other.write_shard(['MKVL'], [_emb('MKVL')])['shard']}.safetensors"
+    (tmp_path / "other" / "shards" / orphan).rename(tmp_path / "shards" / orphan)
     reopened = EmbeddingStore.open(tmp_path)
     assert len(reopened) == 1 and reopened.missing(["MKVL", "MKV"]) == ["MKVL"]
     assert reopened.update_manifest()["shards"] == 1
@@ -83,7 +84,8 @@ def test_refresh_sees_other_writers(tmp_path):
 def test_open_or_create_refuses_other_settings(tmp_path):
     EmbeddingStore.open_or_create(tmp_path, encoder_id="esm2:tiny:a", hidden_size=D)
     assert EmbeddingStore.open_or_create(tmp_path, encoder_id="esm2:tiny:a", hidden_size=D).encoder_id == "esm2:tiny:a"
-    with pytest.raises(MismatchError, match=r"encoder_id: store has 'esm2:tiny:a', asked for 'esm3:x'.*hidden_size: store has 8, asked for 16"):
+    both = r"encoder_id: store has 'esm2:tiny:a', asked for 'esm3:x'.*hidden_size: store has 8, asked for 16"
+    with pytest.raises(MismatchError, match=both):
         EmbeddingStore.open_or_create(tmp_path, encoder_id="esm3:x", hidden_size=16)
     with pytest.raises(MismatchError, match="dtype: store has 'float16', asked for 'float32'"):
         EmbeddingStore.open_or_create(tmp_path, encoder_id="esm2:tiny:a", hidden_size=D, dtype="float32")
