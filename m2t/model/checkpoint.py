@@ -1,0 +1,133 @@
+"""Self-describing checkpoint directories, loaded strictly; never the frozen base weights, never pickle.
+
+    <dir>/m2t_model.json           validated config + builder arguments (format, stage, dims, encoder_id, ...)
+    <dir>/adapter.safetensors      GCA + resampler + projector + media gate
+    <dir>/lora/                    PEFT format (adapter_config.json + adapter_model.safetensors), stage 2 only
+    <dir>/tokenizer/               tokenizer files (with <delta_P>, pad and the chat template)
+    <dir>/new_token_rows.safetensors  embedding / LM-head rows added by resizing, when there are any
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import peft
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoTokenizer
+
+from m2t import __version__
+from m2t.config import Config, LoraConfig
+from m2t.errors import InputError, MismatchError
+from m2t.model.builder import assemble
+from m2t.model.freeze import Stage, set_trainable
+from m2t.model.llm import build_llm, enable_gradient_checkpointing
+from m2t.model.lora import apply_lora, merge_lora
+from m2t.model.multimodal import M2TModel
+
+log = logging.getLogger(__name__)
+FORMAT, VERSION = "m2t-checkpoint", 1
+META, ADAPTER, LORA, TOKENIZER = "m2t_model.json", "adapter.safetensors", "lora", "tokenizer"
+NEW_ROWS = "new_token_rows.safetensors"
+
+
+def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
+    ids = torch.tensor(model.new_token_ids, dtype=torch.long)
+    return {"input_embeddings": model.llm.get_input_embeddings().weight[ids].detach().cpu().contiguous(),
+            "output_embeddings": model.llm.get_output_embeddings().weight[ids].detach().cpu().contiguous()}
+
+
+def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
+    """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    has_lora = isinstance(model.llm, peft.PeftModel)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.adapter.state_dict().items()}, out / ADAPTER)
+    if has_lora:  # adapter weights only: the resized embeddings are saved as rows below, not whole
+        model.llm.save_pretrained(out / LORA, save_embedding_layers=False)
+    model.tokenizer.save_pretrained(out / TOKENIZER)
+    if model.new_token_ids:
+        save_file(_rows(model), out / NEW_ROWS)
+    meta = {
+        "format": FORMAT, "version": VERSION, "m2t_version": __version__,
+        "stage": "finetune" if has_lora else "pretrain",
+        "builder": {"hidden_size_in": model.hidden_size_in, "encoder_id": model.encoder_id,
+                    "llm_hidden_size": model.adapter.dim_llm, "num_media_tokens": model.num_media_tokens,
+                    "delta_token": model.delta_token, "delta_token_id": model.delta_token_id,
+                    "new_token_ids": model.new_token_ids, "vocab_rows": model.llm.get_input_embeddings().weight.shape[0]},
+        "config": cfg.model_dump(mode="json"),
+    }
+    (out / META).write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def read_meta(ckpt_dir: str | Path) -> dict:
+    """The parsed ``m2t_model.json`` of a checkpoint directory (format checked)."""
+    path = Path(ckpt_dir) / META
+    if not path.is_file():
+        raise InputError(f"{ckpt_dir} is not an m2t checkpoint: {META} is missing (save with m2t.model.save_checkpoint)")
+    meta = json.loads(path.read_text())
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise MismatchError(f"{path}: format {meta.get('format')!r} v{meta.get('version')} is not {FORMAT} v{VERSION}")
+    return meta
+
+
+def _load_lora(llm, lora_dir: Path, *, trainable: bool) -> peft.PeftModel:
+    wrapped = peft.PeftModel.from_pretrained(llm, lora_dir, is_trainable=trainable)
+    saved = load_file(lora_dir / "adapter_model.safetensors")
+    loaded = peft.get_peft_model_state_dict(wrapped, save_embedding_layers=False)
+    if set(saved) != set(loaded) or any(not torch.equal(saved[k], loaded[k].cpu().to(saved[k].dtype)) for k in saved):
+        missing, extra = sorted(set(loaded) - set(saved)), sorted(set(saved) - set(loaded))
+        raise MismatchError(f"{lora_dir}: LoRA weights do not match the model (missing {missing[:3]}, unexpected "
+                            f"{extra[:3]}); the checkpoint was made for another base model or LoRA config")
+    return wrapped
+
+
+def load_checkpoint(
+    ckpt_dir: str | Path, *, stage: Stage, encoder_id: str | None = None, lora_cfg: LoraConfig | None = None
+) -> tuple[M2TModel, Config]:
+    """Rebuild the model from ``ckpt_dir`` alone and load every saved tensor strictly.
+
+    ``stage``: ``pretrain`` (resume stage 1), ``finetune`` (stage 2: loads the LoRA, or adds fresh
+    LoRA from ``lora_cfg`` or the saved config to a stage-1 checkpoint) or ``infer`` (frozen, eval
+    mode, LoRA merged). ``encoder_id``, when given, must equal the one the checkpoint was trained with.
+    """
+    ckpt = Path(ckpt_dir)
+    meta = read_meta(ckpt)
+    cfg, b = Config.model_validate(meta["config"]), meta["builder"]
+    if encoder_id is not None and b["encoder_id"] is not None and encoder_id != b["encoder_id"]:
+        raise MismatchError(f"{ckpt} was trained on embeddings of {b['encoder_id']!r} but the encoder/store is "
+                            f"{encoder_id!r}; use encoder settings that give {b['encoder_id']!r} or another checkpoint")
+    if stage == "pretrain" and meta["stage"] == "finetune":
+        raise MismatchError(f"{ckpt} is a stage-2 (LoRA) checkpoint; load it with stage='finetune' or 'infer'")
+    tokenizer = AutoTokenizer.from_pretrained(ckpt / TOKENIZER)
+    llm, new_ids = build_llm(cfg.model, tokenizer)
+    if cfg.model.gradient_checkpointing and stage != "infer":
+        enable_gradient_checkpointing(llm)
+    if new_ids != b["new_token_ids"]:
+        raise MismatchError(f"{ckpt}: resizing {cfg.model.llm} gave new rows {new_ids}, the checkpoint has "
+                            f"{b['new_token_ids']}; the base model changed since it was saved")
+    model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids,
+                     hidden_size_in=b["hidden_size_in"], encoder_id=b["encoder_id"])
+    if new_ids:
+        rows, ids = load_file(ckpt / NEW_ROWS), torch.tensor(new_ids)
+        with torch.no_grad():
+            llm.get_input_embeddings().weight[ids] = rows["input_embeddings"].to(llm.dtype)
+            llm.get_output_embeddings().weight[ids] = rows["output_embeddings"].to(llm.dtype)
+    try:
+        model.adapter.load_state_dict(load_file(ckpt / ADAPTER), strict=True)
+    except RuntimeError as exc:
+        raise MismatchError(f"{ckpt / ADAPTER} does not fit the adapter described in {META}: {exc}") from None
+    if (ckpt / LORA).is_dir():
+        model.llm = _load_lora(llm, ckpt / LORA, trainable=stage == "finetune")
+    elif stage == "finetune":
+        model.llm = apply_lora(llm, lora_cfg or cfg.lora)
+        if lora_cfg is not None:
+            cfg = cfg.model_copy(update={"lora": lora_cfg})
+    set_trainable(model, stage=stage, train_adapters=cfg.lora.train_adapters)
+    if stage == "infer":
+        merge_lora(model).eval()
+    log.info("loaded %s checkpoint %s for %s", meta["stage"], ckpt, stage)
+    return model, cfg

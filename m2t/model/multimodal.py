@@ -1,0 +1,143 @@
+"""M2TModel: the DeltaAdapter's vectors spliced into a causal LM at the ``<delta_P>`` positions."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from m2t.model.adapter import DeltaAdapter
+from m2t.model.batching import left_pad, prompt_ids
+from m2t.model.tokenizer import end_of_turn_id
+
+
+class M2TModel(nn.Module):
+    """A protein-mutation-to-text model: ``adapter`` (trainable in stage 1) + ``llm`` (frozen, LoRA in stage 2).
+
+    The prompt holds ``num_media_tokens`` copies of the ``<delta_P>`` id; their embeddings become
+    ``E[<delta_P>] + tanh(g_media) * projector(...)``. No state is kept between calls: the protein
+    features are arguments of ``forward`` and ``generate``.
+    """
+
+    def __init__(
+        self,
+        *,
+        adapter: DeltaAdapter,
+        llm: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        system_prompt: str,
+        instruction: str,
+        delta_token: str,
+        hidden_size_in: int,
+        encoder_id: str | None,
+        new_token_ids: list[int],
+    ) -> None:
+        super().__init__()
+        self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
+        self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
+        self.hidden_size_in, self.encoder_id, self.new_token_ids = hidden_size_in, encoder_id, list(new_token_ids)
+        self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
+        self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
+
+    @property
+    def num_media_tokens(self) -> int:
+        return self.adapter.num_media_tokens
+
+    def prompt_ids(self, instruction: str | None = None) -> list[int]:
+        """The generation prompt (``<delta_P>`` expanded); ``instruction`` replaces the configured one."""
+        return prompt_ids(self.tokenizer, system_prompt=self.system_prompt, instruction=instruction or self.instruction,
+                          delta_token=self.delta_token, num_media_tokens=self.num_media_tokens)
+
+    def splice(self, *, input_ids: torch.Tensor, media: torch.Tensor) -> torch.Tensor:
+        """Token embeddings with ``media`` added at the ``<delta_P>`` positions.
+
+        Args:
+            input_ids: ``(b, t)``; each row holds exactly ``num_media_tokens`` ``<delta_P>`` ids.
+            media: ``(b, m, d_llm)`` gated adapter output, written in order into row ``i``'s slots.
+
+        Returns:
+            ``(b, t, d_llm)`` ``inputs_embeds`` for the LLM.
+        """
+        embeds = self.llm.get_input_embeddings()(input_ids)  # (b, t, d_llm)
+        slots = input_ids == self.delta_token_id  # (b, t)
+        counts = slots.sum(dim=1)
+        if (counts != media.shape[1]).any():
+            raise ValueError(f"every sequence needs exactly {media.shape[1]} {self.delta_token} ids (build them with "
+                             f"make_example); got {counts.tolist()}")
+        added = torch.zeros_like(embeds).masked_scatter(slots[..., None], media.to(embeds.dtype))  # (b, t, d_llm)
+        return embeds + added
+
+    def forward(
+        self,
+        *,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        wt_emb: torch.Tensor,
+        wt_mask: torch.Tensor,
+        mut_emb: torch.Tensor,
+        mut_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+    ) -> CausalLMOutputWithPast:
+        """Teacher-forced pass.
+
+        Args:
+            input_ids: ``(b, t)`` from :func:`m2t.model.batching.collate`.
+            attention_mask: ``(b, t)``, 1 = token, 0 = padding.
+            wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
+            mut_emb: ``(b, Lm, De)``; mut_mask: ``(b, Lm)`` bool, True = residue.
+            labels: ``(b, t)`` with -100 on unsupervised tokens, or None.
+
+        Returns:
+            transformers' ``CausalLMOutputWithPast``: ``logits`` (b, t, vocab), ``loss`` when labels are given.
+        """
+        media = self.adapter(wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask)  # (b, m, d_llm)
+        embeds = self.splice(input_ids=input_ids, media=media)
+        return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        *,
+        wt_emb: torch.Tensor,
+        wt_mask: torch.Tensor,
+        mut_emb: torch.Tensor,
+        mut_mask: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        instructions: list[str] | None = None,
+    ) -> list[str]:
+        """Describe a batch of mutations (KV cache; greedy when ``temperature == 0``, else nucleus sampling).
+
+        Args:
+            wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
+            mut_emb: ``(b, Lm, De)``; mut_mask: ``(b, Lm)`` bool, True = residue.
+            instructions: optional per-sample user instruction (default: the configured one);
+                prompts of different lengths are left-padded.
+
+        Returns:
+            ``b`` decoded answers, special tokens removed.
+        """
+        b = wt_emb.shape[0]
+        if instructions is not None and len(instructions) != b:
+            raise ValueError(f"got {len(instructions)} instructions for a batch of {b}")
+        prompts = [self.prompt_ids(i) for i in (instructions or [None] * b)]
+        device = self.llm.get_input_embeddings().weight.device
+        input_ids, attention_mask = (t.to(device) for t in left_pad(prompts, pad_id=self.pad_id))
+        was_training = self.training
+        self.eval()
+        try:
+            media = self.adapter(wt_emb=wt_emb.to(device), wt_mask=wt_mask.to(device),
+                                 mut_emb=mut_emb.to(device), mut_mask=mut_mask.to(device))
+            embeds = self.splice(input_ids=input_ids, media=media)
+            sample = temperature > 0
+            gen = GenerationConfig(
+                max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature if sample else None,
+                top_p=top_p if sample else None, top_k=0 if sample else None, pad_token_id=self.pad_id,
+                eos_token_id=sorted({self.eot_id, self.tokenizer.eos_token_id}), bos_token_id=self.tokenizer.bos_token_id,
+            )
+            out = self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, generation_config=gen)
+        finally:
+            self.train(was_training)
+        return [text.strip() for text in self.tokenizer.batch_decode(out, skip_special_tokens=True)]

@@ -1,0 +1,101 @@
+"""Tokenizers: a tiny byte-level BPE trained offline with Llama-3-style specials, or a hub/local one.
+
+Both end up with the same contract: a chat template, a ``<delta_P>`` special token, an end-of-turn
+token and a dedicated pad token (never ``pad = unk``; Llama-3 has no unk).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from m2t.config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+BOS, EOS = "<|begin_of_text|>", "<|end_of_text|>"
+START_HEADER, END_HEADER, EOT = "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"
+PAD = "<|finetune_right_pad_id|>"  # Llama-3.1's own reserved pad token; added when a tokenizer lacks it
+LLAMA3_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
+RESIDUE_NAMES = (
+    "alanine", "arginine", "asparagine", "aspartate", "cysteine", "glutamine", "glutamate", "glycine",
+    "histidine", "isoleucine", "leucine", "lysine", "methionine", "phenylalanine", "proline", "serine",
+    "threonine", "tryptophan", "tyrosine", "valine",
+)
+
+
+DOMAIN_WORDS = (
+    "The mutation substitution deletion insertion of residue at position is replaced by with in the protein "
+    "decreases increases reduces enhances abolishes impairs disrupts stabilizes destabilizes loss gain function "
+    "activity binding affinity stability catalytic domain site interaction folding expression localization "
+    "phosphorylation DNA RNA ATP kinase receptor enzyme complete partial no effect on and or this that which leads to"
+)
+
+
+def tiny_corpus(model_cfg: ModelConfig) -> list[str]:
+    """The deterministic training text of the tiny BPE: prompts, residue names, mutation vocabulary."""
+    names = " ".join(RESIDUE_NAMES)
+    texts = [model_cfg.system_prompt, model_cfg.instruction, "system user assistant", names, names.title()]
+    texts += [DOMAIN_WORDS] * 4  # repeated so whole words win merges
+    pairs = zip(RESIDUE_NAMES, RESIDUE_NAMES[1:], strict=False)
+    texts += [f"The residue {a} at position {i} is replaced by {b}." for i, (a, b) in enumerate(pairs)]
+    return texts
+
+
+def train_tiny_tokenizer(model_cfg: ModelConfig) -> PreTrainedTokenizerFast:
+    """Train the tiny byte-level BPE (deterministic: same config, same vocab, in any process)."""
+    specials = [BOS, EOS, START_HEADER, END_HEADER, EOT, PAD, model_cfg.delta_token]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=model_cfg.tiny_llm.vocab_size, special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    bpe.train_from_iterator(tiny_corpus(model_cfg), trainer=trainer)
+    bpe.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
+                                                       special_tokens=[(BOS, bpe.token_to_id(BOS))])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
+                                  additional_special_tokens=[START_HEADER, END_HEADER, EOT, model_cfg.delta_token])
+    tok.chat_template = LLAMA3_CHAT_TEMPLATE
+    return tok
+
+
+def add_m2t_tokens(tok: PreTrainedTokenizerBase, delta_token: str) -> PreTrainedTokenizerBase:
+    """Give a hub tokenizer ``delta_token`` and a dedicated pad token (Llama-3.1's reserved one if it has it)."""
+    if tok.chat_template is None:
+        raise ValueError(f"tokenizer {tok.name_or_path!r} has no chat template; use an instruct/chat model")
+    if tok.convert_tokens_to_ids(delta_token) in (None, tok.unk_token_id):
+        tok.add_special_tokens({"additional_special_tokens": [delta_token]}, replace_additional_special_tokens=False)
+    if tok.pad_token is None or tok.pad_token_id in (tok.unk_token_id, tok.eos_token_id):
+        if PAD in tok.get_vocab():
+            tok.pad_token = PAD
+        else:
+            tok.add_special_tokens({"pad_token": PAD})
+    return tok
+
+
+def build_tokenizer(model_cfg: ModelConfig) -> PreTrainedTokenizerFast:
+    """The tokenizer for ``model_cfg.llm``: the offline tiny BPE for ``tiny``, else the hub/local one + our tokens."""
+    if model_cfg.llm == "tiny":
+        tok = train_tiny_tokenizer(model_cfg)
+    else:
+        tok = add_m2t_tokens(AutoTokenizer.from_pretrained(model_cfg.llm, trust_remote_code=model_cfg.trust_remote_code),
+                             model_cfg.delta_token)
+    tok.padding_side = "right"
+    log.info("tokenizer %s: %d tokens, pad=%s, delta=%s", model_cfg.llm, len(tok), tok.pad_token, model_cfg.delta_token)
+    return tok
+
+
+def end_of_turn_id(tok: PreTrainedTokenizerBase) -> int:
+    """The id that ends an assistant turn: ``<|eot_id|>`` when the tokenizer has it, else EOS."""
+    eot = tok.convert_tokens_to_ids(EOT)
+    return eot if eot is not None and eot != tok.unk_token_id else tok.eos_token_id
