@@ -77,7 +77,8 @@ def use_gpu(setting: str) -> bool:
 
 def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
     """``Deployment.options`` from the serve section: GPU or fractional CPU, autoscaling, queue bound."""
-    actor = {"num_gpus": 1, "num_cpus": 1} if use_gpu(serve_cfg.use_gpu) else {"num_cpus": serve_cfg.cpus_per_replica}
+    actor = {"num_gpus": 1} if use_gpu(serve_cfg.use_gpu) else {}
+    actor["num_cpus"] = serve_cfg.cpus_per_replica
     return {
         "ray_actor_options": actor,
         "max_ongoing_requests": serve_cfg.max_ongoing_requests,
