@@ -186,7 +186,7 @@ class ServeConfig(Section):
     max_replicas: int = _f(1, "Autoscaling upper bound.", ge=1)
     target_ongoing_requests: float = _f(8.0, "Autoscaling target of in-flight requests per replica (about max_batch_size).", gt=0)
     max_ongoing_requests: int = _f(32, "Requests a replica accepts at once (at least max_batch_size, so batches can fill).", ge=1)
-    use_gpu: Literal["auto", "true", "false"] = _f("auto", "One GPU per replica; auto = when the cluster (or, before Ray starts, this machine) has GPUs.")
+    use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per replica (true/false); auto = when the cluster (or, before Ray starts, this machine) has GPUs.")
     cpus_per_replica: float = _f(1.0, "CPUs reserved per replica (besides its GPU, when it has one).", gt=0)
     request_timeout_s: float = _f(60.0, "Server-side request timeout.", gt=0)
 

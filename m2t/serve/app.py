@@ -62,10 +62,10 @@ class M2TServer:
         self.service.check_health()
 
 
-def use_gpu(setting: str) -> bool:
+def use_gpu(setting: str | bool) -> bool:
     """``serve.use_gpu``: auto = the running cluster has GPUs (before ``ray.init``: this machine has one)."""
     if setting != "auto":
-        return setting == "true"
+        return bool(setting)
     import ray
 
     if ray.is_initialized():

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from m2t.data.notation import apply_mutations, derive_mutations, parse_mutations
+from m2t.data.notation import Mutation, NotationError, apply_mutations, derive_mutations, parse_mutations
 from m2t.data.validate import check_sequence
 from m2t.serve.schemas import DescribeRequest, FieldError
 
@@ -54,28 +54,39 @@ def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Dec
     """The :class:`Job` for one request item, or :class:`FieldError` naming every bad field."""
     errors: list[dict[str, Any]] = []
 
-    def bad(name: str | int | tuple, msg: str, value: Any) -> None:
-        errors.extend(FieldError.one((*loc, *(name if isinstance(name, tuple) else (name,))), msg, value).errors)
+    def bad(where: str | tuple[str | int, ...], msg: str, value: Any) -> None:
+        errors.extend(FieldError.one((*loc, *((where,) if isinstance(where, str) else where)), msg, value).errors)
 
-    def check(name: str, seq: str) -> bool:
-        reason = check_sequence(seq, max_length=limits.max_length, extended_alphabet=limits.extended_alphabet)
-        if reason:
-            bad(name, reason, seq)
-        return reason is None
+    def reason(seq: str, name: str) -> str | None:
+        return check_sequence(seq, max_length=limits.max_length, extended_alphabet=limits.extended_alphabet, field=name)
 
     wild_type = _clean(request.wild_type)
-    wt_ok = check("wild_type", wild_type)
+    if wt_reason := reason(wild_type, "wild_type"):
+        bad("wild_type", wt_reason, request.wild_type)
     mutant, mutations = "", ()
     if request.mutant is not None:
         mutant = _clean(request.mutant)
-        if check("mutant", mutant) and wt_ok:
-            mutations = tuple(derive_mutations(wild_type, mutant))
-            if not mutations:
-                bad("mutant", "is identical to wild_type: there is no mutation to describe", request.mutant)
-    elif wt_ok:
-        mutant, mutations = _apply(request.mutations, wild_type, bad)
-        if mutant and (reason := check_sequence(mutant, max_length=limits.max_length, extended_alphabet=limits.extended_alphabet)):
-            bad("mutations", f"the resulting mutant is invalid: {reason}", request.mutations)
+        if mut_reason := reason(mutant, "mutant"):
+            bad("mutant", mut_reason, request.mutant)
+        elif not wt_reason:
+            try:
+                mutations = tuple(derive_mutations(wild_type, mutant))
+            except NotationError as exc:
+                bad("mutant", str(exc), request.mutant)
+            else:
+                if not mutations:
+                    bad("mutant", "is identical to wild_type: there is no mutation to describe", request.mutant)
+    elif not wt_reason:
+        parsed = _parse(request.mutations, bad)
+        mutations = tuple(str(m) for m in parsed)
+        if parsed:
+            try:
+                mutant = apply_mutations(wild_type, parsed)
+            except NotationError as exc:
+                bad("mutations", str(exc), request.mutations)
+            else:
+                if mut_reason := reason(mutant, "mutant"):
+                    bad("mutations", f"the resulting mutant is invalid: {mut_reason}", request.mutations)
     if request.max_new_tokens is not None and request.max_new_tokens > limits.max_new_tokens_limit:
         bad("max_new_tokens", f"{request.max_new_tokens} is over this server's limit of {limits.max_new_tokens_limit} "
                               "(serve.max_new_tokens_limit)", request.max_new_tokens)
@@ -89,25 +100,16 @@ def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Dec
     return Job(id=request.id, wild_type=wild_type, mutant=mutant, mutations=mutations, decoding=decoding)
 
 
-def _apply(given: str | list[str] | None, wild_type: str, bad: Any) -> tuple[str, tuple[str, ...]]:
-    """Parse and apply the notation; ``("", ())`` after reporting through ``bad`` when it fails."""
+def _parse(given: str | list[str] | None, bad: Any) -> list[Mutation]:
+    """The parsed notation (a string, or a list of strings each reported at its index); [] after ``bad``."""
     texts = [given] if isinstance(given, str) else list(given or [])
     if not texts:
         bad("mutations", "is empty: give at least one mutation, e.g. 'R175H'", given)
-        return "", ()
     parsed, failed = [], False
     for i, text in enumerate(texts):
-        where = "mutations" if isinstance(given, str) else ("mutations", i)
         try:
             parsed.extend(parse_mutations(text))
-        except ValueError as exc:
-            bad(where, str(exc), text)
+        except NotationError as exc:
+            bad("mutations" if isinstance(given, str) else ("mutations", i), str(exc), text)
             failed = True
-    if failed:
-        return "", ()
-    try:
-        mutant = apply_mutations(wild_type, parsed)
-    except ValueError as exc:
-        bad("mutations", str(exc), given)
-        return "", ()
-    return mutant, tuple(str(m) for m in parsed)
+    return [] if failed else parsed

@@ -40,7 +40,8 @@ class DescribeRequest(_Body):
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
     mutations: str | list[str] | None = Field(
-        None, description="1-based notation: 'R175H', 'K20del', 'G12_G13insA'; several as a list or separated by ';', ',' or spaces.")
+        None, description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
+                          "several as a list or in one string separated by ';', ',' or '/'.")
     mutant: str | None = Field(None, min_length=1, description="The full mutant sequence (instead of `mutations`).")
     max_new_tokens: int | None = Field(None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens).")
     temperature: float | None = Field(None, ge=0, description="0 = greedy (default: the server's generation.temperature).")

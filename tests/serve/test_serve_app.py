@@ -1,0 +1,203 @@
+"""The Ray Serve app over real HTTP: a real ``serve.run`` on 127.0.0.1 with a tiny checkpoint.
+
+One deployment for the module (API key set, small limits so the 413/422 cases stay small);
+``serve.shutdown()`` at the end; the shared Ray cluster stays up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from m2t.config import load_config
+from m2t.encoders import build_encoder
+from m2t.model import build_model, load_checkpoint, save_checkpoint
+from m2t.modules.tanh_gate import TanhGate
+from m2t.serve.service import pad
+
+KEY = "test-key-5f0c2a9e71d3"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+OVERRIDES = ["serve.max_batch_items=4", "serve.max_body_bytes=4096", "serve.max_new_tokens_limit=16",
+             "serve.batch_wait_timeout_s=0.25", "serve.max_batch_size=8", "serve.cpus_per_replica=0.5",
+             "serve.use_gpu=false", "data.max_length=200", "generation.max_new_tokens=6"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """An untrained tiny stage-2 checkpoint whose gates are opened, so the text depends on the protein."""
+    cfg = load_config(None, OVERRIDES)
+    encoder = build_encoder(cfg.encoder)
+    torch.manual_seed(0)
+    model = build_model(cfg, stage="finetune", hidden_size_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
+    with torch.no_grad():
+        for module in model.adapter.modules():
+            if isinstance(module, TanhGate):
+                module.gate.fill_(3.0)
+    return save_checkpoint(model, cfg, tmp_path_factory.mktemp("serve") / "checkpoint")
+
+
+@pytest.fixture(scope="module")
+def url(ray_cluster, checkpoint) -> str:
+    from ray import serve
+
+    from m2t.serve.app import make_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(make_app(load_config(None, OVERRIDES), checkpoint, api_key=KEY), name="m2t-test", route_prefix="/")
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+def post(url: str, path: str, body, **kw) -> httpx.Response:
+    return httpx.post(url + path, json=body, headers=kw.pop("headers", AUTH), timeout=120, **kw)
+
+
+def reference_description(checkpoint: Path, wild_type: str, mutant: str, max_new_tokens: int) -> str:
+    """The same checkpoint and encoder, run in the test process without Serve (greedy)."""
+    model, cfg = load_checkpoint(checkpoint, stage="infer")
+    encoder = build_encoder(cfg.encoder)
+    wt, mut = encoder.embed([wild_type, mutant])
+    wt_emb, wt_mask = pad([wt])
+    mut_emb, mut_mask = pad([mut])
+    return model.generate(wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask,
+                          max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)[0].strip()
+
+
+def test_healthz_docs_and_openapi_are_open(url):
+    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+    docs = httpx.get(url + "/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    paths = httpx.get(url + "/openapi.json").json()["paths"]
+    assert {"/healthz", "/v1/model", "/v1/describe", "/v1/describe:batch"} <= set(paths)
+
+
+def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
+    info = httpx.get(url + "/v1/model", headers=AUTH).json()
+    encoder = build_encoder(load_config(None, OVERRIDES).encoder)
+    assert info["encoder_id"] == encoder.encoder_id
+    assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
+    assert info["checkpoint"] == str(checkpoint.resolve())
+    assert info["limits"] == {"max_length": 200, "extended_alphabet": False, "max_new_tokens_limit": 16,
+                              "max_batch_items": 4, "max_body_bytes": 4096, "max_batch_size": 8,
+                              "batch_wait_timeout_s": 0.25}
+
+
+def test_single_request_matches_the_model_run_directly(url, checkpoint):
+    r = post(url, "/v1/describe", {"wild_type": WT, "mutations": "p.Lys2Arg", "id": "x1", "max_new_tokens": 6})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "x1" and body["mutations"] == ["K2R"]
+    assert body["description"] == reference_description(checkpoint, WT, "MRTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", 6)
+    assert body["description"]
+    t = body["timings"]
+    assert t["batch_size"] == 1 and t["total_ms"] >= t["encode_ms"] + t["generate_ms"] > 0
+    assert body["model"] == httpx.get(url + "/v1/model", headers=AUTH).json()["model"]
+
+
+def test_mutant_sequence_gives_derived_notation_and_same_text_as_notation(url):
+    mutant = WT[:9] + "W" + WT[10:]  # R10W
+    by_seq = post(url, "/v1/describe", {"wild_type": WT, "mutant": mutant}).json()
+    by_notation = post(url, "/v1/describe", {"wild_type": WT, "mutations": ["R10W"]}).json()
+    assert by_seq["mutations"] == by_notation["mutations"] == ["R10W"]
+    assert by_seq["description"] == by_notation["description"]
+
+
+def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
+    before = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]["wt_cache"]
+    items = [{"id": "a", "wild_type": WT, "mutations": "K2R"},
+             {"id": "b", "wild_type": WT, "mutations": "A4del"},
+             {"id": "c", "wild_type": "MKTAYIAKQR", "mutations": "K2_T3insG"},
+             {"id": "d", "wild_type": WT, "mutant": WT.replace("QRQ", "QHQ", 1)}]
+    r = post(url, "/v1/describe:batch", {"items": items})
+    assert r.status_code == 200, r.text
+    out = r.json()["items"]
+    assert [o["id"] for o in out] == ["a", "b", "c", "d"]
+    assert [o["mutations"] for o in out] == [["K2R"], ["A4del"], ["K2_T3insG"], ["R10H"]]
+    assert all(o["description"] for o in out)
+    assert {o["timings"]["batch_size"] for o in out} == {4}
+    for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
+        alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
+        assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
+    after = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]["wt_cache"]
+    assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
+    assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
+
+
+@pytest.mark.parametrize(("body", "loc", "words"), [
+    ({"wild_type": "MKTAJYIAK", "mutations": "K2R"}, ["body", "wild_type"], ["J"]),
+    ({"wild_type": "M" * 201, "mutations": "M2A"}, ["body", "wild_type"], ["201", "200"]),
+    ({"wild_type": WT, "mutations": "R2H"}, ["body", "mutations"], ["R2H", "K"]),
+    ({"wild_type": WT, "mutations": "R2?"}, ["body", "mutations"], ["R2?"]),
+    ({"wild_type": WT, "mutant": WT + "Z"}, ["body", "mutant"], ["Z"]),
+    ({"wild_type": WT, "mutant": WT}, ["body", "mutant"], ["identical"]),
+    ({"wild_type": WT, "mutations": "K2R", "max_new_tokens": 17}, ["body", "max_new_tokens"], ["17", "16"]),
+    ({"wild_type": WT, "mutations": "K2R", "mutant": WT}, ["body"], ["exactly one"]),
+])
+def test_invalid_input_is_422_naming_the_field(url, body, loc, words):
+    r = post(url, "/v1/describe", body)
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]
+    assert [e["loc"] for e in errors] == [loc]
+    assert all(w in errors[0]["msg"] for w in words), errors[0]["msg"]
+
+
+def test_batch_reports_every_bad_item_and_the_item_limit(url):
+    items = [{"wild_type": WT, "mutations": "K2R"}, {"wild_type": WT, "mutations": "R2H"},
+             {"wild_type": "MKTAB", "mutations": "K2R"}]
+    errors = post(url, "/v1/describe:batch", {"items": items}).json()["detail"]
+    assert [e["loc"] for e in errors] == [["body", "items", 1, "mutations"], ["body", "items", 2, "wild_type"]]
+    r = post(url, "/v1/describe:batch", {"items": [{"wild_type": WT, "mutations": "K2R"}] * 5})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "items"]
+    assert "at most 4" in r.json()["detail"][0]["msg"]
+
+
+def test_oversized_body_is_413_by_header_and_by_actual_bytes(url):
+    big = {"wild_type": WT * 150, "mutations": "K2R"}  # ~5 KB > 4096
+    r = post(url, "/v1/describe", big)
+    assert r.status_code == 413 and "4096" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: chunked transfer
+        yield b'{"wild_type": "'
+        for _ in range(6):
+            yield WT.encode() * 30
+        yield b'", "mutations": "K2R"}'
+
+    r = httpx.post(url + "/v1/describe", content=chunks(), headers={**AUTH, "content-type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413
+
+
+def test_api_key_is_required_and_never_logged(url, ray_cluster):
+    body = {"wild_type": WT, "mutations": "K2R"}
+    assert post(url, "/v1/describe", body, headers={}).status_code == 401
+    assert post(url, "/v1/describe", body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(url + "/v1/model").status_code == 401
+    assert post(url, "/v1/describe", body).status_code == 200
+    logs = Path(ray_cluster._private.worker._global_node.get_session_dir_path()) / "logs"
+    leaked = [p for p in logs.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert leaked == []
+
+
+def test_concurrent_requests_are_batched(url):
+    async def fire() -> list[httpx.Response]:
+        async with httpx.AsyncClient(headers=AUTH, timeout=120) as client:
+            return await asyncio.gather(*(
+                client.post(url + "/v1/describe", json={"wild_type": WT, "mutations": f"{WT[i]}{i + 1}W", "id": str(i)})
+                for i in range(1, 17)))
+
+    responses = asyncio.run(fire())
+    assert [r.status_code for r in responses] == [200] * 16
+    sizes = [r.json()["timings"]["batch_size"] for r in responses]
+    assert max(sizes) > 1, sizes
+    assert [r.json()["mutations"] for r in responses] == [[f"{WT[i]}{i + 1}W"] for i in range(1, 17)]
+    stats = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]
+    assert stats["max_batch_size_seen"] > 1 and stats["max_batch_size_seen"] <= 8
