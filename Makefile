@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m m2t.infer.wordnet  # WordNet for METEOR, offline (Debian packages; installs them with apt-get when missing)
 	touch $(STAMP)
 
 demo: $(STAMP)
