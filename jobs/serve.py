@@ -11,6 +11,7 @@ local one. The same app runs with Ray's own tools: `serve run jobs/configs/serve
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def main() -> None:
           f"  curl -s {url}/v1/describe:batch{auth} -H 'content-type: application/json' \\\n"
           "       -d '{\"items\": [{\"wild_type\": \"MKTAYIAKQR\", \"mutations\": \"K2R\"}, "
           "{\"wild_type\": \"MKTAYIAKQR\", \"mutant\": \"MKTAYIAKQW\"}]}'", flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even when started in the background
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop / kill
     try:
         while True:
             time.sleep(3600)

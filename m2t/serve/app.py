@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 from ray.serve import Application
 
@@ -112,7 +112,13 @@ class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     config: str | None = Field(None, description="m2t YAML config; null = jobs/configs/tiny.yaml.")
     checkpoint: str | None = Field(None, description="Checkpoint directory; null = <output.root>/finetune/checkpoint.")
-    overrides: list[str] = Field([], description="Config overrides, e.g. ['serve.max_batch_size=16'].")
+    overrides: list[str] = Field([], description="Config overrides, e.g. ['serve.max_batch_size=16'] (from the "
+                                                 "`serve run` command line: one string, space-separated).")
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
 
 
 def build_app(args: dict[str, Any]) -> Application:

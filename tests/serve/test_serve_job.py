@@ -24,6 +24,8 @@ def test_missing_checkpoint_exits_2_with_the_command_that_makes_one(tmp_path):
 def test_default_checkpoint_is_the_finetune_output(tmp_path):
     with pytest.raises(InputError, match=f"{tmp_path}/finetune/checkpoint"):
         build_app({"config": None, "checkpoint": None, "overrides": [f"output.root={tmp_path}"]})
+    with pytest.raises(InputError, match=f"{tmp_path}/finetune/checkpoint"):  # `serve run ... overrides="a=1 b=2"`
+        build_app({"overrides": f"serve.max_batch_size=4 output.root={tmp_path}"})
 
 
 def test_build_app_rejects_unknown_arguments():
