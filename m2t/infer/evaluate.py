@@ -1,0 +1,121 @@
+"""Evaluate a checkpoint: describe every record of each data file and score it with MutaPLM's metrics.
+
+Writes to the output directory:
+
+    metrics.json       {"checkpoint": ..., "files": {<name>: {bleu2, bleu4, meteor, rouge1, rouge2, rougeL, n, rejected, path}}}
+    predictions.jsonl  one line per scored record: file, id, mutations, protein_name, prediction, reference
+    rejects.jsonl      rows that could not be scored, with the reason
+    report.md          a table of the metrics (x100) and a few examples per file
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from m2t.config import Config
+from m2t.data.readers import read_records
+from m2t.data.records import Record, Reject, as_dict
+from m2t.data.split import split_records
+from m2t.data.synthetic import generate
+from m2t.errors import InputError
+from m2t.infer.describer import Describer
+from m2t.infer.metrics import METRICS, score
+from m2t.infer.report import render_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalSet:
+    """One evaluated file: its display name, path, the records to score and the rows refused."""
+
+    name: str
+    path: str
+    records: list[Record]
+    rejects: list[Reject]
+
+
+def default_data(cfg: Config) -> Path | list[Record]:
+    """``outputs/data/test.parquet`` when split.py wrote one, else the synthetic test split (synthetic configs)."""
+    test = cfg.stage_dir("data") / "test.parquet"
+    if test.is_file():
+        return test
+    if not cfg.data.inputs and cfg.data.test_fraction > 0:
+        log.info("no %s: evaluating on the synthetic test split (data.synthetic, data.test_fraction)", test)
+        records = generate(**cfg.data.synthetic.model_dump())
+        return split_records(records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
+                             seed=cfg.data.split_seed)["test"]
+    raise InputError(f"no test split at {test}; make one with `python jobs/split.py --test-fraction 0.1` or pass "
+                     f"--data FILE (e.g. MutaDescribe's test_easy.csv)")
+
+
+def _names(paths: Sequence[Path]) -> list[str]:
+    """Short unique names: the file stem, the file name when stems clash, else the whole path."""
+    stems, names = [p.stem for p in paths], [p.name for p in paths]
+    return [s if stems.count(s) == 1 else (n if names.count(n) == 1 else str(p)) for s, n, p in zip(stems, names, paths)]
+
+
+def load_sets(cfg: Config, data: Sequence[Path] | None, *, max_length: int) -> list[EvalSet]:
+    """The evaluation sets: each file of ``data`` on its own, or the default test split."""
+    limits = {"max_length": min(cfg.data.max_length, max_length), "extended_alphabet": cfg.data.extended_alphabet}
+    if not data:
+        found = default_data(cfg)
+        if isinstance(found, list):
+            return [_scorable(EvalSet(name="synthetic_test", path="synthetic", records=found, rejects=[]))]
+        data = [found]
+    paths = [Path(p) for p in data]
+    sets = []
+    for name, path in zip(_names(paths), paths, strict=True):
+        result = read_records([path], **limits)
+        sets.append(_scorable(EvalSet(name=name, path=str(path), records=result.accepted, rejects=result.rejects)))
+    return sets
+
+
+def _scorable(s: EvalSet) -> EvalSet:
+    """Records without reference text (mutation sets) become rejects: there is nothing to score against."""
+    keep = [r for r in s.records if r.description]
+    dropped = [Reject(source=r.source, line=r.line, kind="empty_field", raw=f"{r.id}: {';'.join(r.mutations)}",
+                      reason="no reference description to score against") for r in s.records if not r.description]
+    return EvalSet(name=s.name, path=s.path, records=keep, rejects=[*s.rejects, *dropped])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
+    """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
+    describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
+    sets = load_sets(cfg, data, max_length=describer.max_length)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    files, lines, rejects = {}, [], []
+    for s in sets:
+        predictions = []
+        step = cfg.generation.batch_size
+        with tqdm(total=len(s.records), desc=f"evaluate {s.name}", unit="rec") as bar:
+            for start in range(0, len(s.records), step):
+                chunk = s.records[start:start + step]
+                predictions += describer.describe([(r.wild_type, r.mutant) for r in chunk])
+                bar.update(len(chunk))
+        references = [r.description for r in s.records]
+        files[s.name] = {**score(predictions, references), "rejected": len(s.rejects), "path": s.path}
+        lines += [{"file": s.name, "id": r.id, "mutations": list(r.mutations), "protein_name": r.protein_name,
+                   "prediction": p, "reference": r.description} for r, p in zip(s.records, predictions, strict=True)]
+        rejects += [{"file": s.name, **as_dict(r)} for r in s.rejects]
+        log.info("%s: %s", s.name, ", ".join(f"{m} {files[s.name][m]:.4f}" for m in METRICS) + f", n {len(s.records)}")
+    metrics = {"checkpoint": str(describer.checkpoint), "generation": cfg.generation.model_dump(), "files": files}
+    _write_atomic(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    _write_atomic(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
+    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _write_atomic(out / "report.md", render_report(metrics, lines))
+    return metrics

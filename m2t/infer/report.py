@@ -1,0 +1,38 @@
+"""``report.md`` of an evaluation: the metrics table (x100, as papers print them) and a few examples per file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from m2t.infer.metrics import METRICS
+
+HEADERS = {"bleu2": "BLEU-2", "bleu4": "BLEU-4", "meteor": "METEOR", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2",
+           "rougeL": "ROUGE-L"}
+
+
+def _cell(text: str | None, limit: int = 300) -> str:
+    text = " ".join((text or "").split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_report(metrics: dict, predictions: Sequence[dict], *, examples: int = 3) -> str:
+    """Markdown: one table row per file, then the first ``examples`` predictions of each file."""
+    lines = ["# Evaluation report", "", f"Checkpoint: `{metrics['checkpoint']}`. Decoding: "
+             + ", ".join(f"{k}={v}" for k, v in metrics["generation"].items()) + ".", "",
+             "Metrics follow MutaPLM's evaluator (space-split tokens; corpus BLEU; mean METEOR and ROUGE F1), "
+             "shown x100.", "",
+             "| file | n | rejected | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
+             "|---|---:|---:|" + "---:|" * len(METRICS)]
+    for name, m in metrics["files"].items():
+        lines.append(f"| {_cell(name)} | {m['n']} | {m['rejected']} | "
+                     + " | ".join(f"{100 * m[k]:.2f}" for k in METRICS) + " |")
+    for name in metrics["files"]:
+        shown = [p for p in predictions if p["file"] == name][:examples]
+        if not shown:
+            continue
+        lines += ["", f"## Examples from {name}", ""]
+        for p in shown:
+            lines += [f"**{_cell(p['id'], 80)}** ({', '.join(p['mutations'])}"
+                      + (f"; {_cell(p['protein_name'], 80)}" if p.get("protein_name") else "") + ")", "",
+                      f"- prediction: {_cell(p['prediction'])}", f"- reference: {_cell(p['reference'])}", ""]
+    return "\n".join(lines).rstrip() + "\n"
