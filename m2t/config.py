@@ -55,6 +55,12 @@ class SyntheticConfig(Section):
     max_length: int = _f(120, "Longest synthetic protein.", ge=5)
     seed: int = _f(0, "Seed of the synthetic generator.")
 
+    @model_validator(mode="after")
+    def _lengths(self) -> SyntheticConfig:
+        if self.max_length < self.min_length:
+            raise ValueError(f"max_length ({self.max_length}) must be >= min_length ({self.min_length})")
+        return self
+
 
 class DataConfig(Section):
     inputs: list[RelPath] = _f([], "Input files (JSONL, JSON array, MutaDescribe CSV, mutation sets, Parquet). Empty: the synthetic set.")
@@ -64,6 +70,15 @@ class DataConfig(Section):
     val_fraction: float = _f(0.1, "Fraction of proteins held out for validation.", ge=0, lt=1)
     test_fraction: float = _f(0.0, "Fraction of proteins held out for test.", ge=0, lt=1)
     split_seed: int = _f(0, "Seed of the grouped split.")
+    ray_threshold_mb: float = _f(64.0, "Inputs totalling at least this many MB are validated on Ray Data; smaller ones in one "
+                                       "process (preprocess.py --ray forces Ray Data).", ge=0)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"val_fraction + test_fraction ({self.val_fraction} + {self.test_fraction}) must be below 1, "
+                             "or nothing is left to train on")
+        return self
 
 
 class TinyEncoderConfig(Section):

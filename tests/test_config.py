@@ -1,0 +1,137 @@
+"""Config files and the loader: every shipped file validates; errors name the key, the file and the fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from m2t.config import (
+    DEFAULT_CONFIG,
+    REPO_ROOT,
+    Config,
+    ConfigError,
+    Section,
+    load_config,
+)
+
+CONFIGS = REPO_ROOT / "jobs" / "configs"
+SECTIONS = set(Config.model_fields)
+
+
+def kind_of(path: Path) -> str:
+    if path.suffix == ".json":
+        return "deepspeed"
+    data = yaml.safe_load(path.read_text())
+    if "applications" in data:
+        return "serve"
+    return "m2t" if set(data) <= SECTIONS else "unknown"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.iterdir()), ids=lambda p: p.name)
+def test_every_shipped_config_file_validates(path):
+    kind = kind_of(path)
+    assert kind != "unknown", f"{path.name}: neither an m2t config, a Ray Serve config nor a DeepSpeed JSON"
+    if kind == "deepspeed":
+        assert json.loads(path.read_text())["zero_optimization"]["stage"] == 2
+    elif kind == "serve":
+        for app in ServeDeploySchema.model_validate(yaml.safe_load(path.read_text())).applications:
+            assert app.import_path == "m2t.serve.app:build_app"
+            assert isinstance(load_config(REPO_ROOT / app.args["config"]), Config)
+    else:
+        cfg = load_config(path)
+        header = [line for line in path.read_text().splitlines() if line.startswith("#")][:6]
+        assert any("jobs/" in line for line in header), f"{path.name} does not open with the command that runs it"
+        assert any(re.search(r"\b[a-z_]+(\.[a-z_]+)+=\S", line) for line in header), f"{path.name}: no override example"
+        assert Path(cfg.deepspeed.config).is_file()
+
+
+def test_default_is_tiny_and_llama3_esm3_is_the_real_setup():
+    assert load_config(None) == load_config(DEFAULT_CONFIG)
+    real = load_config(CONFIGS / "llama3_esm3.yaml")
+    assert (real.model.llm, real.encoder.name, real.model.dtype) == ("meta-llama/Meta-Llama-3.1-8B-Instruct", "esm3_sm_open_v1", "bfloat16")
+    assert json.loads(Path(real.deepspeed.config).read_text())["zero_optimization"]["stage"] == 2
+
+
+def test_unknown_key_names_key_file_and_closest_keys(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  max_lenght: 500\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}: unknown key 'data.max_lenght'; did you mean 'max_length'?" in str(err.value)
+    with pytest.raises(ConfigError, match=r"\(\+ overrides\): unknown key 'trian'; did you mean 'train'\?"):
+        load_config(None, ["trian.seed=1"])
+
+
+def test_all_errors_reported_at_once(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  max_length: -3\n  val_fractoin: 0.2\nmodel:\n  num_media_tokens: many\nencoder:\n  backend: esm9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert text.startswith("4 config error(s):")
+    for words in ["'data.max_length'", "'data.val_fractoin'; did you mean 'val_fraction'", "'model.num_media_tokens'",
+                  "'encoder.backend'", "'esm3', 'esmc' or 'esm2'"]:
+        assert words in text, text
+    assert text.count(str(path)) == 4
+
+
+def test_relative_paths_resolve_against_the_config_file_and_overrides_against_the_cwd(tmp_path, monkeypatch):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = conf / "c.yaml"
+    path.write_text("data:\n  inputs: [in/a.jsonl, /abs/b.csv]\ndeepspeed:\n  config: zero2.json\n"
+                    "train:\n  storage_path: s3://bucket/runs\noutput:\n  root: ../out\n")
+    cfg = load_config(path)
+    assert cfg.data.inputs == [conf / "in" / "a.jsonl", Path("/abs/b.csv")]
+    assert cfg.deepspeed.config == conf / "zero2.json"
+    assert cfg.train.storage_path == "s3://bucket/runs"
+    assert cfg.stage_dir("data") == tmp_path / "out" / "data"
+    monkeypatch.chdir(tmp_path)
+    over = load_config(path, ["data.inputs=[x.jsonl]", "output.root=elsewhere"])
+    assert over.data.inputs == [tmp_path / "x.jsonl"] and over.output.root == tmp_path / "elsewhere"
+
+
+def test_overrides_are_parsed_as_yaml_and_applied_in_order():
+    cfg = load_config(None, ["data.max_length=500", "data.extended_alphabet=true", "lora.target_modules=[q_proj]",
+                             "data.max_length=600", 'model.system_prompt="Be brief: one line."'])  # YAML: quote text with ': '
+    assert (cfg.data.max_length, cfg.data.extended_alphabet, cfg.lora.target_modules) == (600, True, ["q_proj"])
+    assert cfg.model.system_prompt == "Be brief: one line."
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["data.max_length"], "not of the form key.sub=value"),
+    (["data.max_length.x=1"], "'max_length' is not a section"),
+    (["data.val_fraction=0.6", "data.test_fraction=0.5"], "must be below 1"),
+    (["data.synthetic.min_length=200"], "max_length (120) must be >= min_length (200)"),
+    (["data.max_length=0"], "'data.max_length': Input should be greater than or equal to 1"),
+])
+def test_bad_overrides(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides)
+    assert message in str(err.value)
+
+
+def test_unreadable_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+def test_every_field_has_a_description():
+    def walk(model, prefix=""):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{prefix}{name} has no description"
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, Section):
+                walk(ann, f"{prefix}{name}.")
+    walk(Config)
