@@ -40,14 +40,17 @@ class Mutation:
         if self.kind == "sub":
             return f"{self.first}{self.start}{self.alt}"
         if self.kind == "del":
-            return f"{self.first}{self.start}del" if self.end == self.start else f"{self.first}{self.start}_{self.last}{self.end}del"
+            if self.end == self.start:
+                return f"{self.first}{self.start}del"
+            return f"{self.first}{self.start}_{self.last}{self.end}del"
         return f"{self.first}{self.start}_{self.last}{self.end}ins{self.alt}"
 
 
 def _patterns(aa: str) -> dict[str, re.Pattern]:
-    return {"del": re.compile(rf"({aa})(\d+)(?:_({aa})(\d+))?del", re.I),  # before "sub": 'del' looks like a code
-            "ins": re.compile(rf"({aa})(\d+)_({aa})(\d+)ins((?:{aa})+)", re.I),
-            "sub": re.compile(rf"({aa})(\d+)({aa})", re.I)}
+    # "del" before "sub": 'del' would read as a three-letter code.
+    return {"del": re.compile(rf"({aa})(\d+)(?:_({aa})(\d+))?del", re.IGNORECASE),
+            "ins": re.compile(rf"({aa})(\d+)_({aa})(\d+)ins((?:{aa})+)", re.IGNORECASE),
+            "sub": re.compile(rf"({aa})(\d+)({aa})", re.IGNORECASE)}
 
 
 _ONE, _THREE = _patterns("[A-Z]"), _patterns("[A-Z]{3}")
@@ -103,7 +106,7 @@ def parse_mutations(text: str) -> list[Mutation]:
     if not isinstance(text, str) or not text.strip():
         raise NotationError(f"no mutation given: expected a form like {EXAMPLES}")
     body = text.strip()
-    if (m := re.fullmatch(r"p\.\[(.*)\]", body, re.I | re.S)) is not None:
+    if (m := re.fullmatch(r"p\.\[(.*)\]", body, re.IGNORECASE | re.DOTALL)) is not None:
         body = m.group(1).strip()
         body = body[1:-1] if body.startswith("(") and body.endswith(")") else body
     return [_parse_token(token, text) for token in _SEPARATORS.split(body) if token]
@@ -153,10 +156,10 @@ def _describe(wt: str, mut: str, i1: int, i2: int, j1: int, j2: int) -> list[Mut
             a, b = i1 + lm + 1, i2
             out.append(Mutation(kind="del", start=a, end=b, first=wt[a - 1], last=wt[b - 1]))
         return out
-    k = i2 if i2 <= n - 1 else i1 if i1 >= 1 else 1  # insert between wild-type positions k and k + 1
+    k = i2 if i2 <= n - 1 else max(i1, 1)  # insert between wild-type positions k and k + 1
     if not (1 <= k <= n - 1 and i1 <= k <= i2):
-        raise NotationError(f"cannot write the change from {wt!r} to {mut!r} as substitutions, deletions and "
-                            "insertions between two residues")
+        raise NotationError(f"cannot write the change to the {n}-residue wild type as substitutions, deletions "
+                            "and insertions between two residues")
     left, extra = k - i1, lm - lw
     ins = Mutation(kind="ins", start=k, end=k + 1, first=wt[k - 1], last=wt[k], alt=mut[j1 + left:j1 + left + extra])
     return [*_subs(wt[i1:k], mut[j1:j1 + left], i1), ins, *_subs(wt[k:i2], mut[j1 + left + extra:j2], k)]

@@ -68,7 +68,8 @@ def _seed(f: dict, limits: dict, default_id: str) -> dict:
     text = _required(f, "text_description")
     description = clean_description(text)
     if not description:
-        raise RowError("empty_field", "field 'text_description' is empty" + (" besides the <delta_P> placeholder" if text.strip() else ""))
+        besides = " besides the <delta_P> placeholder" if text.strip() else ""
+        raise RowError("empty_field", f"field 'text_description' is empty{besides}")
     return {"id": _id(f, default_id), "wild_type": wt, "mutant": mut, "mutations": _derive(wt, mut),
             "description": description, "protein_id": None, "protein_name": None, "function": None}
 
@@ -89,7 +90,8 @@ def _mutadescribe(f: dict, limits: dict) -> dict:
         raise RowError("notation_mismatch", f"entry {entry!r}: {exc}") from None
     derived = _derive(wt, mut)
     if sorted(map(str, given)) != sorted(derived):
-        raise RowError("notation_mismatch", f"entry {entry!r} names {named} but protein1 and protein2 differ by {';'.join(derived)}")
+        raise RowError("notation_mismatch",
+                       f"entry {entry!r} names {named} but protein1 and protein2 differ by {';'.join(derived)}")
     for key in ("uniprot_description", "GPT_description"):
         if key not in f:
             raise RowError("missing_field", f"missing field '{key}'")
@@ -113,7 +115,8 @@ def _mutation_set(f: dict, limits: dict, default_id: str) -> dict:
     wt = _sequence(f, "wild_type", limits)
     has_notation = f.get("mutations") not in (None, "", [])
     if not has_notation and f.get("mutant") in (None, ""):
-        raise RowError("missing_field", "missing field: a mutation set row needs 'mutations' (e.g. R175H) or 'mutant' (a sequence)")
+        raise RowError("missing_field",
+                       "missing field: a mutation set row needs 'mutations' (e.g. R175H) or 'mutant' (a sequence)")
     mut = _sequence(f, "mutant", limits) if f.get("mutant") not in (None, "") else None
     if has_notation:
         try:
@@ -125,7 +128,8 @@ def _mutation_set(f: dict, limits: dict, default_id: str) -> dict:
         except NotationError as exc:
             raise RowError("notation_mismatch", str(exc)) from None
         if mut is not None and applied != mut:
-            raise RowError("notation_mismatch", f"mutations {';'.join(map(str, parsed))} applied to wild_type do not give 'mutant'")
+            raise RowError("notation_mismatch",
+                           f"mutations {';'.join(map(str, parsed))} applied to wild_type do not give 'mutant'")
         if problem := sequence_problem(applied, field="the mutant (wild_type with the mutations applied)", **limits):
             raise RowError(*problem)
         _derive(wt, applied)  # refuses an identical mutant
@@ -153,7 +157,8 @@ def validate_row(row: RawRow, *, max_length: int, extended_alphabet: bool) -> Re
         elif "wild_type" in fields:
             values = _mutation_set(fields, limits, default_id)
         else:
-            raise RowError("missing_field", f"no known fields (found {', '.join(sorted(map(str, fields))[:8]) or 'none'}); expected {FORMATS}")
+            found = ", ".join(sorted(map(str, fields))[:8]) or "none"
+            raise RowError("missing_field", f"no known fields (found {found}); expected {FORMATS}")
     except RowError as exc:
         return Reject(source=row.source, line=row.line, reason=exc.reason, raw=row.raw, kind=exc.kind)
     return Record(**values, source=row.source, line=row.line)

@@ -37,7 +37,8 @@ class RowError(Exception):
         self.kind, self.reason = kind, reason
 
 
-def sequence_problem(seq: str, *, max_length: int, extended_alphabet: bool, field: str = "sequence") -> tuple[str, str] | None:
+def sequence_problem(seq: str, *, max_length: int, extended_alphabet: bool,
+                     field: str = "sequence") -> tuple[str, str] | None:
     """``(kind, reason)`` when ``seq`` is unusable, else None."""
     if not seq:
         return "empty_sequence", f"{field} is empty"

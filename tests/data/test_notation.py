@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from m2t.data.amino_acids import STANDARD, THREE_LETTER
-from m2t.data.notation import Mutation, NotationError, apply_mutations, derive_mutations, parse_mutations
+from m2t.data.notation import (
+    Mutation,
+    NotationError,
+    apply_mutations,
+    derive_mutations,
+    parse_mutations,
+)
 
 PARSED = [
     ("R175H", ["R175H"]),
@@ -169,7 +175,7 @@ def test_derived_mutations_rebuild_the_mutant(case):
 
 
 def _hgvs(m: Mutation) -> str:
-    three = lambda residues: "".join(THREE_LETTER[r] for r in residues)  # noqa: E731
+    three = lambda residues: "".join(THREE_LETTER[r] for r in residues)
     if m.kind == "sub":
         return f"p.{three(m.first)}{m.start}{three(m.alt)}"
     if m.kind == "del":
