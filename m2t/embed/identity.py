@@ -1,32 +1,42 @@
-"""Which encoder a config builds: ``(encoder_id, hidden_size)``, asked of the encoder itself.
+"""Which encoder a config builds: its id, hidden size and longest sequence, asked of the encoder itself.
 
-The store is keyed by the encoder's own ``encoder_id``, so the driver asks a Ray task to build the
-encoder once (with the actors' resources: a GPU when the cluster has them, so a CPU-only head node
-never loads a large model) and report its identity. Cached per encoder config in this process.
+The store is keyed by the encoder's own ``encoder_id``, so the encoder is built once to ask it: a
+tiny random twin right here (milliseconds), real weights in a Ray task with the actors' resources (a
+GPU when the cluster has them), so the driver never loads a large model. Cached per encoder config.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import ray
 
 from m2t.config import EncoderConfig
 
 
-def _identity(encoder: EncoderConfig) -> tuple[str, int]:
+class EncoderIdentity(NamedTuple):
+    encoder_id: str
+    hidden_size: int
+    max_length: int  # residues, BOS/EOS excluded
+
+
+def _identity(encoder: EncoderConfig) -> EncoderIdentity:
     from m2t.encoders import build_encoder
 
     built = build_encoder(encoder)
-    return built.encoder_id, int(built.hidden_size)
+    return EncoderIdentity(built.encoder_id, int(built.hidden_size), int(built.max_length))
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(encoder_json: str, num_gpus: int, num_cpus: float) -> tuple[str, int]:
+def _cached(encoder_json: str, num_gpus: int, num_cpus: float) -> EncoderIdentity:
+    encoder = EncoderConfig.model_validate_json(encoder_json)
+    if encoder.name == "tiny":
+        return _identity(encoder.model_copy(update={"device": "cpu"}))
     task = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus)(_identity)
-    return ray.get(task.remote(EncoderConfig.model_validate_json(encoder_json)))
+    return EncoderIdentity(*ray.get(task.remote(encoder)))
 
 
-def encoder_identity(encoder: EncoderConfig, *, num_gpus: int = 0, num_cpus: float = 0.5) -> tuple[str, int]:
-    """``(encoder_id, hidden_size)`` of the encoder ``encoder`` builds, from a Ray task with these resources."""
+def encoder_identity(encoder: EncoderConfig, *, num_gpus: int = 0, num_cpus: float = 0.5) -> EncoderIdentity:
+    """The identity of the encoder ``encoder`` builds (real weights: in a Ray task with these resources)."""
     return _cached(encoder.model_dump_json(), num_gpus, num_cpus)

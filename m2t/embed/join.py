@@ -44,8 +44,8 @@ def embedded_dataset(cfg: Config, records: Sequence[Record] | ray.data.Dataset, 
         return ds.map_batches(EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype},
                               **options)
     root = Path(store if store is not None else cfg.embed.store)
-    encoder_id, hidden_size = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
-    EmbeddingStore.open(root).check(encoder_id=encoder_id, hidden_size=hidden_size)
+    identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
+    EmbeddingStore.open(root).check(encoder_id=identity.encoder_id, hidden_size=identity.hidden_size)
     return ds.map_batches(StoreReader, fn_constructor_kwargs={"store": str(root)},
                           **{**options, "num_gpus": 0})
 

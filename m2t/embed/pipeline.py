@@ -8,7 +8,6 @@ and the actors write their shards themselves: a killed driver loses no finished 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -19,7 +18,7 @@ import ray
 
 from m2t.config import Config
 from m2t.data.readers import read_records
-from m2t.data.records import Record
+from m2t.data.records import Record, Reject, as_dict
 from m2t.embed.actor import EncoderActor, pool_options
 from m2t.embed.manifest import atomic_write_bytes
 from m2t.embed.identity import encoder_identity
@@ -39,23 +38,44 @@ def load_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str 
     return list(result.accepted), list(result.rejects)
 
 
+def split_too_long(records: list[Record], *, max_length: int, encoder_id: str) -> tuple[list[Record], list[Reject]]:
+    """``(kept, rejects)``: records with a sequence longer than the encoder takes become rejects."""
+    kept, rejects = [], []
+    for r in records:
+        longest = max(len(r.wild_type), len(r.mutant))
+        if longest <= max_length:
+            kept.append(r)
+        else:
+            rejects.append(Reject(source=r.source, line=r.line, raw=r.id, kind="too_long_for_encoder",
+                                  reason=f"record {r.id}: a sequence of {longest} residues is longer than the "
+                                         f"{max_length} that encoder {encoder_id} takes; lower data.max_length "
+                                         f"to {max_length} to drop it at preprocessing, or use an encoder that "
+                                         f"takes longer sequences"))
+    return kept, rejects
+
+
 def embed_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str | Path], *,
                   store: str | Path | None = None) -> dict:
     """Embed every distinct sequence of the records that the store lacks; returns (and writes to
     ``STORE/summary.json``) the run summary. ``store`` defaults to ``cfg.embed.store``."""
     root = Path(store if store is not None else cfg.embed.store)
     records, rejects = load_records(cfg, records_or_paths)
+    options = pool_options(cfg)
+    encoder_id, hidden_size, max_length = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"],
+                                                           num_cpus=options["num_cpus"])
+    records, too_long = split_too_long(records, max_length=max_length, encoder_id=encoder_id)
+    rejects += too_long
+    db = EmbeddingStore.open_or_create(root, encoder_id=encoder_id, hidden_size=hidden_size, dtype=cfg.embed.dtype)
+    atomic_write_bytes(root / "rejects.jsonl",
+                       "".join(json.dumps(as_dict(r)) + "\n" for r in rejects).encode())
     if rejects:
         log.warning("%d input rows rejected (reasons in %s); the first: %s:%s %s", len(rejects),
                     root / "rejects.jsonl", rejects[0].source, rejects[0].line, rejects[0].reason)
     if not records:
-        raise InputError(f"no valid records in {', '.join(map(str, records_or_paths)) or 'the input'} "
-                         f"({len(rejects)} rejected); nothing to embed")
-    options = pool_options(cfg)
-    encoder_id, hidden_size = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
-    db = EmbeddingStore.open_or_create(root, encoder_id=encoder_id, hidden_size=hidden_size, dtype=cfg.embed.dtype)
-    atomic_write_bytes(root / "rejects.jsonl",
-                       "".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rejects).encode())
+        where = "the given records" if not rejects or isinstance(records_or_paths[0], Record) else \
+            ", ".join(map(str, records_or_paths))
+        raise InputError(f"no valid records in {where} ({len(rejects)} rejected, reasons in {root / 'rejects.jsonl'}); "
+                         f"nothing to embed")
     sequences = [s for r in records for s in (r.wild_type, r.mutant)]
     unique = list(dict.fromkeys(sequences))
     todo = sorted(db.missing(unique), key=len)  # length-sorted: each batch pads little

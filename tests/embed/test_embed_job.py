@@ -1,0 +1,64 @@
+"""jobs/embed.py end to end, as a user runs it, connected to the shared test cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from m2t.cli import EXIT_MISMATCH, EXIT_OK
+from m2t.config import load_config
+from m2t.data.readers import read_records
+from m2t.embed.pipeline import embed_records
+from m2t.embed.store import EmbeddingStore
+
+pytestmark = pytest.mark.timeout(300)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _job(ray_cluster, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
+    return subprocess.run([sys.executable, str(REPO / "jobs" / "embed.py"), *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.slow
+def test_job_rejects_bad_rows_and_refuses_another_encoder(ray_cluster, tmp_path):
+    good = {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R", "description": "Lysine 2 replaced by arginine."}
+    rows = [good, {**good, "mutations": "Q2R"}, {**good, "wild_type": "MKTAYIAK1RQ"}, {**good, "mutations": "A4W"}]
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store = tmp_path / "store"
+    done = _job(ray_cluster, "--input", str(data), "--output", str(store), "embed.batch_sequences=2")
+    assert done.returncode == EXIT_OK, done.stderr[-3000:]
+    summary = json.loads((store / "summary.json").read_text())
+    assert (summary["records"], summary["rejects"], summary["unique_sequences"], summary["encoded"]) == (2, 2, 3, 3)
+    rejects = [json.loads(line) for line in (store / "rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2, 3] and all(r["reason"] for r in rejects)
+    assert "expects K at position 2, found Q" in rejects[0]["reason"] or "Q2R" in rejects[0]["reason"]
+    other = _job(ray_cluster, "--input", str(data), "--output", str(store), "encoder.tiny.d_model=32")
+    assert other.returncode == EXIT_MISMATCH
+    assert "hidden_size: store has 64, asked for 32" in other.stderr
+
+
+@pytest.mark.slow
+def test_mutadescribe_test_medium_counts(ray_cluster, mutadescribe_dir, tmp_path):
+    path = mutadescribe_dir / "test_medium.csv"
+    every = read_records([path], max_length=1024, extended_alphabet=False).accepted
+    assert (len(every), len({r.wild_type for r in every})) == (384, 198)  # 384 mutants of 198 wild types
+    # The tiny ESM-2 takes at most 1022 residues: the 128 rows with a 1023-1024-residue protein become
+    # rejects (not failures); 256 records remain, 158 wild types + mutants = 216 distinct sequences.
+    cfg = load_config(None, [f"embed.store={tmp_path}", "data.max_length=1024", "embed.batch_sequences=64"])
+    summary = embed_records(cfg, [path])
+    assert (summary["records"], summary["rejects"], summary["sequences"]) == (256, 128, 512)
+    assert (summary["unique_sequences"], summary["encoded"], summary["reused"]) == (216, 216, 0)
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert {r["kind"] for r in rejects} == {"too_long_for_encoder"} and "takes at most" not in rejects[0]["reason"]
+    assert "longer than the 1022 that encoder esm2:tiny" in rejects[0]["reason"]
+    store = EmbeddingStore.open(tmp_path)
+    kept = [r for r in every if max(len(r.wild_type), len(r.mutant)) <= 1022]
+    assert len(store) == 216 and store.get(kept[0].wild_type).shape == (len(kept[0].wild_type), 64)
