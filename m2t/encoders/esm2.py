@@ -42,7 +42,7 @@ class Esm2Encoder(BatchedEncoder):
                  device: torch.device, dtype: torch.dtype) -> None:
         self.tokenizer = tokenizer
         super().__init__(model=model, encoder_id=encoder_id, hidden_size=model.config.hidden_size,
-                         max_length=model.config.max_position_embeddings - 4, pad_id=tokenizer.pad_token_id,
+                         max_length=model.config.max_position_embeddings - 2, pad_id=tokenizer.pad_token_id,
                          token_budget=token_budget, device=device, dtype=dtype)
 
     @classmethod

@@ -25,7 +25,7 @@ from esm.tokenization import (
 
 from m2t.encoders.base import BatchedEncoder
 
-MAX_RESIDUES = 1022
+MAX_RESIDUES = 1024  # MutaDescribe holds wild types of up to 1,024 residues
 
 
 def tiny_esmc(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> ESMC:
