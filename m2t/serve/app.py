@@ -22,7 +22,7 @@ from ray import serve
 from ray.serve import Application
 
 from m2t.config import Config, ServeConfig, load_config
-from m2t.errors import InputError
+from m2t.infer.describer import check_checkpoint, default_checkpoint
 from m2t.serve.http import API_KEY_ENV, create_http_app, key_digest
 from m2t.serve.prepare import Job
 from m2t.serve.schemas import DescribeRequest, DescribeResponse, ModelInfo
@@ -88,12 +88,8 @@ def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
 
 
 def resolve_checkpoint(cfg: Config, checkpoint: str | Path | None) -> Path:
-    """The checkpoint to serve (``None`` = ``<output.root>/finetune/checkpoint``); InputError when missing."""
-    path = Path(checkpoint) if checkpoint is not None else cfg.stage_dir("finetune") / "checkpoint"
-    if not path.is_dir():
-        raise InputError(f"checkpoint not found: {path}; make one with `python jobs/finetune.py` "
-                         "(or pass another with --checkpoint / the app arg `checkpoint`)")
-    return path.resolve()
+    """The checkpoint to serve (``None`` = ``<output.root>/finetune/checkpoint``); InputError naming the fix when missing."""
+    return check_checkpoint(checkpoint if checkpoint is not None else default_checkpoint(cfg)).resolve()
 
 
 def make_app(cfg: Config, checkpoint: str | Path | None = None, *, api_key: str | None = None) -> Application:

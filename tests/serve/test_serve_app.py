@@ -16,9 +16,9 @@ import torch
 
 from m2t.config import load_config
 from m2t.encoders import build_encoder
-from m2t.model import build_model, load_checkpoint, save_checkpoint
+from m2t.infer.describer import Describer
+from m2t.model import build_model, save_checkpoint
 from m2t.modules.tanh_gate import TanhGate
-from m2t.serve.service import pad
 
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -61,27 +61,26 @@ def post(url: str, path: str, body, **kw) -> httpx.Response:
     return httpx.post(url + path, json=body, headers=kw.pop("headers", AUTH), timeout=120, **kw)
 
 
+def get(url: str, path: str, **kw) -> httpx.Response:
+    return httpx.get(url + path, headers=kw.pop("headers", AUTH), timeout=120, **kw)
+
+
 def reference_description(checkpoint: Path, wild_type: str, mutant: str, max_new_tokens: int) -> str:
-    """The same checkpoint and encoder, run in the test process without Serve (greedy)."""
-    model, cfg = load_checkpoint(checkpoint, stage="infer")
-    encoder = build_encoder(cfg.encoder)
-    wt, mut = encoder.embed([wild_type, mutant])
-    wt_emb, wt_mask = pad([wt])
-    mut_emb, mut_mask = pad([mut])
-    return model.generate(wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask,
-                          max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)[0].strip()
+    """What evaluate / batch scoring write for the pair: the inference Describer, in this process, no Serve."""
+    describer = Describer(checkpoint=checkpoint, cfg=load_config(None, OVERRIDES))
+    return describer.describe([(wild_type, mutant)], max_new_tokens=max_new_tokens, temperature=0.0)[0]
 
 
 def test_healthz_docs_and_openapi_are_open(url):
-    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
-    docs = httpx.get(url + "/docs")
+    assert get(url, "/healthz", headers={}).json() == {"status": "ok"}
+    docs = get(url, "/docs", headers={})
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    paths = httpx.get(url + "/openapi.json").json()["paths"]
+    paths = get(url, "/openapi.json", headers={}).json()["paths"]
     assert {"/healthz", "/v1/model", "/v1/describe", "/v1/describe:batch"} <= set(paths)
 
 
 def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
-    info = httpx.get(url + "/v1/model", headers=AUTH).json()
+    info = get(url, "/v1/model").json()
     encoder = build_encoder(load_config(None, OVERRIDES).encoder)
     assert info["encoder_id"] == encoder.encoder_id
     assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
@@ -100,7 +99,7 @@ def test_single_request_matches_the_model_run_directly(url, checkpoint):
     assert body["description"]
     t = body["timings"]
     assert t["batch_size"] == 1 and t["total_ms"] >= t["encode_ms"] + t["generate_ms"] > 0
-    assert body["model"] == httpx.get(url + "/v1/model", headers=AUTH).json()["model"]
+    assert body["model"] == get(url, "/v1/model").json()["model"]
 
 
 def test_mutant_sequence_gives_derived_notation_and_same_text_as_notation(url):
@@ -112,7 +111,7 @@ def test_mutant_sequence_gives_derived_notation_and_same_text_as_notation(url):
 
 
 def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
-    before = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]["wt_cache"]
+    before = get(url, "/v1/model").json()["stats"]["wt_cache"]
     items = [{"id": "a", "wild_type": WT, "mutations": "K2R"},
              {"id": "b", "wild_type": WT, "mutations": "A4del"},
              {"id": "c", "wild_type": "MKTAYIAKQR", "mutations": "K2_T3insG"},
@@ -127,7 +126,7 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
         alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
         assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
-    after = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]["wt_cache"]
+    after = get(url, "/v1/model").json()["stats"]["wt_cache"]
     assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
 
@@ -171,7 +170,7 @@ def test_oversized_body_is_413_by_header_and_by_actual_bytes(url):
             yield WT.encode() * 30
         yield b'", "mutations": "K2R"}'
 
-    r = httpx.post(url + "/v1/describe", content=chunks(), headers={**AUTH, "content-type": "application/json"})
+    r = httpx.post(url + "/v1/describe", content=chunks(), headers={**AUTH, "content-type": "application/json"}, timeout=120)
     assert "content-length" not in r.request.headers
     assert r.status_code == 413
 
@@ -180,7 +179,7 @@ def test_api_key_is_required_and_never_logged(url, ray_cluster):
     body = {"wild_type": WT, "mutations": "K2R"}
     assert post(url, "/v1/describe", body, headers={}).status_code == 401
     assert post(url, "/v1/describe", body, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert httpx.get(url + "/v1/model").status_code == 401
+    assert get(url, "/v1/model", headers={}).status_code == 401
     assert post(url, "/v1/describe", body).status_code == 200
     logs = Path(ray_cluster._private.worker._global_node.get_session_dir_path()) / "logs"
     leaked = [p for p in logs.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
@@ -199,5 +198,5 @@ def test_concurrent_requests_are_batched(url):
     sizes = [r.json()["timings"]["batch_size"] for r in responses]
     assert max(sizes) > 1, sizes
     assert [r.json()["mutations"] for r in responses] == [[f"{WT[i]}{i + 1}W"] for i in range(1, 17)]
-    stats = httpx.get(url + "/v1/model", headers=AUTH).json()["stats"]
+    stats = get(url, "/v1/model").json()["stats"]
     assert stats["max_batch_size_seen"] > 1 and stats["max_batch_size_seen"] <= 8
