@@ -13,14 +13,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from m2t.serve.schemas import BatchRequest, BatchResponse, DescribeRequest, DescribeResponse, FieldError, Health, ModelInfo
+from m2t.serve.schemas import (
+    BatchRequest,
+    BatchResponse,
+    DescribeRequest,
+    DescribeResponse,
+    FieldError,
+    Health,
+    ModelInfo,
+)
 
 API_KEY_ENV = "M2T_API_KEY"
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -90,7 +98,7 @@ def _auth_dependency(api_key_sha256: str | None) -> Any:
     bearer = HTTPBearer(auto_error=False, description=f"Required when the server was started with {API_KEY_ENV} set.")
     expected = bytes.fromhex(api_key_sha256) if api_key_sha256 else None
 
-    def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if expected is None:
             return
         given = hashlib.sha256(credentials.credentials.encode()).digest() if credentials else b""

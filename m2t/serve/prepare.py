@@ -11,7 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from m2t.data.notation import Mutation, NotationError, apply_mutations, derive_mutations, parse_mutations
+from m2t.data.notation import (
+    Mutation,
+    NotationError,
+    apply_mutations,
+    derive_mutations,
+    parse_mutations,
+)
 from m2t.data.validate import check_sequence
 from m2t.serve.schemas import DescribeRequest, FieldError
 

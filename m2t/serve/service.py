@@ -19,7 +19,14 @@ import torch
 from m2t.config import Config
 from m2t.infer.describer import Describer, pad
 from m2t.serve.prepare import Decoding, Job, Limits, prepare
-from m2t.serve.schemas import CacheStats, DescribeRequest, DescribeResponse, ModelInfo, Stats, Timings
+from m2t.serve.schemas import (
+    CacheStats,
+    DescribeRequest,
+    DescribeResponse,
+    ModelInfo,
+    Stats,
+    Timings,
+)
 from m2t.serve.schemas import Limits as LimitsInfo
 
 

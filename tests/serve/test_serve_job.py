@@ -15,7 +15,7 @@ from m2t.serve.app import build_app, deployment_options
 
 def test_missing_checkpoint_exits_2_with_the_command_that_makes_one(tmp_path):
     run = subprocess.run([sys.executable, str(REPO_ROOT / "jobs" / "serve.py"), "--checkpoint", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=120)
+                         check=False, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
     assert f"checkpoint {tmp_path / 'nope'} does not exist" in run.stderr
     assert "python jobs/finetune.py" in run.stderr
