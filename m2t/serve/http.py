@@ -94,11 +94,14 @@ def key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+_BEARER = HTTPBearer(auto_error=False, description=f"Required when the server was started with {API_KEY_ENV} set.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+
+
 def _auth_dependency(api_key_sha256: str | None) -> Any:
-    bearer = HTTPBearer(auto_error=False, description=f"Required when the server was started with {API_KEY_ENV} set.")
     expected = bytes.fromhex(api_key_sha256) if api_key_sha256 else None
 
-    def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def require_key(credentials: Credentials) -> None:
         if expected is None:
             return
         given = hashlib.sha256(credentials.credentials.encode()).digest() if credentials else b""
