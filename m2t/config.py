@@ -188,6 +188,16 @@ class GenerationConfig(Section):
     batch_size: int = _f(16, "Sequences per generate call.", ge=1)
 
 
+class BatchScoreConfig(Section):
+    num_actors: int = _f(1, "Scorer actors, each holding the model and encoder (one GPU each when the cluster has GPUs; "
+                            "capped at the GPU count).", ge=1)
+    cpus_per_actor: float = _f(1.0, "CPUs per scorer actor; without GPUs keep num_actors × this at most the cluster's "
+                                    "CPUs minus 0.5, or Ray Data's own tasks starve.", gt=0)
+    batch_rows: int = _f(64, "Rows per batch sent to an actor (rows are grouped by wild type); each batch becomes one "
+                             "output part, the unit of resuming. Generation runs in generation.batch_size chunks.", ge=1)
+    wt_cache_size: int = _f(256, "Wild-type embeddings each scorer actor keeps (LRU), so a wild type is encoded once.", ge=0)
+
+
 class ServeConfig(Section):
     host: str = _f("127.0.0.1", "Bind address (loopback unless told otherwise).")
     port: int = _f(8000, "HTTP port.", ge=1, le=65535)
@@ -230,6 +240,7 @@ class Config(Section):
     deepspeed: DeepSpeedConfig = _f(DeepSpeedConfig(), "DeepSpeed file.")
     embed: EmbedConfig = _f(EmbedConfig(), "Embedding pipeline and store.")
     generation: GenerationConfig = _f(GenerationConfig(), "Decoding.")
+    batch_score: BatchScoreConfig = _f(BatchScoreConfig(), "Offline batch scoring on Ray Data (jobs/batch_score.py).")
     serve: ServeConfig = _f(ServeConfig(), "Ray Serve app.")
     output: OutputConfig = _f(OutputConfig(), "Where jobs write.")
 

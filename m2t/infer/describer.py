@@ -68,8 +68,9 @@ def pad(embeddings: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]
 class Describer:
     """A checkpoint loaded for inference, its encoder, an optional store and a wild-type LRU.
 
-    Counters (since construction): ``encoded_sequences`` (sequences run through the encoder),
-    ``encoder_batches`` (``embed`` calls), ``store_hits`` (sequences read from the store).
+    Counters (since construction): ``encoded_sequences`` (sequences run through the encoder), of
+    which ``encoded_wild_types`` and ``encoded_mutants`` by :meth:`describe`; ``encoder_batches``
+    (encoder calls, each batched internally); ``store_hits`` (sequences read from the store).
     """
 
     def __init__(self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None,
@@ -84,7 +85,8 @@ class Describer:
         self.store_dtype = trained.embed.dtype
         self.store = _open_store(store, self.encoder.encoder_id)
         self.wt_cache = EmbeddingLRU(capacity=wt_cache_size)
-        self.encoded_sequences = self.encoder_batches = self.store_hits = 0
+        self.encoded_sequences = self.encoded_wild_types = self.encoded_mutants = 0
+        self.encoder_batches = self.store_hits = 0
 
     @property
     def max_length(self) -> int:
@@ -118,8 +120,12 @@ class Describer:
         if not pairs:
             return []
         gen = self.generation
+        before = self.encoded_sequences
         wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in pairs], self.embed)
+        self.encoded_wild_types += self.encoded_sequences - before
+        before = self.encoded_sequences
         mut_emb = self.embed([mut for _, mut in pairs])
+        self.encoded_mutants += self.encoded_sequences - before
         out: list[str] = []
         for start in range(0, len(pairs), gen.batch_size):
             chunk = slice(start, start + gen.batch_size)

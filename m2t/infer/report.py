@@ -17,10 +17,10 @@ def _cell(text: str | None, limit: int = 300) -> str:
 
 def render_report(metrics: dict, predictions: Sequence[dict], *, examples: int = 3) -> str:
     """Markdown: one table row per file, then the first ``examples`` predictions of each file."""
-    lines = ["# Evaluation report", "", f"Checkpoint: `{metrics['checkpoint']}`. Decoding: "
-             + ", ".join(f"{k}={v}" for k, v in metrics["generation"].items()) + ".", "",
-             "Metrics follow MutaPLM's evaluator (space-split tokens; corpus BLEU; mean METEOR and ROUGE F1), "
-             "shown x100.", "",
+    decoding = ", ".join(f"{k}={v}" for k, v in metrics["generation"].items())
+    lines = ["# Evaluation report", "", f"Checkpoint: `{metrics['checkpoint']}`. Decoding: {decoding}.", "",
+             "Metrics follow MutaPLM's evaluator (space-split tokens; corpus BLEU; mean METEOR and ROUGE F1), shown x100.",
+             "",
              "| file | n | rejected | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
              "|---|---:|---:|" + "---:|" * len(METRICS)]
     for name, m in metrics["files"].items():

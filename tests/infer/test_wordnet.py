@@ -25,7 +25,7 @@ def test_lexnames_has_45_rows_with_categories():
 def test_lexnames_matches_the_man_page():
     if not MAN_PAGE.is_file():
         pytest.skip(f"{MAN_PAGE} not installed (Debian's wordnet-base ships it)")
-    table = re.findall(r"^(\d\d)\t(\S+)", gzip.decompress(MAN_PAGE.read_bytes()).decode(), flags=re.M)
+    table = re.findall(r"^(\d\d)\t(\S+)", gzip.decompress(MAN_PAGE.read_bytes()).decode(), flags=re.MULTILINE)
     assert [(n, name) for n, name, _ in (r.split("\t") for r in lexnames_text().splitlines())] == table
 
 
