@@ -41,7 +41,7 @@ class DescribeRequest(_Body):
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
     mutations: str | list[str] | None = Field(
         None, description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
-                          "several as a list or in one string separated by ';', ',' or '/'.")
+                          "several as a list or in one string separated by ';', ',', '/' or spaces.")
     mutant: str | None = Field(None, min_length=1, description="The full mutant sequence (instead of `mutations`).")
     max_new_tokens: int | None = Field(None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens).")
     temperature: float | None = Field(None, ge=0, description="0 = greedy (default: the server's generation.temperature).")
