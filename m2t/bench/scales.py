@@ -1,0 +1,43 @@
+"""Benchmark sizes: plain numbers per ``--scale`` (``small`` is the default and keeps ``all`` near 5 minutes
+on 2 CPU cores; tests build a smaller :class:`Scale` themselves)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scale:
+    name: str
+    # inputs (MutaDescribe-shaped): wild types drawn, their mutants kept, lengths multiplied by length_scale
+    wild_types: int
+    length_scale: float
+    min_length: int = 20
+    # embed: the encoder (ESM C architecture, random weights) and its micro-batch budget
+    encoder_dim: int = 320
+    encoder_layers: int = 6
+    encoder_heads: int = 20
+    token_budget: int = 8192
+    ray_pipeline: bool = True  # also time the Ray Data pipeline end to end (actors + store writes)
+    # train: timed optimizer steps (after one warm-up step each)
+    train_steps: int = 12
+    baseline_train_steps: int = 3
+    train_pad_to: int = 1536  # the seed's fixed padded length
+    # serve: requests per concurrency level (and a wall-clock bound per level), generation length
+    concurrency: tuple[int, ...] = (1, 8, 32)
+    requests_per_level: int = 64
+    level_time_limit_s: float = 60.0
+    max_new_tokens: int = 16
+    # saturation scan: wild types scanned and mutants per wild type (sent concurrently)
+    scan_wild_types: int = 2
+    scan_mutants: int = 32
+
+
+SCALES = {
+    "small": Scale(name="small", wild_types=16, length_scale=0.25),
+    "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
+                    requests_per_level=160, level_time_limit_s=120.0, max_new_tokens=32, scan_mutants=96),
+    "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=60, baseline_train_steps=10,
+                   requests_per_level=320, level_time_limit_s=300.0, max_new_tokens=48, scan_wild_types=4,
+                   scan_mutants=190),
+}
