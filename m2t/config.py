@@ -195,7 +195,8 @@ class BatchScoreConfig(Section):
                                     "CPUs minus 0.5, or Ray Data's own tasks starve.", gt=0)
     batch_rows: int = _f(64, "Rows per batch sent to an actor (rows are grouped by wild type); each batch becomes one "
                              "output part, the unit of resuming. Generation runs in generation.batch_size chunks.", ge=1)
-    wt_cache_size: int = _f(256, "Wild-type embeddings each scorer actor keeps (LRU), so a wild type is encoded once.", ge=0)
+    wt_cache_size: int = _f(64, "Wild-type embeddings each scorer actor keeps (LRU; rows arrive grouped by wild type, so "
+                                "a few suffice), so a wild type is encoded once.", ge=0)
 
 
 class ServeConfig(Section):

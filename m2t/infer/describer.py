@@ -74,7 +74,7 @@ class Describer:
     """
 
     def __init__(self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None,
-                 wt_cache_size: int = 256) -> None:
+                 wt_cache_size: int = 64) -> None:
         checkpoint = check_checkpoint(checkpoint)
         trained = Config.model_validate(read_meta(checkpoint)["config"])
         self.encoder = build_encoder(trained.encoder.model_copy(update={
@@ -112,25 +112,24 @@ class Describer:
     @torch.inference_mode()
     def describe(self, pairs: Sequence[tuple[str, str]], *, max_new_tokens: int | None = None,
                  temperature: float | None = None, top_p: float | None = None) -> list[str]:
-        """One description per ``(wild_type, mutant)`` pair, in order; generation in ``generation.batch_size`` chunks.
+        """One description per ``(wild_type, mutant)`` pair, in order, in chunks of ``generation.batch_size``.
 
-        Decoding defaults come from ``cfg.generation``; each distinct wild type and mutant is embedded once per call.
+        Decoding defaults come from ``cfg.generation``. Wild types go through the LRU (encoded once while
+        cached); each distinct mutant of a chunk is encoded once.
         """
         pairs = list(pairs)
-        if not pairs:
-            return []
         gen = self.generation
-        before = self.encoded_sequences
-        wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in pairs], self.embed)
-        self.encoded_wild_types += self.encoded_sequences - before
-        before = self.encoded_sequences
-        mut_emb = self.embed([mut for _, mut in pairs])
-        self.encoded_mutants += self.encoded_sequences - before
         out: list[str] = []
-        for start in range(0, len(pairs), gen.batch_size):
-            chunk = slice(start, start + gen.batch_size)
-            wt, wt_mask = pad(wt_emb[chunk])  # (b, Lw, D), (b, Lw) True = residue
-            mut, mut_mask = pad(mut_emb[chunk])  # (b, Lm, D), (b, Lm) True = residue
+        for start in range(0, len(pairs), gen.batch_size):  # embeddings are held for one chunk at a time
+            chunk = pairs[start:start + gen.batch_size]
+            before = self.encoded_sequences
+            wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in chunk], self.embed)
+            self.encoded_wild_types += self.encoded_sequences - before
+            before = self.encoded_sequences
+            mut_emb = self.embed([mut for _, mut in chunk])
+            self.encoded_mutants += self.encoded_sequences - before
+            wt, wt_mask = pad(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
+            mut, mut_mask = pad(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
             out.extend(self.model.generate(
                 wt_emb=wt, wt_mask=wt_mask, mut_emb=mut, mut_mask=mut_mask,
                 max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,

@@ -37,6 +37,7 @@ def reconciles(summary: dict) -> bool:
     return summary["total"] == summary["scored"] + summary["rejected"] + summary["skipped"]
 
 
+@pytest.mark.slow
 def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, monkeypatch):
     fasta = tmp_path / "wt.fasta"
     fasta.write_text(FASTA)
