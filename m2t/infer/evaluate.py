@@ -2,7 +2,8 @@
 
 Writes to the output directory:
 
-    metrics.json       {"checkpoint": ..., "files": {<name>: {bleu2, bleu4, meteor, rouge1, rouge2, rougeL, n, rejected, path}}}
+    metrics.json       {"checkpoint", "generation", "files": {<name>: {bleu2, bleu4, meteor, rouge1, rouge2, rougeL, n,
+                       rejected, path}}, "embeddings": {"from_store", "encoded"}} (metrics are fractions in [0, 1])
     predictions.jsonl  one line per scored record: file, id, mutations, protein_name, prediction, reference
     rejects.jsonl      rows that could not be scored, with the reason
     report.md          a table of the metrics (x100) and a few examples per file
@@ -113,7 +114,8 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
                    "prediction": p, "reference": r.description} for r, p in zip(s.records, predictions, strict=True)]
         rejects += [{"file": s.name, **as_dict(r)} for r in s.rejects]
         log.info("%s: %s", s.name, ", ".join(f"{m} {files[s.name][m]:.4f}" for m in METRICS) + f", n {len(s.records)}")
-    metrics = {"checkpoint": str(describer.checkpoint), "generation": cfg.generation.model_dump(), "files": files}
+    metrics = {"checkpoint": str(describer.checkpoint), "generation": cfg.generation.model_dump(), "files": files,
+               "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences}}
     _write_atomic(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     _write_atomic(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
     _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

@@ -68,6 +68,8 @@ def test_evaluate_reports_metrics_per_file(tiny_checkpoint, tmp_path, capsys, mo
     assert code == 0, stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["files"]) == {"muta", "seed"}
+    # no store: 2 distinct wild types (the seed file reuses WT from the LRU) + 5 mutants
+    assert metrics["embeddings"] == {"from_store": 0, "encoded": 2 + 5}
     assert metrics["files"]["muta"]["n"] == 3 and metrics["files"]["muta"]["rejected"] == 2
     assert metrics["files"]["seed"]["n"] == 2 and metrics["files"]["seed"]["rejected"] == 0
 
