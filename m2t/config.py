@@ -87,14 +87,31 @@ class TinyEncoderConfig(Section):
     n_heads: int = _f(4, "Attention heads of the tiny random encoder.", ge=1)
     seed: int = _f(0, "Seed of the tiny encoder's random weights.")
 
+    @model_validator(mode="after")
+    def _heads(self) -> TinyEncoderConfig:
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError(f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads of even width "
+                             "(rotary position embeddings), e.g. d_model=64, n_heads=4")
+        return self
+
 
 class EncoderConfig(Section):
     backend: Literal["esm3", "esmc", "esm2"] = _f("esm2", "Protein language model family.")
-    name: str = _f("tiny", "Weights: 'esm3_sm_open_v1', 'esmc_300m', 'esmc_600m', an ESM-2 hub id or local dir, or 'tiny' for a random twin.")
+    name: str = _f("tiny", "Weights: 'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
+                         "or 'tiny' for the backend's seeded random twin.")
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
-    token_budget: int = _f(8192, "Max padded tokens per encoder micro-batch.", ge=16)
+    token_budget: int = _f(8192, "Max padded tokens (sequences × (longest + 2)) per encoder micro-batch; a sequence "
+                                 "longer than that runs alone.", ge=16)
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
+
+    @model_validator(mode="after")
+    def _esm3(self) -> EncoderConfig:
+        if self.backend == "esm3" and self.name == "tiny" and self.tiny.d_model % 8:
+            raise ValueError(f"tiny.d_model ({self.tiny.d_model}) must be a multiple of 8 for ESM3 (8 function-token embeddings)")
+        if self.backend == "esm3" and self.device == "cpu" and self.dtype == "bfloat16":
+            raise ValueError("ESM3 runs in bfloat16 only on CUDA; on CPU use dtype float32 or auto")
+        return self
 
 
 class TinyLlmConfig(Section):

@@ -8,11 +8,18 @@ one-at-a-time result within floating-point tolerance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+from m2t.data.amino_acids import EXTENDED, STANDARD
+
+# ESM-2, ESM3 and ESM C were trained on crops of 1,024 tokens: 1,022 residues + BOS + EOS.
+MAX_RESIDUES = 1022
+ALPHABET = frozenset(STANDARD + EXTENDED)
 
 
 @runtime_checkable
@@ -28,19 +35,33 @@ class ProteinEncoder(Protocol):
 
 def resolve_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
     """``auto`` → cuda + bf16 when a GPU is visible, else cpu + fp32."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("encoder.device is 'cuda' but no GPU is visible here; use encoder.device=auto or cpu")
+    dev = torch.device(device)
     if dtype == "auto":
         return dev, torch.bfloat16 if dev.type == "cuda" else torch.float32
     return dev, getattr(torch, dtype)
 
 
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's CPU generator for a block (random init of a tiny twin), then restore the caller's state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
-    """Indices grouped into length-sorted batches whose padded size (n × (longest + 2)) fits the budget."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    """Indices grouped into length-sorted batches whose padded size ``n × (longest + 2)`` fits the budget.
+
+    A sequence longer than the budget on its own runs alone.
+    """
     batches: list[list[int]] = []
-    for i in order:
-        padded = (lengths[i] + 2) * (len(batches[-1]) + 1) if batches else None
-        if batches and padded is not None and padded <= token_budget:
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        # ascending order: lengths[i] is the longest of the batch it joins
+        if batches and (len(batches[-1]) + 1) * (lengths[i] + 2) <= token_budget:
             batches[-1].append(i)
         else:
             batches.append([i])
@@ -48,46 +69,59 @@ def micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
 
 
 class BatchedEncoder:
-    """Shared driver: validation, length-sorted micro-batches, masks, BOS/EOS stripping.
+    """Shared driver: validation, tokenising, length-sorted micro-batches, masks, BOS/EOS stripping.
 
-    Subclasses set ``model``, ``pad_id`` and implement ``tokenize(seq) -> LongTensor (L+2,)`` and
-    ``forward_hidden(ids (b, t), mask (b, t) bool True=token) -> (b, t, d)``.
+    ``tokenizer`` is an ESM vocabulary (transformers' ``EsmTokenizer`` or the SDK's
+    ``EsmSequenceTokenizer``: one token per residue). Subclasses implement ``forward_hidden``.
+    Non-float32 dtypes run under ``torch.autocast``, as the ESM SDK does for its own inference.
     """
 
-    def __init__(self, *, model: nn.Module, encoder_id: str, hidden_size: int, max_length: int,
-                 pad_id: int, token_budget: int, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, *, model: nn.Module, tokenizer, encoder_id: str, hidden_size: int, max_length: int,
+                 token_budget: int, device: torch.device, dtype: torch.dtype) -> None:
         self.model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.tokenizer = tokenizer
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
-        self.pad_id, self.token_budget, self.device, self.dtype = pad_id, token_budget, device, dtype
+        self.token_budget, self.device, self.dtype = token_budget, device, dtype
         self.forward_calls = 0  # micro-batches run; benchmarks and tests read it
 
-    def tokenize(self, sequence: str) -> torch.Tensor:
-        raise NotImplementedError
-
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """ids (b, t) with BOS … EOS and right padding, mask (b, t) bool True = real token → (b, t, d)."""
         raise NotImplementedError
 
-    def _check(self, sequences: Sequence[str]) -> None:
+    def tokenize(self, sequence: str) -> torch.Tensor:
+        """``(L + 2,)`` token ids: BOS, one id per residue, EOS."""
+        tok = self.tokenizer
+        return torch.tensor([tok.cls_token_id, *tok.convert_tokens_to_ids(list(sequence)), tok.eos_token_id])
+
+    def check(self, sequences: Sequence[str]) -> None:
+        """Raise ValueError naming the first sequence the encoder cannot take, and why."""
         for i, seq in enumerate(sequences):
             if not isinstance(seq, str) or not seq:
-                raise ValueError(f"sequence {i}: empty or not a string")
+                raise ValueError(f"sequence {i}: empty or not a string ({type(seq).__name__})")
             if len(seq) > self.max_length:
-                raise ValueError(f"sequence {i}: length {len(seq)} exceeds the encoder's limit of "
-                                 f"{self.max_length} residues ({self.encoder_id})")
+                raise ValueError(f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {self.max_length} "
+                                 f"residues ({self.encoder_id}); drop or crop it before embedding")
+            bad = next((p for p, c in enumerate(seq) if c not in ALPHABET), None)
+            if bad is not None:
+                raise ValueError(f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter "
+                                 f"(the encoder takes upper-case {STANDARD} and {EXTENDED})")
 
     @torch.inference_mode()
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
-        """Per-residue embeddings: one float32 CPU tensor ``(L_i, hidden_size)`` per input, in order."""
+        """Per-residue embeddings: one float32 CPU tensor ``(L_i, hidden_size)`` per input, in input order."""
         sequences = list(sequences)
-        self._check(sequences)
+        self.check(sequences)
         out: list[torch.Tensor | None] = [None] * len(sequences)
+        autocast = torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         for batch in micro_batches([len(s) for s in sequences], self.token_budget):
-            ids = nn.utils.rnn.pad_sequence([self.tokenize(sequences[i]) for i in batch],
-                                            batch_first=True, padding_value=self.pad_id).to(self.device)  # (b, t)
-            mask = ids != self.pad_id  # (b, t) True = real token (BOS/EOS included)
-            hidden = self.forward_hidden(ids, mask)  # (b, t, d)
+            ids = nn.utils.rnn.pad_sequence([self.tokenize(sequences[i]) for i in batch], batch_first=True,
+                                            padding_value=self.tokenizer.pad_token_id)  # (b, t)
+            n_tokens = torch.tensor([len(sequences[i]) + 2 for i in batch])  # (b,) BOS + residues + EOS
+            mask = torch.arange(ids.shape[1]) < n_tokens[:, None]  # (b, t) True = real token
+            with autocast:
+                hidden = self.forward_hidden(ids.to(self.device), mask.to(self.device))  # (b, t, d)
+            hidden = hidden.float().cpu()
             self.forward_calls += 1
             for row, i in enumerate(batch):
-                n = len(sequences[i])
-                out[i] = hidden[row, 1:n + 1].float().cpu()  # strip BOS and EOS → (L_i, d)
+                out[i] = hidden[row, 1:len(sequences[i]) + 1].clone()  # strip BOS and EOS → (L_i, d), own storage
         return out  # type: ignore[return-value]

@@ -1,0 +1,30 @@
+"""Config → encoder: the backend's real weights, or its seeded tiny twin when ``name`` is ``tiny``."""
+
+from __future__ import annotations
+
+from m2t.config import EncoderConfig
+from m2t.encoders.base import ProteinEncoder, resolve_device_dtype
+
+
+def tiny_encoder_id(cfg: EncoderConfig) -> str:
+    """E.g. ``esm2:tiny:d64-l2-h4-seed0``: backend, dims and seed fix the twin's weights."""
+    t = cfg.tiny
+    return f"{cfg.backend}:tiny:d{t.d_model}-l{t.n_layers}-h{t.n_heads}-seed{t.seed}"
+
+
+def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
+    """The encoder named by ``cfg`` on ``cfg.device`` in ``cfg.dtype`` (``auto``: cuda + bf16 when a GPU is visible).
+
+    Backends import lazily, so an ESM-2 run never imports the ``esm`` SDK.
+    """
+    device, dtype = resolve_device_dtype(cfg.device, cfg.dtype)
+    common = {"token_budget": cfg.token_budget, "device": device, "dtype": dtype}
+    if cfg.backend == "esm2":
+        from m2t.encoders.esm2 import Esm2Encoder as Encoder
+    elif cfg.backend == "esmc":
+        from m2t.encoders.esmc import EsmcEncoder as Encoder
+    else:
+        from m2t.encoders.esm3 import Esm3Encoder as Encoder
+    if cfg.name == "tiny":
+        return Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
+    return Encoder.pretrained(cfg.name, **common)
