@@ -40,7 +40,7 @@ def main() -> None:
     ]
     started = time.time()
     for name, (script, *flags) in steps:
-        cmd = [sys.executable, str(JOBS / script), *flags, *common]
+        cmd = [sys.executable, str(JOBS / script), *common, *flags]  # flags last: --input takes several values
         print(f"\n=== [{name}] {' '.join(cmd[1:])}", flush=True)
         t0 = time.time()
         if subprocess.run(cmd).returncode != 0:
