@@ -40,6 +40,8 @@ class M2TServer:
         self.max_body_bytes, self.api_key_sha256 = cfg.serve.max_body_bytes, api_key_sha256
         self._generate_batch.set_max_batch_size(cfg.serve.max_batch_size)
         self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
+        self._idle = asyncio.Event()  # set while no batch is generating (see submit)
+        self._idle.set()
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_http_app(self, max_body_bytes=self.max_body_bytes, api_key_sha256=self.api_key_sha256)
@@ -48,11 +50,20 @@ class M2TServer:
         return self.service.prepare(request, loc=loc)
 
     async def submit(self, job: Job) -> DescribeResponse:
+        """Queue ``job`` for the next batch. Items arriving while a batch generates wait here and enter the
+        batch queue together when it ends: ``@serve.batch`` forms each batch from the arrivals of one
+        ``batch_wait_timeout_s`` window even while an earlier batch still runs, so without this gate a
+        busy replica would queue many small batches instead of filling them."""
+        await self._idle.wait()
         return await self._generate_batch(job)
 
     @serve.batch  # sizes are set from the config in __init__
     async def _generate_batch(self, jobs: list[Job]) -> list[DescribeResponse]:
-        return await asyncio.to_thread(self.service.describe, jobs)
+        self._idle.clear()
+        try:
+            return await asyncio.to_thread(self.service.describe, jobs)
+        finally:
+            self._idle.set()
 
     def info(self) -> ModelInfo:
         return self.service.info()

@@ -109,6 +109,8 @@ class Stats(_Body):
     batch_sizes: dict[int, int] = Field(..., description="Histogram: batch size -> number of batches of that size.")
     max_batch_size_seen: int = Field(..., description="Largest batch run so far.")
     wt_cache: CacheStats = Field(..., description="LRU cache of wild-type embeddings.")
+    encoded_sequences: int = Field(..., description="Sequences run through the protein encoder (cache misses and mutants).")
+    encoder_batches: int = Field(..., description="Calls of the protein encoder (each embeds a list of sequences).")
 
 
 class ModelInfo(_Body):

@@ -91,7 +91,8 @@ class DescribeService:
                               batch_wait_timeout_s=s.batch_wait_timeout_s),
             stats=Stats(items=sum(k * v for k, v in self.batch_sizes.items()), batches=sum(self.batch_sizes.values()),
                         batch_sizes=dict(sorted(self.batch_sizes.items())), max_batch_size_seen=max(self.batch_sizes, default=0),
-                        wt_cache=CacheStats(size=len(cache), capacity=cache.capacity, hits=cache.hits, misses=cache.misses)),
+                        wt_cache=CacheStats(size=len(cache), capacity=cache.capacity, hits=cache.hits, misses=cache.misses),
+                        encoded_sequences=self.describer.encoded_sequences, encoder_batches=self.describer.encoder_batches),
         )
 
     def check_health(self) -> None:
