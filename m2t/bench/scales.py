@@ -25,19 +25,20 @@ class Scale:
     train_pad_to: int = 1536  # the seed's fixed padded length
     # serve: requests per concurrency level (and a wall-clock bound per level), generation length
     concurrency: tuple[int, ...] = (1, 8, 32)
-    requests_per_level: int = 64
+    requests_per_level: int = 128
     level_time_limit_s: float = 60.0
-    max_new_tokens: int = 16
-    # saturation scan: wild types scanned and mutants per wild type (sent concurrently)
+    max_new_tokens: int = 32
+    # saturation scan: wild types scanned, positions per wild type (19 mutants each), sent at scan_concurrency
     scan_wild_types: int = 2
-    scan_mutants: int = 32
+    scan_positions: int = 2
+    scan_concurrency: int = 32
 
 
 SCALES = {
     "small": Scale(name="small", wild_types=16, length_scale=0.25),
     "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
-                    requests_per_level=160, level_time_limit_s=120.0, max_new_tokens=32, scan_mutants=96),
+                    requests_per_level=256, level_time_limit_s=120.0, scan_positions=5),
     "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=60, baseline_train_steps=10,
-                   requests_per_level=320, level_time_limit_s=300.0, max_new_tokens=48, scan_wild_types=4,
-                   scan_mutants=190),
+                   requests_per_level=512, level_time_limit_s=300.0, max_new_tokens=48, scan_wild_types=4,
+                   scan_positions=10),
 }
