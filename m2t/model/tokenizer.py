@@ -12,6 +12,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from m2t.config import ModelConfig
+from m2t.data.amino_acids import NAMES, STANDARD
+from m2t.data.synthetic import generate
 
 log = logging.getLogger(__name__)
 
@@ -25,29 +27,17 @@ LLAMA3_CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
 )
-RESIDUE_NAMES = (
-    "alanine", "arginine", "asparagine", "aspartate", "cysteine", "glutamine", "glutamate", "glycine",
-    "histidine", "isoleucine", "leucine", "lysine", "methionine", "phenylalanine", "proline", "serine",
-    "threonine", "tryptophan", "tyrosine", "valine",
-)
-
-
-DOMAIN_WORDS = (
-    "The mutation substitution deletion insertion of residue at position is replaced by with in the protein "
-    "decreases increases reduces enhances abolishes impairs disrupts stabilizes destabilizes loss gain function "
-    "activity binding affinity stability catalytic domain site interaction folding expression localization "
-    "phosphorylation DNA RNA ATP kinase receptor enzyme complete partial no effect on and or this that which leads to"
-)
 
 
 def tiny_corpus(model_cfg: ModelConfig) -> list[str]:
-    """The deterministic training text of the tiny BPE: prompts, residue names, mutation vocabulary."""
-    names = " ".join(RESIDUE_NAMES)
+    """The deterministic training text of the tiny BPE: synthetic descriptions, the prompts, residue names.
+
+    Fixed generator arguments (not ``data.synthetic``), so the tokenizer depends on the model config only.
+    """
+    records = generate(n_proteins=200, mutants_per_protein=5, min_length=30, max_length=120, seed=model_cfg.tiny_llm.seed)
+    names = " ".join(NAMES[a] for a in STANDARD)
     texts = [model_cfg.system_prompt, model_cfg.instruction, "system user assistant", names, names.title()]
-    texts += [DOMAIN_WORDS] * 4  # repeated so whole words win merges
-    pairs = zip(RESIDUE_NAMES, RESIDUE_NAMES[1:], strict=False)
-    texts += [f"The residue {a} at position {i} is replaced by {b}." for i, (a, b) in enumerate(pairs)]
-    return texts
+    return texts + [r.description for r in records if r.description]
 
 
 def train_tiny_tokenizer(model_cfg: ModelConfig) -> PreTrainedTokenizerFast:
