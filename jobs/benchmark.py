@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
-from m2t.bench.run import BENCHMARKS, run_benchmarks
+from m2t.bench.run import BENCHMARKS, needs_ray, run_benchmarks
 from m2t.bench.scales import SCALES
 from m2t.cli import load, run
 
@@ -23,20 +23,21 @@ from m2t.cli import load, run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", choices=[*BENCHMARKS, "all"], help="which benchmark to run")
-    parser.add_argument("--scale", choices=list(SCALES), default="small", help="input and run sizes (default: small)")
+    parser.add_argument("--scale", choices=list(SCALES), default="small", help="input and run sizes (default: small; tiny is a smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides may follow the options
     cfg = load(args)
     out = args.out or cfg.stage_dir("benchmark") / "benchmark.json"
 
+    scale = SCALES[args.scale]
     import ray
 
-    ray.init(address="local", include_dashboard=False)
+    if needs_ray([args.benchmark], scale):
+        ray.init(address="local", include_dashboard=False)
     try:
-        results = run_benchmarks(cfg, [args.benchmark], scale=SCALES[args.scale],
-                                 workdir=cfg.stage_dir("benchmark") / "work")
+        results = run_benchmarks(cfg, [args.benchmark], scale=scale, workdir=cfg.stage_dir("benchmark") / "work")
     finally:
         ray.shutdown()
     print(format_table(results))

@@ -1,5 +1,5 @@
-"""Benchmark sizes: plain numbers per ``--scale`` (``small`` is the default and keeps ``all`` near 5 minutes
-on 2 CPU cores; tests build a smaller :class:`Scale` themselves)."""
+"""Benchmark sizes: plain numbers per ``--scale``. ``small`` is the default and keeps ``all`` within about
+5 minutes on 2 CPU cores; ``tiny`` is a smoke test (seconds, numbers meaningless) used by the tests."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ class Scale:
 
 
 SCALES = {
+    "tiny": Scale(name="tiny", wild_types=3, length_scale=0.1, encoder_dim=64, encoder_layers=2, encoder_heads=4,
+                  token_budget=2048, ray_pipeline=False, train_steps=2, baseline_train_steps=1, train_pad_to=256,
+                  concurrency=(1, 4), requests_per_level=8, level_time_limit_s=30.0, max_new_tokens=4,
+                  scan_wild_types=1, scan_positions=1, scan_concurrency=8),
     "small": Scale(name="small", wild_types=16, length_scale=0.25),
     "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
                     requests_per_level=256, level_time_limit_s=120.0, scan_positions=5),

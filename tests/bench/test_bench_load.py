@@ -1,0 +1,23 @@
+"""The load client is bounded by its request count and by its deadline, and counts failures."""
+
+from __future__ import annotations
+
+import time
+
+from m2t.bench.apps import free_port
+from m2t.bench.load import run_load
+
+
+def test_stops_after_max_requests_and_counts_refused_connections():
+    url = f"http://127.0.0.1:{free_port()}/v1/describe"  # nothing listens there
+    out = run_load(url, [{"a": 1}], concurrency=4, max_requests=10, time_limit_s=30, timeout_s=5)
+    assert (out["sent"], out["ok"], out["errors"]) == (10, 0, 10)
+    assert out["requests_per_s"] == 0 and out["p50_ms"] is None and "ConnectError" in out["first_error"]
+
+
+def test_stops_at_its_deadline():
+    url = f"http://127.0.0.1:{free_port()}/v1/describe"
+    started = time.perf_counter()
+    out = run_load(url, [{"a": 1}], concurrency=2, max_requests=10**9, time_limit_s=0.5, timeout_s=5)
+    assert time.perf_counter() - started < 5
+    assert 0 < out["sent"] < 10**9 and out["errors"] == out["sent"]

@@ -1,0 +1,30 @@
+"""The train benchmark at a tiny size: both steps run on the same records; padding and counts as designed."""
+
+from __future__ import annotations
+
+from bench_checks import check_result
+
+from m2t.bench.inputs import benchmark_records
+from m2t.bench.scales import SCALES
+from m2t.bench.train import interleave, run_train
+from m2t.config import load_config
+
+
+def test_interleave_spreads_the_baseline_among_ours():
+    assert interleave(4, 2) == ["ours", "ours", "baseline", "ours", "ours", "baseline"]
+    assert interleave(3, 2).count("ours") == 3 and interleave(3, 2).count("baseline") == 2
+
+
+def test_train_step_benchmark(tmp_path):
+    scale = SCALES["tiny"]
+    cfg = load_config(None, ["train.pretrain.micro_batch_size=2"])
+    records = benchmark_records(wild_types=3, length_scale=0.1, seed=1)
+    (r,) = run_train(cfg, scale, workdir=tmp_path, records=records)
+    check_result(r)
+    ours, base = r["ours"], r["baseline"]
+    assert (ours["steps"], ours["samples"]) == (scale.train_steps, 2 * scale.train_steps)
+    assert (base["steps"], base["samples"]) == (scale.baseline_train_steps, 2 * scale.baseline_train_steps)
+    assert base["padded_tokens_per_step"] == 2 * scale.train_pad_to
+    assert ours["padded_tokens_per_step"] < base["padded_tokens_per_step"]  # dynamic padding
+    assert ours["tokens_per_s"] > 0 and ours["flops_per_step"] > 0 and 0 < ours["share_of_peak"]
+    assert r["inputs"]["zero_stage"] == 2 and r["inputs"]["micro_batch_size"] == 2
