@@ -78,6 +78,7 @@ def test_rerun_encodes_nothing_and_resume_encodes_exactly_the_missing(first_run,
     assert resumed["store_counts"]["sequences"] == 7 and resumed["store_counts"]["duplicates"] == 0
 
 
+@pytest.mark.slow
 def test_store_and_stream_give_the_same_embeddings(first_run):
     cfg, _ = first_run
     store = EmbeddingStore.open(cfg.embed.store)
