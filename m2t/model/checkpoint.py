@@ -41,6 +41,9 @@ def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
     """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir."""
+    if model.lora_merged:
+        raise ValueError("this model's LoRA is merged into the base weights, which checkpoints never store; "
+                         "save the model before merge_lora (load_checkpoint(..., stage='finetune') keeps it unmerged)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     has_lora = isinstance(model.llm, peft.PeftModel)

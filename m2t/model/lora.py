@@ -20,4 +20,5 @@ def merge_lora(model: M2TModel) -> M2TModel:
     """Fold the LoRA weights into the base LLM (faster inference, same logits); no-op without LoRA."""
     if isinstance(model.llm, peft.PeftModel):
         model.llm = model.llm.merge_and_unload()
+        model.lora_merged = True
     return model

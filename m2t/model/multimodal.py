@@ -39,6 +39,7 @@ class M2TModel(nn.Module):
         self.hidden_size_in, self.encoder_id, self.new_token_ids = hidden_size_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
+        self.lora_merged = False  # set by merge_lora: the base weights then hold LoRA and must not be checkpointed
 
     @property
     def num_media_tokens(self) -> int:

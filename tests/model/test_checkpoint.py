@@ -71,6 +71,8 @@ def test_stage2_checkpoint_roundtrip_peft_format_and_merged_export(stage1, tmp_p
     merged, _ = load_checkpoint(out2, stage="infer")
     assert not isinstance(merged.llm, peft.PeftModel) and not merged.training
     torch.testing.assert_close(_logits(merged, batch), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="merged into the base weights"):
+        save_checkpoint(merged, cfg, tmp_path / "merged")
 
     # PEFT's own loader reads the lora/ directory onto a fresh base
     base, _ = build_llm(cfg.model, model.tokenizer)
