@@ -7,9 +7,12 @@ with torch in the dtype and on the device the benchmark computes in.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -56,6 +59,22 @@ def matmul_flops(*, dtype: torch.dtype, device: torch.device, size: int = 2048, 
                     break
             best = max(best, n * flop / elapsed)
     return best
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def ray_worker_threads(cpus: float) -> int:
+    """The torch threads Ray gives a task or actor reserving ``cpus`` CPUs (``OMP_NUM_THREADS``: floor, at least 1)."""
+    return max(1, math.floor(cpus))
 
 
 def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> dict:

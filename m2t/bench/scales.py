@@ -23,10 +23,11 @@ class Scale:
     train_steps: int = 12
     baseline_train_steps: int = 3
     train_pad_to: int = 1536  # the seed's fixed padded length
-    # serve: requests per concurrency level (and a wall-clock bound per level), generation length
+    # serve: each variant at each concurrency level sends for level_time_limit_s (or until it has sent
+    # requests_per_level), so ours and the baseline are measured over the same stretch of time
     concurrency: tuple[int, ...] = (1, 8, 32)
-    requests_per_level: int = 128
-    level_time_limit_s: float = 60.0
+    requests_per_level: int = 2000
+    level_time_limit_s: float = 8.0
     max_new_tokens: int = 32
     # saturation scan: wild types scanned, positions per wild type (19 mutants each), sent at scan_concurrency
     scan_wild_types: int = 2
@@ -41,8 +42,8 @@ SCALES = {
                   scan_wild_types=1, scan_positions=1, scan_concurrency=8),
     "small": Scale(name="small", wild_types=16, length_scale=0.25),
     "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
-                    requests_per_level=256, level_time_limit_s=120.0, scan_positions=5),
+                    requests_per_level=10_000, level_time_limit_s=20.0, scan_positions=5),
     "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=60, baseline_train_steps=10,
-                   requests_per_level=512, level_time_limit_s=300.0, max_new_tokens=48, scan_wild_types=4,
+                   requests_per_level=100_000, level_time_limit_s=60.0, max_new_tokens=48, scan_wild_types=4,
                    scan_positions=10),
 }

@@ -7,7 +7,9 @@ world size 1) in this process. *Baseline*: the seed's step: each sample's wild t
 through the encoder one at a time inside the step, the text is padded to 1,536 tokens, and the
 protein embeddings are padded with no masks (the seed passes none). Same engine builder, same
 micro-batch, so the differences are exactly those two. The two engines' steps are interleaved
-(the baseline's spread among ours) so that load drift on a shared machine hits both alike.
+(the baseline's spread among ours) so that load drift on a shared machine hits both alike, and both
+run with the torch threads Ray gives a training worker (``OMP_NUM_THREADS`` = its whole CPUs, at
+least 1), as the real loop would.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from m2t.bench.embed import seed_embed
 from m2t.bench.inputs import benchmark_records, describe_inputs
-from m2t.bench.machine import machine_info
+from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
 from m2t.config import Config
@@ -135,7 +137,13 @@ def step_flops(model, batches: list[dict[str, torch.Tensor]], dtype: torch.dtype
 
 
 def run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None) -> list[dict]:
-    """The ``train`` result: ``scale.train_steps`` of ours vs ``scale.baseline_train_steps`` of the seed's."""
+    """The ``train`` result: ``scale.train_steps`` of ours vs ``scale.baseline_train_steps`` of the seed's, both
+    with the torch threads a Ray Train worker of ``train.cpus_per_worker`` CPUs gets."""
+    with torch_threads(ray_worker_threads(cfg.train.cpus_per_worker)):
+        return _run_train(cfg, scale, workdir=workdir, records=records)
+
+
+def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None) -> list[dict]:
     before = load_before()
     records = records if records is not None else benchmark_records(
         wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length)
@@ -186,6 +194,7 @@ def run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
     baseline = side(base_s, base_batches, f"encoder inside the step (one sequence at a time), text padded to "
                                           f"{scale.train_pad_to} tokens, no protein masks; same DeepSpeed ZeRO-2 step")
     inputs = {**describe_inputs(records), "encoder_id": encoder.encoder_id, "llm": cfg.model.llm,
-              "micro_batch_size": size, "pad_to": scale.train_pad_to, "zero_stage": 2, "world_size": 1}
+              "micro_batch_size": size, "pad_to": scale.train_pad_to, "zero_stage": 2, "world_size": 1,
+              "torch_threads": torch.get_num_threads()}
     return [result(benchmark="train", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
                    target={"rule": ">= 5x", "met": bool(ours["value"] >= 5 * baseline["value"])})]

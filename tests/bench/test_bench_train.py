@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench_checks import check_result
 
 from m2t.bench.inputs import benchmark_records
+from m2t.bench.machine import ray_worker_threads
 from m2t.bench.scales import SCALES
 from m2t.bench.train import interleave, run_train
 from m2t.config import load_config
@@ -28,3 +29,8 @@ def test_train_step_benchmark(tmp_path):
     assert ours["padded_tokens_per_step"] < base["padded_tokens_per_step"]  # dynamic padding
     assert ours["tokens_per_s"] > 0 and ours["flops_per_step"] > 0 and 0 < ours["share_of_peak"]
     assert r["inputs"]["zero_stage"] == 2 and r["inputs"]["micro_batch_size"] == 2
+    assert r["inputs"]["torch_threads"] == 1 and r["machine"]["torch_threads"] == 1  # a 0.5-CPU Ray Train worker's
+
+
+def test_ray_worker_threads():
+    assert [ray_worker_threads(c) for c in (0.25, 1.0, 1.5, 4.0)] == [1, 1, 1, 4]
