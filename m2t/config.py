@@ -181,6 +181,10 @@ class TrainConfig(Section):
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
     keep_checkpoints: int = _f(2, "Checkpoints kept (best by val loss plus the latest).", ge=1)
     seed: int = _f(0, "Training seed.")
+    report_poll_s: float = _f(0.2, "How often the Ray Train controller collects reports (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, "
+                                   "unless set in the environment); each step's report waits for the previous one to be collected.", gt=0)
+    run_name: str = _f("", "Ray Train run name under storage_path; empty = '<stage>-<hash of the settings that shape "
+                           "training>', so rerunning the same command resumes its run and changed settings start anew.")
     pretrain: StageConfig = _f(StageConfig(), "Stage 1: GCA + resampler + projector.")
     finetune: StageConfig = _f(StageConfig(lr=5e-4), "Stage 2: LoRA on the LLM.")
 

@@ -1,0 +1,81 @@
+"""Model batches from a worker's shard of records: embeddings joined from the store, dynamic padding.
+
+A Ray Data batch holds records (``wild_type``, ``mutant``, ``description``, ...). In store mode the
+worker reads each record's per-residue embeddings from the embedding store; in stream mode the
+rows already carry ``wt_emb``/``mut_emb`` from the encoder actors. Either way the batch is padded
+to its own longest prompt and protein (:func:`m2t.model.batching.collate`), never to a fixed length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from m2t.config import ModelConfig
+from m2t.embed.store import EmbeddingStore
+from m2t.model.batching import IGNORE, collate, make_example
+
+# Rows held by each worker's local shuffle buffer, per sample of the micro-batch.
+SHUFFLE_ROWS_PER_SAMPLE = 32
+
+
+class BatchMaker:
+    """Turns one Ray Data batch of records into the tensors :meth:`M2TModel.forward` takes.
+
+    ``store``: the embedding store directory (store mode), or None when rows carry embeddings.
+    """
+
+    def __init__(self, *, tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, store: str | None):
+        self.tokenizer, self.model_cfg = tokenizer, model_cfg
+        self.store = EmbeddingStore.open(store) if store is not None else None
+
+    def embeddings(self, rows: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(wt [(Lw_i, D)], mut [(Lm_i, D)])`` float32 for the batch's records."""
+        if "wt_emb" in rows:
+            return list(rows["wt_emb"]), list(rows["mut_emb"])
+        if self.store is None:
+            raise ValueError("rows carry no wt_emb/mut_emb and no embedding store was given")
+        wts, muts = [str(s) for s in rows["wild_type"]], [str(s) for s in rows["mutant"]]
+        embs = self.store.get_many(wts + muts)
+        return embs[: len(wts)], embs[len(wts):]
+
+    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Returns ``input_ids``/``labels``/``attention_mask`` (b, t), ``wt_emb`` (b, Lw, D), ``wt_mask`` (b, Lw)
+        bool (True = residue), ``mut_emb`` (b, Lm, D), ``mut_mask`` (b, Lm)."""
+        wts, muts = self.embeddings(rows)
+        examples = []
+        for text, wt, mut in zip(rows["description"], wts, muts, strict=True):
+            example = make_example(self.tokenizer, self.model_cfg, str(text))
+            examples.append({**example, "wt_emb": torch.from_numpy(np.asarray(wt, np.float32)),
+                             "mut_emb": torch.from_numpy(np.asarray(mut, np.float32))})
+        return collate(examples, pad_id=self.tokenizer.pad_token_id)
+
+
+def supervised_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """Tokens the LM loss averages over: labels after the causal shift that are not ignored."""
+    return int((batch["labels"][:, 1:] != IGNORE).sum())
+
+
+def to_device(batch: dict[str, torch.Tensor], *, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Move a batch to ``device``; float tensors (embeddings) take the model's ``dtype``."""
+    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
+
+
+def epochs(shard, *, make: BatchMaker, batch_size: int, seed: int, start_epoch: int
+           ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+    """``(epoch, batch)`` forever: one pass over ``shard`` (a Ray ``DataIterator``) per epoch, each
+    shuffled through a local buffer seeded by ``seed + epoch``."""
+    epoch = start_epoch
+    while True:
+        seen = 0
+        for rows in shard.iter_batches(batch_size=batch_size, batch_format="numpy", prefetch_batches=2,
+                                       local_shuffle_buffer_size=SHUFFLE_ROWS_PER_SAMPLE * batch_size,
+                                       local_shuffle_seed=seed + epoch):
+            seen += 1
+            yield epoch, make(rows)
+        if not seen:
+            raise ValueError("this worker's share of the train split is empty; use more records or fewer workers")
+        epoch += 1

@@ -1,0 +1,123 @@
+"""``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
+
+Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s and samples/s
+to Ray Train and, on rank 0, to ``metrics.jsonl``. Val loss runs every ``eval_every`` steps, at
+every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`) is reported every
+``checkpoint_every`` steps and at the end. A restarted worker group (a failure, or a rerun of the
+same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step and RNG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+
+from m2t.config import Config
+from m2t.train.batches import BatchMaker, epochs, to_device
+from m2t.train.build import deepspeed_engine, stage_model
+from m2t.train.metrics import MetricsWriter
+from m2t.train.state import MODEL, load_state, save_state
+from m2t.train.validation import sample_generations, val_loss
+
+log = logging.getLogger(__name__)
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Train ``config["stage"]``. ``config`` is built by :func:`m2t.train.trainer.loop_config`:
+
+    ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
+    stage 2), ``encoder_id`` and ``hidden_size_in`` (of the embeddings), ``store`` (embedding store dir, or None
+    when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, and ``faults`` (fault
+    injection for tests and drills: each ``{"step", "rank", "marker"}`` SIGKILLs that rank's process after
+    that step's report, once: the ``marker`` file it creates stops it from firing again after the restart).
+    """
+    cfg = Config.model_validate(config["config"])
+    stage, init, store, out_dir = config["stage"], config["init"], config["store"], Path(config["out_dir"])
+    encoder_id, hidden_size_in, has_val = config["encoder_id"], config["hidden_size_in"], config["has_val"]
+    faults = config.get("faults") or []
+    stage_cfg = getattr(cfg.train, stage)
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.manual_seed(cfg.train.seed)  # every rank builds the same fresh adapter / LoRA
+
+    with ExitStack() as stack:
+        reported = ray.train.get_checkpoint()
+        ckpt = Path(stack.enter_context(reported.as_directory())) if reported is not None else None
+        model = stage_model(cfg, stage=stage, init=init, resume=ckpt / MODEL if ckpt else None,
+                            encoder_id=encoder_id, hidden_size_in=hidden_size_in)
+        engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=stage_cfg, world_size=world)
+        info = load_state(engine, ckpt=ckpt, rank=rank) if ckpt else {"step": 0, "epoch": -1}
+    step = resumed_from = engine.global_steps
+    if ckpt is None:
+        torch.manual_seed(cfg.train.seed * 1000 + rank + 1)  # per-rank dropout streams (restored on resume)
+    else:
+        log.info("rank %d: resumed %s at step %d from %s", rank, stage, step, reported.path)
+
+    writer = MetricsWriter(out_dir=out_dir, start_step=step) if rank == 0 else None
+    make = BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=store)
+    val_shard = ray.train.get_dataset_shard("val") if has_val else None
+    batches = epochs(ray.train.get_dataset_shard("train"), make=make, batch_size=stage_cfg.micro_batch_size,
+                     seed=cfg.train.seed * 1000 + rank, start_epoch=info["epoch"] + 1)
+    epoch = info["epoch"]
+    engine.train()
+    while step < stage_cfg.steps:
+        started = time.perf_counter()
+        lr = scheduler.get_last_lr()[0]
+        local = torch.zeros(4, dtype=torch.float64, device=engine.device)  # (loss sum, micro-batches, tokens, samples)
+        for _ in range(stage_cfg.grad_accum):
+            epoch, batch = next(batches)
+            batch = to_device(batch, device=engine.device, dtype=dtype)
+            loss = engine(**batch).loss
+            engine.backward(loss)
+            engine.step()
+            local += torch.tensor([loss.item(), 1, batch["attention_mask"].sum().item(), batch["input_ids"].shape[0]],
+                                  dtype=torch.float64, device=engine.device)
+        dist.all_reduce(local)
+        seconds = time.perf_counter() - started
+        step = engine.global_steps
+        norm = engine.get_global_grad_norm()
+        row = {"step": step, "epoch": epoch, "loss": float(local[0] / local[1]), "lr": lr,
+               "grad_norm": None if norm is None else float(norm), "tokens_per_s": float(local[2]) / seconds,
+               "samples_per_s": float(local[3]) / seconds, "resumed_from": resumed_from}
+        final = step >= stage_cfg.steps
+        checkpoint_now = final or step % stage_cfg.checkpoint_every == 0
+        if has_val and (checkpoint_now or (stage_cfg.eval_every and step % stage_cfg.eval_every == 0)):
+            row["val_loss"], kept = val_loss(engine, val_shard, make=make, batch_size=stage_cfg.micro_batch_size,
+                                             dtype=dtype, keep=stage_cfg.log_generations if rank == 0 else 0)
+            if kept is not None:
+                row["generations"] = sample_generations(engine.module, kept, make=make, gen=cfg.generation, dtype=dtype)
+        if writer is not None:
+            writer.log(row)
+        metrics = {k: v for k, v in row.items() if k != "generations"}
+        if checkpoint_now:
+            with tempfile.TemporaryDirectory(prefix="m2t-ckpt-") as tmp:
+                save_state(engine, cfg=cfg, out=Path(tmp), rank=rank,
+                           info={"stage": stage, "step": step, "epoch": epoch, "val_loss": row.get("val_loss")})
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        else:
+            ray.train.report(metrics)
+        for fault in faults:
+            if step == fault["step"] and rank == fault["rank"] and _first_time(fault["marker"]):
+                os.kill(os.getpid(), signal.SIGKILL)
+    if writer is not None:
+        writer.close()
+        writer.plot()
+
+
+def _first_time(marker: str) -> bool:
+    """Create ``marker``; False if it already exists (the fault was injected before)."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True

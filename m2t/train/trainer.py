@@ -1,0 +1,164 @@
+"""The driver side of a stage: datasets, the ``TorchTrainer``, and publishing its final checkpoint.
+
+:func:`run_stage` is what ``jobs/pretrain.py`` and ``jobs/finetune.py`` call. The run is named
+``<stage>-<fingerprint of the settings that shape training>`` (or ``train.run_name``) under
+``train.storage_path``: rerunning the same command after a crash resumes that run (Ray Train V2),
+while changed settings start a new one instead of resuming a run they do not describe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import ray
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from m2t.config import Config
+from m2t.embed.manifest import atomic_write_bytes
+from m2t.errors import InputError, M2TError
+from m2t.train.handoff import RUNTIME_ONLY, check_init, default_init, init_meta
+from m2t.train.inputs import Inputs, prepare_inputs
+from m2t.train.loop import train_loop_per_worker
+from m2t.train.state import MODEL
+
+log = logging.getLogger(__name__)
+COLUMNS = ["id", "wild_type", "mutant", "description"]
+POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"  # Ray Train V2 passes it from the driver to its controller
+
+
+@contextmanager
+def report_poll(seconds: float):
+    """Run ``fit`` with the controller collecting reports every ``seconds`` (unless the user set the variable)."""
+    if POLL_ENV in os.environ:
+        yield
+        return
+    os.environ[POLL_ENV] = str(seconds)
+    try:
+        yield
+    finally:
+        os.environ.pop(POLL_ENV, None)
+
+
+def run_name(cfg: Config, *, stage: str, init: Path | None, encoder_id: str) -> str:
+    """``train.run_name``, else ``<stage>-<10 hex>`` hashing model, LoRA, encoder, data, seed, workers, the
+    stage's schedule, the DeepSpeed file and (stage 2) the stage-1 adapter weights."""
+    if cfg.train.run_name:
+        return cfg.train.run_name
+    model = {k: v for k, v in cfg.model.model_dump(mode="json").items() if k not in RUNTIME_ONLY}
+    shaping = {"stage": stage, "model": model, "encoder_id": encoder_id, "data": cfg.data.model_dump(mode="json"),
+               "seed": cfg.train.seed, "workers": cfg.train.num_workers,
+               "schedule": getattr(cfg.train, stage).model_dump(mode="json"),
+               "deepspeed": json.loads(Path(cfg.deepspeed.config).read_text()),
+               "lora": cfg.lora.model_dump(mode="json") if stage == "finetune" else None,
+               "init": hashlib.sha256((init / "adapter.safetensors").read_bytes()).hexdigest() if init else None}
+    return f"{stage}-{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]}"
+
+
+def use_gpu(cfg: Config) -> bool:
+    """``train.use_gpu``; ``auto`` = the Ray cluster has GPUs now."""
+    if cfg.train.use_gpu == "auto":
+        return ray.cluster_resources().get("GPU", 0) > 0
+    return cfg.train.use_gpu == "true"
+
+
+def record_dataset(cfg: Config, path: Path, *, stream: bool) -> ray.data.Dataset:
+    """The records of ``path`` for training (all with a description), embeddings joined when streaming."""
+    missing = pq.read_table(path, columns=["description"]).column("description").null_count
+    if missing:
+        raise InputError(f"{path}: {missing} records have no description (mutation sets?); training needs the "
+                         f"target text of every record")
+    ds = ray.data.read_parquet(str(path), columns=COLUMNS)
+    if stream:
+        from m2t.embed.join import embedded_dataset
+
+        ds = embedded_dataset(cfg, ds, mode="stream")
+    return ds
+
+
+def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, init: Path | None, name: str,
+                  faults: list[dict] | None = None) -> TorchTrainer:
+    """The ``TorchTrainer`` of one stage (``faults``: injected worker kills, see :func:`train_loop_per_worker`)."""
+    stream = cfg.embed.mode == "stream"
+    datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
+    if inputs.val is not None:
+        datasets["val"] = record_dataset(cfg, inputs.val, stream=stream)
+    loop_config = {"config": cfg.model_dump(mode="json"), "stage": stage, "init": str(init) if init else None,
+                   "encoder_id": inputs.encoder_id, "hidden_size_in": inputs.hidden_size,
+                   "store": None if stream else str(cfg.embed.store), "out_dir": str(out_dir),
+                   "has_val": inputs.val is not None, "faults": faults}
+    scored = {"checkpoint_score_attribute": "val_loss", "checkpoint_score_order": "min"} if inputs.val else {}
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=loop_config,
+        scaling_config=ScalingConfig(num_workers=cfg.train.num_workers, use_gpu=use_gpu(cfg),
+                                     resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
+        run_config=RunConfig(name=name, storage_path=str(cfg.train.storage_path),
+                             checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints, **scored),
+                             failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
+        datasets=datasets,
+    )
+
+
+def publish_dir(src: Path, dst: Path) -> None:
+    """Copy directory ``src`` to ``dst`` atomically: a reader sees the old or the new copy, never half of one."""
+    tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{dst.name}")
+    shutil.copytree(src, tmp)
+    old = dst.with_name(f".old-{uuid.uuid4().hex}-{dst.name}")
+    if dst.exists():
+        dst.rename(old)
+    tmp.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None, faults: list[dict] | None = None) -> dict:
+    """Train ``stage`` (``pretrain`` or ``finetune``) on Ray Train and publish ``outputs/<stage>/checkpoint``.
+
+    Prepares missing records / embeddings first (:func:`m2t.train.inputs.prepare_inputs`). Stage 2
+    starts from ``init`` (default ``outputs/pretrain/checkpoint``), refused with
+    :class:`m2t.errors.MismatchError` when it does not fit. A run that fails more than
+    ``train.max_failures`` times raises :class:`m2t.errors.M2TError`; calling again resumes it.
+    ``faults`` injects worker kills (tests, drills; see :func:`train_loop_per_worker`). Returns (and
+    writes to ``outputs/<stage>/summary.json``) the run's summary.
+    """
+    if not ray.is_initialized():
+        ray.init()
+    started = time.time()
+    out_dir = cfg.stage_dir(stage)
+    init_dir = None
+    if stage == "finetune":
+        init_dir = Path(init) if init is not None else default_init(cfg)
+        init_meta(init_dir)  # fail fast, before preparing inputs
+    inputs = prepare_inputs(cfg)
+    if init_dir is not None:
+        check_init(cfg, init_dir, encoder_id=inputs.encoder_id, hidden_size_in=inputs.hidden_size)
+    name = run_name(cfg, stage=stage, init=init_dir, encoder_id=inputs.encoder_id)
+    log.info("%s: run %s in %s (rerunning this command resumes it)", stage, name, cfg.train.storage_path)
+    trainer = build_trainer(cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name, faults=faults)
+    with report_poll(cfg.train.report_poll_s):
+        try:
+            result = trainer.fit()
+        except ray.train.TrainingFailedError as exc:
+            detail = "\n".join(str(exc).splitlines()[:4])
+            raise M2TError(f"{stage} run {name} failed after train.max_failures={cfg.train.max_failures} restarts; "
+                           f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
+                           f"Ray Train said:\n{detail}") from exc
+    with result.checkpoint.as_directory() as ckpt:
+        state = json.loads((Path(ckpt) / "train_state.json").read_text())
+        publish_dir(Path(ckpt) / MODEL, out_dir / "checkpoint")
+    summary = {"stage": stage, "run_name": name, "run_dir": result.path, "step": state["step"],
+               "val_loss": state.get("val_loss"), "checkpoint": str(out_dir / "checkpoint"),
+               "ray_checkpoint": result.checkpoint.path, "init": str(init_dir) if init_dir else None,
+               "metrics": str(out_dir / "metrics.jsonl"), "loss_curve": str(out_dir / "loss.png"),
+               "seconds": round(time.time() - started, 1)}
+    atomic_write_bytes(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    return summary

@@ -1,0 +1,200 @@
+"""Training parts without Ray: DeepSpeed config filling, LR schedule, metrics log, stage handoff, batches, RNG, publishing."""
+
+import itertools
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from m2t.config import REPO_ROOT, ConfigError, StageConfig, load_config
+from m2t.embed.store import EmbeddingStore
+from m2t.errors import InputError, MismatchError
+from m2t.model import build_model, build_tokenizer, save_checkpoint
+from m2t.model.batching import IGNORE
+from m2t.train.batches import BatchMaker, supervised_tokens
+from m2t.train.deepspeed_config import fill_deepspeed_config
+from m2t.train.handoff import check_init
+from m2t.train.metrics import MetricsWriter, read_metrics
+from m2t.train.schedule import lr_factor, warmup_cosine
+from m2t.train.state import rng_state, set_rng_state
+from m2t.train.trainer import publish_dir, run_name
+
+ZERO2 = REPO_ROOT / "jobs" / "configs" / "zero2.json"
+ENCODER = "esm2:tiny:d64-l2-h4-seed0"
+
+
+# ---- DeepSpeed config -----------------------------------------------------------------------
+def test_zero2_auto_values_come_from_the_stage_config():
+    stage = StageConfig(micro_batch_size=4, grad_accum=3, grad_clip=0.5)
+    ds = fill_deepspeed_config(ZERO2, stage_cfg=stage, world_size=8, bf16=True)
+    assert ds["train_micro_batch_size_per_gpu"] == 4 and ds["gradient_accumulation_steps"] == 3
+    assert ds["train_batch_size"] == 4 * 3 * 8 and ds["gradient_clipping"] == 0.5
+    assert ds["bf16"] == {"enabled": True} and ds["zero_optimization"]["stage"] == 2
+    assert "optimizer" not in ds and "scheduler" not in ds  # torch AdamW + LambdaLR: no fused_adam build
+    cpu = fill_deepspeed_config(ZERO2, stage_cfg=stage, world_size=2, bf16=False)
+    assert cpu["bf16"] == {"enabled": False} and cpu["train_batch_size"] == 24
+    assert json.loads(ZERO2.read_text())["train_batch_size"] == "auto"  # the file itself is untouched
+
+
+def test_explicit_values_must_agree_and_optimizer_blocks_are_refused():
+    stage = StageConfig(micro_batch_size=8)
+    base = json.loads(ZERO2.read_text())
+    assert fill_deepspeed_config({**base, "train_micro_batch_size_per_gpu": 8}, stage_cfg=stage, world_size=2,
+                                 bf16=False)["train_micro_batch_size_per_gpu"] == 8
+    with pytest.raises(ConfigError, match=r"'train_micro_batch_size_per_gpu' is 4 .* gives 8"):
+        fill_deepspeed_config({**base, "train_micro_batch_size_per_gpu": 4}, stage_cfg=stage, world_size=2, bf16=False)
+    with pytest.raises(ConfigError, match="remove the 'optimizer' block"):
+        fill_deepspeed_config({**base, "optimizer": {"type": "AdamW"}}, stage_cfg=stage, world_size=2, bf16=False)
+
+
+# ---- LR schedule ----------------------------------------------------------------------------
+def test_warmup_then_cosine_to_the_floor():
+    kw = {"warmup_steps": 4, "total_steps": 20, "min_lr_ratio": 0.1}
+    assert [lr_factor(s, **kw) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(4, **kw) == 1.0 and math.isclose(lr_factor(20, **kw), 0.1)
+    assert math.isclose(lr_factor(12, **kw), 0.1 + 0.9 * 0.5)  # halfway through the decay
+    decay = [lr_factor(s, **kw) for s in range(4, 21)]
+    assert all(a > b for a, b in itertools.pairwise(decay))
+    assert lr_factor(0, warmup_steps=0, total_steps=10, min_lr_ratio=0.0) == 1.0
+
+
+def test_lambda_lr_follows_the_factor_per_optimizer_step():
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.AdamW([param], lr=2e-3)
+    sched = warmup_cosine(opt, warmup_steps=2, total_steps=6, min_lr_ratio=0.0)
+    seen = []
+    for _ in range(6):
+        seen.append(sched.get_last_lr()[0])
+        opt.step()
+        sched.step()
+    expected = [2e-3 * lr_factor(s, warmup_steps=2, total_steps=6, min_lr_ratio=0.0) for s in range(6)]
+    assert seen == pytest.approx(expected)
+    assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+
+
+# ---- metrics log ----------------------------------------------------------------------------
+def test_metrics_restart_keeps_the_restored_steps_and_drops_a_torn_line(tmp_path):
+    writer = MetricsWriter(out_dir=tmp_path, start_step=0)
+    for step in range(1, 8):
+        writer.log({"step": step, "loss": 5.0 - 0.1 * step, **({"val_loss": 4.9} if step % 5 == 0 else {})})
+    writer.close()
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 8, "lo')  # killed mid-line
+    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == list(range(1, 8))
+    resumed = MetricsWriter(out_dir=tmp_path, start_step=5)  # the checkpoint was at step 5
+    resumed.log({"step": 6, "loss": 1.0})
+    resumed.close()
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[-1]["loss"] == 1.0
+    png = resumed.plot()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert not list(tmp_path.glob(".tmp-*"))  # atomic writes leave no temp files
+    MetricsWriter(out_dir=tmp_path, start_step=0).close()  # a fresh run starts an empty log
+    assert read_metrics(tmp_path / "metrics.jsonl") == []
+
+
+# ---- stage handoff --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stage1_ckpt(tmp_path_factory):
+    cfg = load_config(None)
+    torch.manual_seed(0)
+    model = build_model(cfg, stage="pretrain", hidden_size_in=64, encoder_id=ENCODER)
+    return cfg, save_checkpoint(model, cfg, tmp_path_factory.mktemp("stage1"))
+
+
+def test_stage2_accepts_a_matching_stage1_checkpoint(stage1_ckpt):
+    cfg, ckpt = stage1_ckpt
+    assert check_init(cfg, ckpt, encoder_id=ENCODER, hidden_size_in=64)["stage"] == "pretrain"
+    runtime = load_config(None, ["model.gradient_checkpointing=true", "model.dtype=float32"])
+    check_init(runtime, ckpt, encoder_id=ENCODER, hidden_size_in=64)  # runtime settings may differ
+
+
+def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_ckpt, tmp_path):
+    _, ckpt = stage1_ckpt
+    other = load_config(None, ["model.gca.heads=8", "model.num_media_tokens=4"])
+    with pytest.raises(MismatchError) as err:
+        check_init(other, ckpt, encoder_id="esm3:esm3_sm_open_v1", hidden_size_in=1536)
+    text = str(err.value)
+    for expected in ("model.gca.heads: checkpoint 4, config 8", "model.num_media_tokens: checkpoint 8, config 4",
+                     "encoder: checkpoint 'esm2:tiny:d64-l2-h4-seed0', this run's embeddings 'esm3:esm3_sm_open_v1'",
+                     "embedding width: checkpoint 64, this run's embeddings 1536"):
+        assert expected in text
+    llm = load_config(None, ["model.tiny_llm.hidden_size=32"])
+    with pytest.raises(MismatchError, match=r"model.tiny_llm.hidden_size: checkpoint 64, config 32"):
+        check_init(llm, ckpt, encoder_id=ENCODER, hidden_size_in=64)
+    with pytest.raises(InputError, match="no stage-1 checkpoint"):
+        check_init(load_config(None), tmp_path / "absent", encoder_id=ENCODER, hidden_size_in=64)
+
+
+def test_stage2_refuses_a_stage2_checkpoint(tmp_path):
+    cfg = load_config(None)
+    model = build_model(cfg, stage="finetune", hidden_size_in=64, encoder_id=ENCODER)
+    ckpt = save_checkpoint(model, cfg, tmp_path / "stage2")
+    with pytest.raises(MismatchError, match=r"stage: it is a finetune \(stage-2\) checkpoint"):
+        check_init(cfg, ckpt, encoder_id=ENCODER, hidden_size_in=64)
+
+
+# ---- batches --------------------------------------------------------------------------------
+def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
+    cfg = load_config(None)
+    store = EmbeddingStore.create(tmp_path / "store", encoder_id=ENCODER, hidden_size=64, dtype="float32")
+    seqs = ["MKTAYIAK", "MKTAHIAK", "MKV", "MRV", "MKTAYIAKQRQISFVKSHF"]
+    rng = np.random.default_rng(0)
+    embs = {s: rng.standard_normal((len(s), 64)).astype(np.float32) for s in seqs}
+    store.write_shard(seqs, [torch.from_numpy(embs[s]) for s in seqs])
+    rows = {"id": np.array(["a", "b"]), "wild_type": np.array(["MKTAYIAK", "MKV"]), "mutant": np.array(["MKTAHIAK", "MRV"]),
+            "description": np.array(["The tyrosine at position 5 is replaced by histidine.", "Lysine to arginine."])}
+    make = BatchMaker(tokenizer=build_tokenizer(cfg.model), model_cfg=cfg.model, store=str(tmp_path / "store"))
+    batch = make(rows)
+    assert batch["wt_emb"].shape == (2, 8, 64) and batch["mut_emb"].shape == (2, 8, 64)  # the longest, not 1,536
+    assert batch["wt_mask"].sum(1).tolist() == [8, 3] and batch["mut_mask"].sum(1).tolist() == [8, 3]
+    torch.testing.assert_close(batch["wt_emb"][1, :3], torch.from_numpy(embs["MKV"]))
+    assert (batch["wt_emb"][1, 3:] == 0).all()
+    t = batch["input_ids"].shape[1]
+    assert t == max(int(n) for n in batch["attention_mask"].sum(1))  # text padded to the batch's longest too
+    answer = (batch["labels"] != IGNORE).sum(1)
+    assert (answer > 0).all() and supervised_tokens(batch) == int((batch["labels"][:, 1:] != IGNORE).sum())
+    streamed = make({**rows, "wt_emb": np.array([embs["MKTAYIAK"], embs["MKV"]], dtype=object),
+                     "mut_emb": np.array([embs["MKTAHIAK"], embs["MRV"]], dtype=object)})
+    for key in batch:  # rows that carry embeddings (stream mode) give the same batch
+        torch.testing.assert_close(streamed[key], batch[key], rtol=0, atol=0)
+    with pytest.raises(KeyError, match="embed it first"):
+        make({**rows, "wild_type": np.array(["MKTAYIAK", "MWWWW"])})
+
+
+# ---- RNG, publishing, run names -------------------------------------------------------------
+def test_rng_state_round_trips_through_json():
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    state = json.loads(json.dumps(rng_state()))
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(99), np.random.seed(99), random.seed(99)
+    set_rng_state(state)
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(first[0], again[0])
+    assert np.array_equal(first[1], again[1]) and first[2] == again[2]
+
+
+def test_publish_dir_replaces_the_whole_directory(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "out" / "checkpoint"
+    src.mkdir()
+    (src / "adapter.safetensors").write_bytes(b"new")
+    dst.mkdir(parents=True)
+    (dst / "adapter.safetensors").write_bytes(b"old")
+    (dst / "stale.json").write_text("{}")
+    publish_dir(src, dst)
+    assert sorted(p.name for p in dst.iterdir()) == ["adapter.safetensors"] and (dst / "adapter.safetensors").read_bytes() == b"new"
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["checkpoint"]  # no temp or old copies left
+
+
+def test_run_name_changes_with_training_settings_only():
+    name = run_name(load_config(None), stage="pretrain", init=None, encoder_id=ENCODER)
+    assert name.startswith("pretrain-") and len(name) == len("pretrain-") + 10
+    same = load_config(None, ["train.max_failures=5", "model.gradient_checkpointing=true", "train.report_poll_s=1"])
+    assert run_name(same, stage="pretrain", init=None, encoder_id=ENCODER) == name
+    for change in ("train.pretrain.steps=7", "model.num_media_tokens=4", "train.num_workers=1", "data.split_seed=1"):
+        assert run_name(load_config(None, [change]), stage="pretrain", init=None, encoder_id=ENCODER) != name, change
+    assert run_name(load_config(None), stage="pretrain", init=None, encoder_id="esm2:other") != name
+    assert run_name(load_config(None, ["train.run_name=mine"]), stage="pretrain", init=None, encoder_id=ENCODER) == "mine"

@@ -1,0 +1,204 @@
+"""Both stages for real on Ray Train + DeepSpeed ZeRO-2 (2 CPU workers, tiny models, synthetic data):
+a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal, and `ray job submit` of a job
+that is stopped and resubmitted."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from m2t.config import REPO_ROOT, load_config
+from m2t.errors import M2TError, MismatchError
+from m2t.model import build_model, load_checkpoint, read_meta
+from m2t.train.batches import BatchMaker
+from m2t.train.inputs import prepare_inputs
+from m2t.train.metrics import read_metrics
+from m2t.train.trainer import run_stage
+
+pytestmark = pytest.mark.slow
+STEPS = 12
+
+
+def tiny(root: Path, store: Path, *extra: str):
+    """The tiny default writing under ``root``, sharing one embedding store."""
+    return load_config(None, [f"output.root={root}", f"embed.store={store}", f"train.storage_path={root / 'ray'}",
+                              f"train.pretrain.steps={STEPS}", "train.pretrain.checkpoint_every=6",
+                              "train.pretrain.eval_every=6", f"train.finetune.steps={STEPS}",
+                              "train.finetune.checkpoint_every=6", "train.finetune.eval_every=6", *extra])
+
+
+def val_loss(model, cfg, root: Path) -> float:
+    """Mean token cross-entropy of ``model`` on the val split, one batch, computed outside Ray."""
+    table = pq.read_table(root / "data" / "val.parquet", columns=["id", "wild_type", "mutant", "description"])
+    rows = {k: np.array(v, dtype=object) for k, v in table.to_pydict().items()}
+    batch = BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=str(cfg.embed.store))(rows)
+    model.eval()
+    with torch.no_grad():
+        return float(model(**batch).loss)
+
+
+@pytest.fixture(scope="module")
+def data(ray_cluster, tmp_path_factory):
+    """Splits and an embedding store made the way the jobs make them when they are missing."""
+    root = tmp_path_factory.mktemp("train_data")
+    cfg = tiny(root, root / "embeddings")
+    inputs = prepare_inputs(cfg)  # synthetic set -> split -> embed on Ray Data
+    assert inputs.val is not None and inputs.encoder_id == "esm2:tiny:d64-l2-h4-seed0"
+    return root
+
+
+def fresh_root(factory, data: Path, name: str) -> Path:
+    """A new output root holding a copy of the splits (the embedding store is shared)."""
+    root = factory.mktemp(name)
+    shutil.copytree(data / "data", root / "data")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pretrained(data, tmp_path_factory):
+    """Stage 1 as a user may live it (checkpoints every 4 steps): with train.max_failures=0 a worker killed
+    after step 7 stops the run; the same call again resumes it, and with max_failures=3 a worker killed after
+    step 11 is replaced and training goes on from checkpoint 8. (The kills come a few steps after a checkpoint:
+    Ray Train resumes from the last checkpoint its controller has registered, which lags the report a little.)"""
+    root = fresh_root(tmp_path_factory, data, "stages")
+    cfg = tiny(root, data / "embeddings", "train.pretrain.checkpoint_every=4", "train.pretrain.eval_every=4")
+    strict = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_failures": 0})})
+    with pytest.raises(M2TError, match="rerun the same command to resume") as stopped:
+        run_stage(strict, stage="pretrain", faults=[{"step": 7, "rank": 1, "marker": str(root / "kill-1")}])
+    tolerant = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_failures": 3})})
+    summary = run_stage(tolerant, stage="pretrain", faults=[{"step": 11, "rank": 0, "marker": str(root / "kill-2")}])
+    yield cfg, root, summary, stopped.value
+
+
+def test_a_stopped_run_resumes_and_a_killed_worker_recovers(pretrained):
+    cfg, root, summary, stopped = pretrained
+    assert "train.max_failures=0" in str(stopped)
+    rows = read_metrics(root / "pretrain" / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))  # every step once, to the configured total
+    if (root / "kill-1").exists():  # (a spurious restart by Ray could have stopped the first call earlier)
+        assert [r["resumed_from"] for r in rows[:8]] == [0] * 4 + [4] * 4  # the rerun redid 5.. from checkpoint 4
+    assert (root / "kill-2").exists() and [r["resumed_from"] for r in rows[8:]] == [8] * 4  # replaced worker: from 8
+    assert summary["step"] == STEPS and Path(summary["run_dir"]).name == summary["run_name"]
+    kept = [k for k in Path(summary["run_dir"]).glob("checkpoint_*") if k.is_dir()]
+    assert 1 <= len(kept) <= cfg.train.keep_checkpoints
+    assert STEPS in {json.loads((k / "train_state.json").read_text())["step"] for k in kept}  # the latest is kept
+
+
+def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
+    cfg, root, summary, _ = pretrained
+    out = root / "pretrain"
+    rows = read_metrics(out / "metrics.jsonl")
+    for r in rows:
+        assert r["loss"] > 0 and r["lr"] > 0 and r["grad_norm"] >= 0 and r["tokens_per_s"] > 0 and r["samples_per_s"] > 0
+    assert [r["step"] for r in rows if "val_loss" in r] == [4, 8, 12]
+    assert np.mean([r["loss"] for r in rows[-3:]]) < rows[0]["loss"] - 0.02
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    ckpt = out / "checkpoint"
+    assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
+    assert read_meta(ckpt)["builder"]["encoder_id"] == "esm2:tiny:d64-l2-h4-seed0"
+    trained, _ = load_checkpoint(ckpt, stage="infer")
+    untrained = build_model(cfg, stage="pretrain", hidden_size_in=64)  # gates closed: the LLM alone
+    before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
+    assert after < before - 0.02, (before, after)
+    assert summary["val_loss"] == pytest.approx(rows[-1]["val_loss"])
+
+
+def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
+    cfg, root, _, _ = pretrained
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"finetune": cfg.train.finetune.model_copy(
+        update={"log_generations": 2})})})
+    summary = run_stage(cfg, stage="finetune")  # default init: outputs/pretrain/checkpoint of this root
+    assert summary["init"] == str(root / "pretrain" / "checkpoint") and summary["step"] == STEPS
+    rows = read_metrics(root / "finetune" / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert np.mean([r["loss"] for r in rows[-3:]]) < rows[0]["loss"] - 0.1
+    generations = [g for r in rows for g in r.get("generations", [])]
+    assert len(generations) == 4 and all(g["reference"] and isinstance(g["generated"], str) for g in generations)
+    ckpt = root / "finetune" / "checkpoint"
+    assert (ckpt / "lora" / "adapter_model.safetensors").is_file() and read_meta(ckpt)["stage"] == "finetune"
+    stage1, _ = load_checkpoint(root / "pretrain" / "checkpoint", stage="infer")
+    stage2, _ = load_checkpoint(ckpt, stage="infer")
+    before, after = val_loss(stage1, cfg, root), val_loss(stage2, cfg, root)
+    assert after < before - 0.1, (before, after)
+
+
+def test_stage2_refuses_a_mismatched_stage1_checkpoint(pretrained):
+    cfg, root, _, _ = pretrained
+    other = tiny(root, cfg.embed.store, "model.resampler.depth=1", "model.projector=linear")
+    with pytest.raises(MismatchError) as err:
+        run_stage(other, stage="finetune")
+    assert "model.resampler.depth: checkpoint 2, config 1" in str(err.value)
+    assert "model.projector: checkpoint 'mlp2x_gelu', config 'linear'" in str(err.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_job_submit_runs_pretrain_and_a_stopped_job_resumes(data, tmp_path):
+    """`ray start --head --block` on free ports (own temp dir: no other cluster is touched), the documented
+    `ray job submit --working-dir . -- python jobs/pretrain.py`, `ray job stop` mid-run, then the same command
+    again, which resumes at the last checkpoint. SIGTERM to the `ray start` process stops only that head."""
+    root = tmp_path
+    shutil.copytree(data / "data", root / "data")
+    temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))
+    port, dash, agent = _free_port(), _free_port(), _free_port()
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_ADDRESS": ""}
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", f"--dashboard-port={dash}",
+                             f"--dashboard-agent-listen-port={agent}",  # its default (52365) may belong to another head
+                             "--num-cpus=2", "--include-dashboard=true", f"--temp-dir={temp}", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{dash}"
+    steps = 40
+    overrides = [f"output.root={root}", f"embed.store={data / 'embeddings'}", f"train.storage_path={root / 'ray'}",
+                 f"train.pretrain.steps={steps}", "train.pretrain.checkpoint_every=4", "train.pretrain.eval_every=0"]
+
+    def job(command: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([ray_bin, "job", command, "--address", address, *args], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    submit = ["submit", "--working-dir", ".", "--", "python", "jobs/pretrain.py", *overrides]
+    metrics = root / "pretrain" / "metrics.jsonl"
+    try:
+        deadline = time.time() + 120
+        while job("list").returncode != 0:  # the head's job API is up
+            assert time.time() < deadline and head.poll() is None, "the Ray head did not come up"
+            time.sleep(1)
+        while (first := job("submit", "--submission-id", f"m2t-{port}-1", "--no-wait", *submit[1:])).returncode:
+            assert "No available agent" in first.stderr and time.time() < deadline, first.stderr[-3000:]
+            time.sleep(2)  # the job agent starts a little after the job API
+        deadline = time.time() + 300
+        while not any(r["step"] > 6 for r in read_metrics(metrics)):  # checkpoint 4 is registered by now
+            assert time.time() < deadline, job("logs", f"m2t-{port}-1").stdout[-3000:]
+            time.sleep(0.2)
+        job("stop", f"m2t-{port}-1", timeout=120)
+        assert "was stopped" in job("status", f"m2t-{port}-1").stdout
+        stopped_at = read_metrics(metrics)[-1]["step"]
+        assert stopped_at < steps
+        second = job("submit", "--submission-id", f"m2t-{port}-2", *submit[1:], timeout=420)
+        assert "succeeded" in job("status", f"m2t-{port}-2").stdout, second.stdout[-3000:] + second.stderr[-3000:]
+        rows = read_metrics(metrics)
+        assert [r["step"] for r in rows] == list(range(1, steps + 1))
+        resumed = rows[-1]["resumed_from"]
+        assert 4 <= resumed <= stopped_at and resumed % 4 == 0  # the last checkpoint of the stopped job
+        assert all(r["resumed_from"] == resumed for r in rows[resumed:])
+        summary = json.loads((root / "pretrain" / "summary.json").read_text())
+        assert summary["step"] == steps and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
