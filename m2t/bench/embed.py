@@ -1,7 +1,8 @@
 """Embedding benchmark: our batched, deduplicated, length-sorted embedding vs the seed's one protein at a time.
 
 *Ours (direct)*: what each encoder actor of :mod:`m2t.embed.pipeline` does, in this process with
-this process's threads: every distinct sequence once, sorted by length, in chunks of
+an actor's torch threads (the ``OMP_NUM_THREADS`` Ray gives ``embed.cpus_per_actor`` CPUs on a CPU
+node; the baseline and the peak get the same): every distinct sequence once, sorted by length, in chunks of
 ``embed.batch_sequences`` (one Ray Data batch each) through ``encoder.embed``, which cuts them into
 micro-batches of at most ``encoder.token_budget`` padded tokens with padding masks.
 *Ours (Ray)*: :func:`m2t.embed.pipeline.embed_records` end to end into a fresh store (Ray Data, the
@@ -21,7 +22,7 @@ import torch
 
 from m2t.bench.flops import encoder_forward_flops, matmul_params
 from m2t.bench.inputs import benchmark_records, describe_inputs
-from m2t.bench.machine import machine_info
+from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
 from m2t.config import Config, EncoderConfig, TinyEncoderConfig
@@ -89,10 +90,19 @@ def run_embed(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
     The baseline runs once over the records, in ``rounds`` parts; ours runs whole after each part (so
     load drift on a shared machine hits both) and its time is the mean of its ``rounds`` runs.
     """
-    before = load_before()
     records = records if records is not None else benchmark_records(
         wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length)
     enc_cfg = bench_encoder_config(cfg, scale)
+    with torch_threads(ray_worker_threads(cfg.embed.cpus_per_actor)):
+        direct = _run_direct(cfg, enc_cfg, records, rounds=rounds)
+    out = [direct]
+    if scale.ray_pipeline:
+        out.append(_run_ray(cfg.model_copy(update={"encoder": enc_cfg}), records, workdir=workdir, direct=direct))
+    return out
+
+
+def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, rounds: int) -> dict:
+    before = load_before()
     encoder = build_encoder(enc_cfg)
     workload = sum(len(r.wild_type) + len(r.mutant) for r in records)
     probe = records[0].wild_type
@@ -117,18 +127,14 @@ def run_embed(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
                  runs_seconds=[round(run[0], 3) for run in ours_runs])
     inputs = {**describe_inputs(records), "encoder_id": encoder.encoder_id, "matmul_params": matmul_params(model),
               "token_budget": enc_cfg.token_budget, "batch_sequences": cfg.embed.batch_sequences,
-              "max_abs_diff_seed_vs_ours": diff}
+              "torch_threads": torch.get_num_threads(), "max_abs_diff_seed_vs_ours": diff}
     met = ours["value"] >= 4 * baseline["value"] and ours["share_of_peak"] >= 0.5
-    out = [result(benchmark="embed", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
-                  target={"rule": ">= 4x and >= 50% of matmul peak", "met": bool(met)})]
-    if scale.ray_pipeline:
-        out.append(_run_ray(cfg.model_copy(update={"encoder": enc_cfg}), records, workdir=workdir, baseline=baseline,
-                            workload=workload, model=model, peak=peak, inputs=inputs, machine=machine))
-    return out
+    return result(benchmark="embed", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
+                  target={"rule": ">= 4x and >= 50% of matmul peak", "met": bool(met)})
 
 
-def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, baseline: dict, workload: int, model, peak: float,
-             inputs: dict, machine: dict) -> dict:
+def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, direct: dict) -> dict:
+    """The Ray Data pipeline on the same records, beside the direct run's baseline."""
     import ray
 
     from m2t.embed.pipeline import embed_records
@@ -139,11 +145,14 @@ def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, baseline: dic
     summary = embed_records(cfg, records, store=store)
     seconds = time.perf_counter() - started
     lengths = [len(s) for s in dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant))]
-    ours = _side(seconds, lengths, workload=workload, flops=encoder_forward_flops(model, lengths), peak=peak,
+    ours = _side(seconds, lengths, workload=direct["inputs"]["residues"], flops=direct["ours"]["flops"],
+                 peak=direct["machine"]["matmul_flops"],
                  how=f"Ray Data pipeline (embed_records into a fresh store): {cfg.embed.num_actors} actor(s) x "
                      f"{cfg.embed.cpus_per_actor} CPU, shard writes included; wall time of the call",
                  pipeline_seconds=summary["seconds"], store_sequences=summary["store_counts"]["sequences"])
-    return result(benchmark="embed_ray", ours=ours, baseline=baseline, units=UNITS,
-                  inputs={**inputs, "num_actors": cfg.embed.num_actors, "cpus_per_actor": cfg.embed.cpus_per_actor,
+    return result(benchmark="embed_ray", ours=ours, baseline=direct["baseline"], units=UNITS,
+                  inputs={**direct["inputs"], "num_actors": cfg.embed.num_actors,
+                          "cpus_per_actor": cfg.embed.cpus_per_actor,
                           "cluster_cpus": ray.cluster_resources().get("CPU", 0)},
-                  machine=machine, target={"rule": "reported (the embed target is on the direct path)", "met": None})
+                  machine=direct["machine"],
+                  target={"rule": "reported (the embed target is on the direct path)", "met": None})

@@ -19,7 +19,7 @@ def result(*, benchmark: str, ours: dict, baseline: dict, units: str, inputs: di
     """A result object; ``ratio`` defaults to ``ours["value"] / baseline["value"]``."""
     if ratio is None:
         ratio = ours["value"] / baseline["value"] if baseline["value"] else float("inf")
-    return {"benchmark": benchmark, "ours": ours, "baseline": baseline, "ratio": round(ratio, 3), "units": units,
+    return {"benchmark": benchmark, "ours": ours, "baseline": baseline, "ratio": float(f"{ratio:.4g}"), "units": units,
             "inputs": inputs, "machine": machine, "target": target or {"rule": "none", "met": None}}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bench_checks import check_result
 
 from m2t.bench.inputs import benchmark_records
@@ -16,6 +17,7 @@ def test_interleave_spreads_the_baseline_among_ours():
     assert interleave(3, 2).count("ours") == 3 and interleave(3, 2).count("baseline") == 2
 
 
+@pytest.mark.slow
 def test_train_step_benchmark(tmp_path):
     scale = SCALES["tiny"]
     cfg = load_config(None, ["train.pretrain.micro_batch_size=2"])
