@@ -1,6 +1,6 @@
 """Both stages for real on Ray Train + DeepSpeed ZeRO-2 (2 CPU workers, tiny models, synthetic data):
-a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal, and `ray job submit` of a job
-that is stopped and resubmitted."""
+a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal, and
+`ray job submit` against a real head."""
 
 import json
 import os
@@ -148,13 +148,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ray_job_submit_runs_pretrain_and_a_stopped_job_resumes(data, tmp_path):
-    """`ray start --head --block` on free ports (own temp dir: no other cluster is touched), the documented
-    `ray job submit --working-dir . -- python jobs/pretrain.py`, `ray job stop` mid-run, then the same command
-    again, which resumes at the last checkpoint. SIGTERM to the `ray start` process stops only that head."""
+def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
+    """`ray start --head --block` on free ports (own temp dir: no other cluster is touched), then the documented
+    `ray job submit --working-dir . -- python jobs/pretrain.py`. SIGTERM to `ray start` stops only that head."""
     root = tmp_path
     shutil.copytree(data / "data", root / "data")
-    temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))
+    temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))  # short: Ray puts sockets in it
     port, dash, agent = _free_port(), _free_port(), _free_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_ADDRESS": ""}
@@ -162,42 +161,24 @@ def test_ray_job_submit_runs_pretrain_and_a_stopped_job_resumes(data, tmp_path):
                              f"--dashboard-agent-listen-port={agent}",  # its default (52365) may belong to another head
                              "--num-cpus=2", "--include-dashboard=true", f"--temp-dir={temp}", "--disable-usage-stats"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    address = f"http://127.0.0.1:{dash}"
-    steps = 40
-    overrides = [f"output.root={root}", f"embed.store={data / 'embeddings'}", f"train.storage_path={root / 'ray'}",
-                 f"train.pretrain.steps={steps}", "train.pretrain.checkpoint_every=4", "train.pretrain.eval_every=0"]
 
     def job(command: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([ray_bin, "job", command, "--address", address, *args], cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run([ray_bin, "job", command, "--address", f"http://127.0.0.1:{dash}", *args], cwd=REPO_ROOT,
+                              env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
-    submit = ["submit", "--working-dir", ".", "--", "python", "jobs/pretrain.py", *overrides]
-    metrics = root / "pretrain" / "metrics.jsonl"
+    overrides = [f"output.root={root}", f"embed.store={data / 'embeddings'}", f"train.storage_path={root / 'ray'}",
+                 "train.pretrain.steps=4", "train.pretrain.checkpoint_every=2"]
     try:
-        deadline = time.time() + 120
-        while job("list").returncode != 0:  # the head's job API is up
-            assert time.time() < deadline and head.poll() is None, "the Ray head did not come up"
-            time.sleep(1)
-        while (first := job("submit", "--submission-id", f"m2t-{port}-1", "--no-wait", *submit[1:])).returncode:
-            assert "No available agent" in first.stderr and time.time() < deadline, first.stderr[-3000:]
-            time.sleep(2)  # the job agent starts a little after the job API
-        deadline = time.time() + 300
-        while not any(r["step"] > 6 for r in read_metrics(metrics)):  # checkpoint 4 is registered by now
-            assert time.time() < deadline, job("logs", f"m2t-{port}-1").stdout[-3000:]
-            time.sleep(0.2)
-        job("stop", f"m2t-{port}-1", timeout=120)
-        assert "was stopped" in job("status", f"m2t-{port}-1").stdout
-        stopped_at = read_metrics(metrics)[-1]["step"]
-        assert stopped_at < steps
-        second = job("submit", "--submission-id", f"m2t-{port}-2", *submit[1:], timeout=420)
-        assert "succeeded" in job("status", f"m2t-{port}-2").stdout, second.stdout[-3000:] + second.stderr[-3000:]
-        rows = read_metrics(metrics)
-        assert [r["step"] for r in rows] == list(range(1, steps + 1))
-        resumed = rows[-1]["resumed_from"]
-        assert 4 <= resumed <= stopped_at and resumed % 4 == 0  # the last checkpoint of the stopped job
-        assert all(r["resumed_from"] == resumed for r in rows[resumed:])
+        deadline = time.time() + 180
+        while ((submit := job("submit", "--submission-id", f"m2t-{port}", "--working-dir", ".", "--",
+                              "python", "jobs/pretrain.py", *overrides, timeout=420)).returncode
+               and time.time() < deadline and head.poll() is None
+               and ("No available agent" in submit.stderr or "onnect" in submit.stderr)):
+            time.sleep(2)  # the job API, then its agent, come up a little after `ray start`
+        assert "succeeded" in job("status", f"m2t-{port}").stdout, submit.stdout[-3000:] + submit.stderr[-3000:]
         summary = json.loads((root / "pretrain" / "summary.json").read_text())
-        assert summary["step"] == steps and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
+        assert summary["step"] == 4 and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
+        assert [r["step"] for r in read_metrics(root / "pretrain" / "metrics.jsonl")] == [1, 2, 3, 4]
     finally:
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=120)
