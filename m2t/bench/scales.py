@@ -40,7 +40,7 @@ SCALES = {
                   token_budget=2048, ray_pipeline=False, train_steps=2, baseline_train_steps=1, train_pad_to=256,
                   concurrency=(1, 4), requests_per_level=8, level_time_limit_s=30.0, max_new_tokens=4,
                   scan_wild_types=1, scan_positions=1, scan_concurrency=8),
-    "small": Scale(name="small", wild_types=16, length_scale=0.25),
+    "small": Scale(name="small", wild_types=40, length_scale=0.25),
     "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
                     requests_per_level=10_000, level_time_limit_s=20.0, scan_positions=5),
     "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=60, baseline_train_steps=10,
