@@ -20,8 +20,8 @@ class Scale:
     token_budget: int = 8192
     ray_pipeline: bool = True  # also time the Ray Data pipeline end to end (actors + store writes)
     # train: timed optimizer steps (after one warm-up step each)
-    train_steps: int = 12
-    baseline_train_steps: int = 3
+    train_steps: int = 24
+    baseline_train_steps: int = 4
     train_pad_to: int = 1536  # the seed's fixed padded length
     # serve: each variant at each concurrency level sends for level_time_limit_s (or until it has sent
     # requests_per_level), so ours and the baseline are measured over the same stretch of time
@@ -41,9 +41,9 @@ SCALES = {
                   concurrency=(1, 4), requests_per_level=8, level_time_limit_s=30.0, max_new_tokens=4,
                   scan_wild_types=1, scan_positions=1, scan_concurrency=8),
     "small": Scale(name="small", wild_types=40, length_scale=0.25),
-    "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=30, baseline_train_steps=6,
+    "medium": Scale(name="medium", wild_types=96, length_scale=0.5, train_steps=48, baseline_train_steps=8,
                     requests_per_level=10_000, level_time_limit_s=20.0, scan_positions=5),
-    "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=60, baseline_train_steps=10,
+    "large": Scale(name="large", wild_types=198, length_scale=1.0, train_steps=96, baseline_train_steps=12,
                    requests_per_level=100_000, level_time_limit_s=60.0, max_new_tokens=48, scan_wild_types=4,
                    scan_positions=10),
 }
