@@ -168,7 +168,7 @@ class StageConfig(Section):
     micro_batch_size: int = _f(8, "Samples per worker per forward.", ge=1)
     grad_accum: int = _f(1, "Gradient accumulation steps.", ge=1)
     grad_clip: float = _f(1.0, "Gradient norm clipping.", gt=0)
-    eval_every: int = _f(20, "Validation loss every N steps (0 = only at the end).", ge=0)
+    eval_every: int = _f(20, "Validation loss every N steps; also at every checkpoint and at the end (0 = only there).", ge=0)
     checkpoint_every: int = _f(20, "Checkpoint every N steps (and always at the end).", ge=1)
     log_generations: int = _f(0, "Generations logged at each eval.", ge=0)
 

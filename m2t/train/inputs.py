@@ -79,7 +79,10 @@ def prepare_inputs(cfg: Config) -> Inputs:
         _make_splits(cfg, data_dir)
     if _rows(train) < cfg.train.num_workers:
         raise InputError(f"{train} holds {_rows(train)} records, fewer than train.num_workers={cfg.train.num_workers}")
-    splits = [train] + ([val] if _rows(val) else [])
+    if 0 < _rows(val) < cfg.train.num_workers:
+        log.warning("%s holds %d records, fewer than train.num_workers=%d: training without val loss", val, _rows(val),
+                    cfg.train.num_workers)
+    splits = [train] + ([val] if _rows(val) >= cfg.train.num_workers else [])
     options = pool_options(cfg)
     identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     encoder_id, hidden_size = identity.encoder_id, identity.hidden_size
