@@ -15,6 +15,7 @@ least 1), as the real loop would.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from contextlib import contextmanager
@@ -150,6 +151,7 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
     encoder = build_encoder(cfg.encoder)
     unique = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
     store_dir = workdir / "train_store"
+    shutil.rmtree(store_dir, ignore_errors=True)  # a fresh store each run
     store = EmbeddingStore.open_or_create(store_dir, encoder_id=encoder.encoder_id, hidden_size=encoder.hidden_size,
                                           dtype=cfg.embed.dtype)
     if store.missing(unique):
