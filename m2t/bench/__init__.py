@@ -2,7 +2,8 @@
 
     python jobs/benchmark.py all                 # prints the table, writes outputs/benchmark/benchmark.json
 
-One file per benchmark (``embed.py``, ``train.py``, ``serve.py``, ``scan.py``), ``machine.py`` for the
-machine record and its measured matmul FLOP/s, ``inputs.py`` for the MutaDescribe-shaped records,
-``load.py`` for the bounded HTTP load client, ``report.py`` for the JSON and the table.
+One file per benchmark (``embed.py``, ``train.py``, ``serve.py``, ``scan.py``); ``run.py`` runs a selection;
+``machine.py`` records the machine and measures its matmul FLOP/s, ``flops.py`` counts model FLOPs,
+``inputs.py`` builds the MutaDescribe-shaped records, ``scales.py`` holds the sizes, ``apps.py`` deploys the
+Serve app variants, ``load.py`` is the bounded HTTP load client, ``report.py`` writes the JSON and the table.
 """
