@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def train_loop_per_worker(config: dict) -> None:
-    """Train ``config["stage"]``. ``config`` is built by :func:`m2t.train.trainer.loop_config`:
+    """Train ``config["stage"]``. ``config`` is built by :func:`m2t.train.trainer.build_trainer`:
 
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
     stage 2), ``encoder_id`` and ``hidden_size_in`` (of the embeddings), ``store`` (embedding store dir, or None

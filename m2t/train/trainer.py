@@ -23,7 +23,7 @@ import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from m2t.config import Config
+from m2t.config import Config, ConfigError
 from m2t.embed.manifest import atomic_write_bytes
 from m2t.errors import InputError, M2TError
 from m2t.train.handoff import RUNTIME_ONLY, check_init, default_init, init_meta
@@ -85,10 +85,25 @@ def record_dataset(cfg: Config, path: Path, *, stream: bool) -> ray.data.Dataset
     return ds
 
 
+def check_stream_resources(cfg: Config, *, pools: int, gpus: bool) -> None:
+    """Without GPUs, streamed embeddings need the encoder pools (one per split) beside the training workers, and
+    half a CPU left for Ray Data's own tasks, or the run hangs: refuse such a plan with the numbers to change."""
+    cpus = float(ray.cluster_resources().get("CPU", 0))
+    need = cfg.train.num_workers * cfg.train.cpus_per_worker + pools * cfg.embed.num_actors * cfg.embed.cpus_per_actor
+    if not gpus and need > cpus - 0.5:
+        raise ConfigError(f"embed.mode=stream on this {cpus:g}-CPU cluster: train.num_workers × train.cpus_per_worker "
+                          f"({cfg.train.num_workers} × {cfg.train.cpus_per_worker:g}) + {pools} encoder pool(s) × "
+                          f"embed.num_actors × embed.cpus_per_actor ({cfg.embed.num_actors} × "
+                          f"{cfg.embed.cpus_per_actor:g}) = {need:g} CPUs leaves under 0.5 for Ray Data; lower them "
+                          f"(e.g. train.cpus_per_worker=0.25 embed.cpus_per_actor=0.25) or use embed.mode=store")
+
+
 def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, init: Path | None, name: str,
                   faults: list[dict] | None = None) -> TorchTrainer:
     """The ``TorchTrainer`` of one stage (``faults``: injected worker kills, see :func:`train_loop_per_worker`)."""
-    stream = cfg.embed.mode == "stream"
+    stream, gpus = cfg.embed.mode == "stream", use_gpu(cfg)
+    if stream:
+        check_stream_resources(cfg, pools=1 + (inputs.val is not None), gpus=gpus)
     datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
     if inputs.val is not None:
         datasets["val"] = record_dataset(cfg, inputs.val, stream=stream)
@@ -100,7 +115,7 @@ def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, ini
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=cfg.train.num_workers, use_gpu=use_gpu(cfg),
+        scaling_config=ScalingConfig(num_workers=cfg.train.num_workers, use_gpu=gpus,
                                      resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=str(cfg.train.storage_path),
                              checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints, **scored),

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from m2t.config import REPO_ROOT, load_config
+from m2t.config import REPO_ROOT, ConfigError, load_config
 from m2t.errors import M2TError, MismatchError
 from m2t.model import build_model, load_checkpoint, read_meta
 from m2t.train.batches import BatchMaker
@@ -115,9 +115,13 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
 
 
 def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
+    """Stage 2 with the embeddings streamed from encoder actors (embed.mode=stream) instead of read from the store."""
     cfg, root, _, _ = pretrained
-    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"finetune": cfg.train.finetune.model_copy(
-        update={"log_generations": 2})})})
+    crowded = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2")
+    with pytest.raises(ConfigError, match=r"leaves under 0.5 for Ray Data"):  # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
+        run_stage(crowded, stage="finetune")
+    cfg = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2",
+               "train.cpus_per_worker=0.25", "embed.cpus_per_actor=0.25")
     summary = run_stage(cfg, stage="finetune")  # default init: outputs/pretrain/checkpoint of this root
     assert summary["init"] == str(root / "pretrain" / "checkpoint") and summary["step"] == STEPS
     rows = read_metrics(root / "finetune" / "metrics.jsonl")
