@@ -15,6 +15,7 @@ from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
 from m2t.model.batching import IGNORE
 from m2t.train.batches import BatchMaker, supervised_tokens
+from m2t.train.build import stage_model
 from m2t.train.deepspeed_config import fill_deepspeed_config
 from m2t.train.handoff import check_init
 from m2t.train.metrics import MetricsWriter, read_metrics
@@ -135,6 +136,20 @@ def test_stage2_refuses_a_stage2_checkpoint(tmp_path):
     ckpt = save_checkpoint(model, cfg, tmp_path / "stage2")
     with pytest.raises(MismatchError, match=r"stage: it is a finetune \(stage-2\) checkpoint"):
         check_init(cfg, ckpt, encoder_id=ENCODER, hidden_size_in=64)
+
+
+def test_stage_models_train_the_right_parts_and_follow_gradient_checkpointing(stage1_ckpt):
+    cfg, ckpt = stage1_ckpt  # saved without gradient checkpointing
+    stage1 = stage_model(cfg, stage="pretrain", init=None, resume=None, encoder_id=ENCODER, hidden_size_in=64)
+    assert not stage1.llm.is_gradient_checkpointing
+    assert {n.split(".")[0] for n, p in stage1.named_parameters() if p.requires_grad} == {"adapter"}
+    on = load_config(None, ["model.gradient_checkpointing=true"])
+    stage2 = stage_model(on, stage="finetune", init=ckpt, resume=None, encoder_id=ENCODER, hidden_size_in=64)
+    assert stage2.llm.is_gradient_checkpointing
+    trainable = [n for n, p in stage2.named_parameters() if p.requires_grad]
+    assert trainable and all(".lora_" in n for n in trainable)
+    with pytest.raises(ValueError, match="starts from a stage-1 checkpoint"):
+        stage_model(cfg, stage="finetune", init=None, resume=None, encoder_id=ENCODER, hidden_size_in=64)
 
 
 # ---- batches --------------------------------------------------------------------------------
