@@ -37,13 +37,16 @@ def free_port() -> int:
 
 @contextmanager
 def served(variants: dict[str, Config], checkpoint: Path) -> Iterator[dict[str, str]]:
-    """Deploy one app per variant (name -> config) and yield name -> base URL (``http://127.0.0.1:PORT/<name>``)."""
+    """Deploy one app per variant (name -> config) and yield name -> base URL (``http://127.0.0.1:PORT/<name>``).
+
+    The proxy's request timeout is the longest ``serve.request_timeout_s`` of the variants."""
     from ray import serve
 
     from m2t.serve.app import make_app
 
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    timeout = max(cfg.serve.request_timeout_s for cfg in variants.values())
+    serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": timeout})
     try:
         urls = {}
         for name, cfg in variants.items():

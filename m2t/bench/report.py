@@ -28,7 +28,7 @@ def load_before() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def write_json(results: list[dict], path: str | Path) -> Path:
+def write_json(results: list[dict] | dict, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(results, indent=2) + "\n").encode())

@@ -13,6 +13,13 @@ def test_stops_after_max_requests_and_counts_refused_connections():
     out = run_load(url, [{"a": 1}], concurrency=4, max_requests=10, time_limit_s=30, timeout_s=5)
     assert (out["sent"], out["ok"], out["errors"]) == (10, 0, 10)
     assert out["requests_per_s"] == 0 and out["p50_ms"] is None and "ConnectError" in out["first_error"]
+    assert out["statuses"] == {"any": {"no answer": 10}} and out["unexpected"] == 0
+
+
+def test_expect_classes_each_payloads_answers():
+    url = f"http://127.0.0.1:{free_port()}/v1/describe"
+    out = run_load(url, [{"a": 1}, {"b": 2}], concurrency=1, max_requests=4, time_limit_s=30, timeout_s=5, expect=[200, 400])
+    assert out["statuses"] == {"2xx": {"no answer": 2}, "4xx": {"no answer": 2}}
 
 
 def test_stops_at_its_deadline():
