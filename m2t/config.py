@@ -235,7 +235,10 @@ class ServeConfig(Section):
     max_ongoing_requests: int = _f(32, "Requests a replica accepts at once (at least max_batch_size, so batches can fill).", ge=1)
     use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per replica (true/false); auto = when the cluster (or, before Ray starts, this machine) has GPUs.")
     cpus_per_replica: float = _f(1.0, "CPUs reserved per replica (besides its GPU, when it has one).", gt=0)
-    request_timeout_s: float = _f(60.0, "Server-side request timeout.", gt=0)
+    request_timeout_s: float = _f(60.0, "Server-side request timeout: a request not answered by then gets HTTP 408 "
+                                        "(also one queued while its replica restarts).", gt=0)
+    health_check_period_s: float = _f(2.0, "How often Serve checks each replica (a dead one is replaced after the next "
+                                           "check; Ray's default is 10 s).", gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> ServeConfig:

@@ -87,12 +87,13 @@ def use_gpu(setting: str | bool) -> bool:
 
 
 def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
-    """``Deployment.options`` from the serve section: GPU or fractional CPU, autoscaling, queue bound."""
+    """``Deployment.options`` from the serve section: GPU or fractional CPU, autoscaling, queue bound, health checks."""
     actor = {"num_gpus": 1} if use_gpu(serve_cfg.use_gpu) else {}
     actor["num_cpus"] = serve_cfg.cpus_per_replica
     return {
         "ray_actor_options": actor,
         "max_ongoing_requests": serve_cfg.max_ongoing_requests,
+        "health_check_period_s": serve_cfg.health_check_period_s,
         "autoscaling_config": {"min_replicas": serve_cfg.min_replicas, "max_replicas": serve_cfg.max_replicas,
                                "target_ongoing_requests": serve_cfg.target_ongoing_requests},
     }

@@ -1,0 +1,77 @@
+"""A Serve replica killed (SIGKILL of its process) under load: Serve replaces it, requests succeed again with the
+same answers, /healthz and `serve status` show the outage and the recovery, and no client waits past
+``serve.request_timeout_s``: requests inside the dead replica fail fast (500), queued ones either reach the new
+replica or get the proxy's 408 at the timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from m2t.bench.apps import bench_checkpoint, served
+from m2t.config import load_config
+from m2t.serve.loadtest import serve_processes
+
+pytestmark = pytest.mark.slow
+TIMEOUT_S = 30.0  # serve.request_timeout_s: the longest any client may wait
+BODY = {"wild_type": "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "mutations": "K2R"}
+
+
+def _call(url: str) -> tuple[int | str, float]:
+    """(status, seconds) of one describe; the client's own timeout is far past the server's."""
+    started = time.monotonic()
+    try:
+        status: int | str = httpx.post(f"{url}/v1/describe", json=BODY, timeout=3 * TIMEOUT_S).status_code
+    except httpx.HTTPError as exc:
+        status = type(exc).__name__
+    return status, time.monotonic() - started
+
+
+def _health(url: str) -> int | str:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+
+
+def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path):
+    from ray import serve
+
+    cfg = load_config(None, ["serve.cpus_per_replica=0.5", f"serve.request_timeout_s={TIMEOUT_S}",
+                             "serve.health_check_period_s=1", "generation.max_new_tokens=16"])
+    with served({"kill": cfg}, bench_checkpoint(cfg, tmp_path / "checkpoint")) as urls:
+        url = urls["kill"]
+        before = httpx.post(f"{url}/v1/describe", json=BODY, timeout=60).json()["description"]
+        (replica,) = serve_processes("m2t-bench-kill")["replica"]
+        with ThreadPoolExecutor(16) as pool:
+            calls = [pool.submit(_call, url) for _ in range(16)]
+            time.sleep(0.3)  # the first batch is generating
+            os.kill(replica.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            health, app_states, deadline = [], [], killed + 180
+            while time.monotonic() < deadline:
+                health.append(_health(url))
+                app_states.append(serve.status().applications["m2t-bench-kill"].status)
+                if health[-1] == 200 and app_states[-1] == "RUNNING" and len(health) > 1:
+                    break
+                time.sleep(0.25)
+            recovered = time.monotonic() - killed
+            outcomes = [c.result() for c in calls]
+
+        assert health[-1] == 200 and app_states[-1] == "RUNNING", f"not recovered after {recovered:.0f} s: {health[-5:]}"
+        assert any(h != 200 for h in health), "the outage never showed on /healthz"  # timeouts / errors meanwhile
+        assert any(s != "RUNNING" for s in app_states), f"serve status never left RUNNING: {set(app_states)}"
+        for status, seconds in outcomes:  # answered (200), failed fast (500) or timed out by the server (408)
+            assert status in (200, 408, 500), outcomes
+            assert seconds <= TIMEOUT_S + 10, f"a client waited {seconds:.0f} s (request_timeout_s={TIMEOUT_S})"
+        assert any(s == 500 for s, _ in outcomes)  # the requests inside the killed replica
+
+        (new,) = serve_processes("m2t-bench-kill")["replica"]
+        assert new.pid != replica.pid
+        after = httpx.post(f"{url}/v1/describe", json=BODY, timeout=60)
+        assert after.status_code == 200 and after.json()["description"] == before  # same model, same greedy answer
