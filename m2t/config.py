@@ -102,6 +102,8 @@ class EncoderConfig(Section):
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
     token_budget: int = _f(8192, "Max padded tokens (sequences × (longest + 2)) per encoder micro-batch; a sequence "
                                  "longer than that runs alone.", ge=16)
+    max_padding: float = _f(0.1, "Largest share of padding tokens in an encoder micro-batch: a length-mixed set is cut "
+                                 "into more, fuller batches instead of computing on padding (1.0 = no cap).", gt=0, le=1)
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
 

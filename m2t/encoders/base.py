@@ -2,7 +2,7 @@
 
 ``embed(sequences) -> list of (L_i, D)`` per-residue embeddings, BOS/EOS stripped, in input order.
 Batching is internal: sequences are sorted by length, cut into micro-batches of at most
-``token_budget`` padded tokens, and run with padding masks, so a batched result equals the
+``token_budget`` padded tokens with at most ``max_padding`` of them padding, and run with padding masks, so a batched result equals the
 one-at-a-time result within floating-point tolerance.
 """
 
@@ -53,18 +53,23 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
-    """Indices grouped into length-sorted batches whose padded size ``n × (longest + 2)`` fits the budget.
+def micro_batches(lengths: Sequence[int], token_budget: int, max_padding: float = 1.0) -> list[list[int]]:
+    """Indices grouped into length-sorted batches whose padded size ``n × (longest + 2)`` fits the budget
+    and whose padding is at most ``max_padding`` of it (1.0 = no cap).
 
     A sequence longer than the budget on its own runs alone.
     """
     batches: list[list[int]] = []
+    real = 0  # real tokens (residues + BOS + EOS) of the last batch
     for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
         # ascending order: lengths[i] is the longest of the batch it joins
-        if batches and (len(batches[-1]) + 1) * (lengths[i] + 2) <= token_budget:
+        padded = (len(batches[-1]) + 1) * (lengths[i] + 2) if batches else 0
+        if batches and padded <= token_budget and real + lengths[i] + 2 >= (1 - max_padding) * padded:
             batches[-1].append(i)
+            real += lengths[i] + 2
         else:
             batches.append([i])
+            real = lengths[i] + 2
     return batches
 
 
@@ -82,6 +87,7 @@ class BatchedEncoder:
         self.tokenizer = tokenizer
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
+        self.max_padding = 1.0  # padding share cap of micro_batches (build_encoder sets encoder.max_padding)
         self.forward_calls = 0  # micro-batches run; benchmarks and tests read it
 
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -113,7 +119,7 @@ class BatchedEncoder:
         self.check(sequences)
         out: list[torch.Tensor | None] = [None] * len(sequences)
         autocast = torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
-        for batch in micro_batches([len(s) for s in sequences], self.token_budget):
+        for batch in micro_batches([len(s) for s in sequences], self.token_budget, self.max_padding):
             ids = nn.utils.rnn.pad_sequence([self.tokenize(sequences[i]) for i in batch], batch_first=True,
                                             padding_value=self.tokenizer.pad_token_id)  # (b, t)
             n_tokens = torch.tensor([len(sequences[i]) + 2 for i in batch])  # (b,) BOS + residues + EOS

@@ -26,5 +26,8 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     else:
         from m2t.encoders.esm3 import Esm3Encoder as Encoder
     if cfg.name == "tiny":
-        return Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
-    return Encoder.pretrained(cfg.name, **common)
+        encoder = Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
+    else:
+        encoder = Encoder.pretrained(cfg.name, **common)
+    encoder.max_padding = cfg.max_padding
+    return encoder

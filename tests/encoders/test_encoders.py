@@ -34,7 +34,8 @@ def test_protocol_and_identity(encoder):
     assert (encoder.device, encoder.dtype) == (torch.device("cpu"), torch.float32)
 
 
-def test_batched_equals_one_at_a_time(encoder):
+def test_batched_equals_one_at_a_time(encoder, monkeypatch):
+    monkeypatch.setattr(encoder, "max_padding", 1.0)  # no padding cap: everything shares one micro-batch
     before = encoder.forward_calls
     batched = encoder.embed(SEQS)  # one micro-batch: "MKT" padded to 62 tokens next to the 60-residue one
     assert encoder.forward_calls - before == 1
@@ -58,7 +59,9 @@ def test_outputs_are_in_input_order_and_own_their_storage(encoder):
     assert len({e.untyped_storage().data_ptr() for e in out}) == len(out)  # no view into a batch tensor
 
 
-def test_token_budget_splits_batches(encoder, monkeypatch):
+def test_token_budget_and_padding_cap_split_batches(encoder, monkeypatch):
+    assert encoder.max_padding == EncoderConfig().max_padding  # build_encoder passes the config's cap on
+    monkeypatch.setattr(encoder, "max_padding", 1.0)
     monkeypatch.setattr(encoder, "token_budget", 48)
     expected = micro_batches([len(s) for s in SEQS], 48)
     assert expected == [[1, 4, 2], [0], [3]]  # 3 × (11 + 2) = 39 tokens fit; 22 and 60 residues run alone
@@ -66,8 +69,12 @@ def test_token_budget_splits_batches(encoder, monkeypatch):
     budgeted = encoder.embed(SEQS)
     assert encoder.forward_calls - before == 3
     monkeypatch.setattr(encoder, "token_budget", 8192)
+    monkeypatch.setattr(encoder, "max_padding", 0.1)
+    assert micro_batches([len(s) for s in SEQS], 8192, 0.1) == [[1], [4], [2], [0], [3]]  # lengths 3, 8, 11, 22, 60
+    before = encoder.forward_calls
     for a, b in zip(budgeted, encoder.embed(SEQS), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert encoder.forward_calls - before == 5
 
 
 def test_tiny_twin_has_fixed_weights(encoder):
