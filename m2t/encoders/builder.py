@@ -26,8 +26,5 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     else:
         from m2t.encoders.esm3 import Esm3Encoder as Encoder
     if cfg.name == "tiny":
-        encoder = Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
-    else:
-        encoder = Encoder.pretrained(cfg.name, **common)
-    encoder.max_padding = cfg.max_padding
-    return encoder
+        return Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
+    return Encoder.pretrained(cfg.name, **common)

@@ -100,8 +100,7 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
         ray.init()
     options = pool_options(cfg)
     runtime = trained.encoder.model_copy(update={"device": cfg.encoder.device, "dtype": cfg.encoder.dtype,
-                                                 "token_budget": cfg.encoder.token_budget,
-                                                 "max_padding": cfg.encoder.max_padding})
+                                                 "token_budget": cfg.encoder.token_budget})
     identity = encoder_identity(runtime, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     read = read_input(cfg, inputs=inputs, scan=scan, positions=positions,
                       max_length=min(cfg.data.max_length, identity.max_length))

@@ -78,8 +78,7 @@ class Describer:
         checkpoint = check_checkpoint(checkpoint)
         trained = Config.model_validate(read_meta(checkpoint)["config"])
         self.encoder = build_encoder(trained.encoder.model_copy(update={
-            "device": cfg.encoder.device, "dtype": cfg.encoder.dtype, "token_budget": cfg.encoder.token_budget,
-            "max_padding": cfg.encoder.max_padding}))
+            "device": cfg.encoder.device, "dtype": cfg.encoder.dtype, "token_budget": cfg.encoder.token_budget}))
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
         self.model.to(self.encoder.device)
         self.checkpoint, self.generation = checkpoint, cfg.generation

@@ -111,3 +111,18 @@ def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):
     cfg = _cfg(tmp_path, "embed.num_actors=2", "embed.cpus_per_actor=1")
     with pytest.raises(M2TError, match=r"2 × 1.0 CPUs leaves under half a CPU of this 2-CPU cluster"):
         embed_records(cfg, RECORDS)
+
+
+def test_actor_caps_padding_without_changing_embeddings():
+    """embed.max_padding: a length-mixed batch runs as more micro-batches, with the same embeddings."""
+    from m2t.embed.actor import EncoderActor
+
+    cfg = load_config(None)
+    batch = {"wild_type": np.array(["MKT" * 3, "MKTAYIAKQR" * 6]), "mutant": np.array(["MKA" * 3, "MKTAYIAKQW" * 6])}
+    capped = EncoderActor(encoder=cfg.encoder, dtype="float32", max_padding=cfg.embed.max_padding)
+    uncapped = EncoderActor(encoder=cfg.encoder, dtype="float32")
+    a, b = capped(dict(batch)), uncapped(dict(batch))
+    assert (capped.encoder.forward_calls, uncapped.encoder.forward_calls) == (2, 1)  # 9 and 60 residues: 45% padding
+    for key in ("wt_emb", "mut_emb"):
+        for x, y in zip(a[key], b[key], strict=True):
+            np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-4)

@@ -60,7 +60,7 @@ def test_outputs_are_in_input_order_and_own_their_storage(encoder):
 
 
 def test_token_budget_and_padding_cap_split_batches(encoder, monkeypatch):
-    assert encoder.max_padding == EncoderConfig().max_padding  # build_encoder passes the config's cap on
+    assert encoder.max_padding == 1.0  # no cap unless set (the embedding actors set embed.max_padding)
     monkeypatch.setattr(encoder, "max_padding", 1.0)
     monkeypatch.setattr(encoder, "token_budget", 48)
     expected = micro_batches([len(s) for s in SEQS], 48)
