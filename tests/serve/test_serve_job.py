@@ -45,5 +45,5 @@ def test_deployment_options_follow_the_serve_section():
 
 
 def test_serve_config_rejects_batches_that_could_never_fill():
-    with pytest.raises(ConfigError, match=r"max_ongoing_requests \(4\) must be >= max_batch_size \(8\)"):
+    with pytest.raises(ConfigError, match=r"max_ongoing_requests \(4\) must be >= max_batch_size \(16\)"):
         load_config(None, ["serve.max_ongoing_requests=4"])
