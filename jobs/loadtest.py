@@ -4,7 +4,8 @@
     python jobs/loadtest.py --checkpoint outputs/finetune/checkpoint --requests 10000 --concurrency 64
     python jobs/loadtest.py serve.max_batch_size=16 --out /tmp/load.json
 
-Deploys the app on 127.0.0.1 in a local Ray cluster of its own, sends the requests (a quarter of them
+Deploys the app on 127.0.0.1 in a local Ray cluster of its own, warms it up with --warmup requests of the
+same mix (not counted), sends the requests (a quarter of them
 invalid: bad residues, wrong notation, wrong types, over-limit sizes) and checks: zero 5xx, every
 request answered, every invalid one refused with a 4xx, every valid one answered 200, and replica and
 proxy RSS growth under 10% from the first to the last quarter of the run. Writes the result JSON
@@ -27,13 +28,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests to send (default 2000)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once (default 32)")
     parser.add_argument("--invalid-share", type=float, default=0.25, help="share of invalid requests (default 0.25)")
+    parser.add_argument("--warmup", type=int, default=500, help="requests of the same mix sent first, not counted (default 500)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint to serve (default: an untrained tiny one)")
     parser.add_argument("--out", type=Path, default=None, help="result JSON (default: outputs/reliability/load.json)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()
-    if args.requests < 1 or args.concurrency < 1 or not 0 <= args.invalid_share < 1:
-        parser.error("--requests and --concurrency must be >= 1 and --invalid-share in [0, 1)")
+    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or not 0 <= args.invalid_share < 1:
+        parser.error("--requests and --concurrency must be >= 1, --warmup >= 0 and --invalid-share in [0, 1)")
     cfg = load(args)
     out = args.out or cfg.stage_dir("reliability") / "load.json"
 
@@ -44,7 +46,8 @@ def main() -> None:
     ray.init(address="local", include_dashboard=False)
     try:
         result = run_loadtest(cfg, workdir=cfg.stage_dir("reliability") / "work", checkpoint=args.checkpoint,
-                              requests=args.requests, concurrency=args.concurrency, invalid_share=args.invalid_share)
+                              requests=args.requests, concurrency=args.concurrency, invalid_share=args.invalid_share,
+                              warmup=args.warmup)
     finally:
         ray.shutdown()
     write_json(result, out)

@@ -6,14 +6,15 @@
 
 ``M2TServer.submit`` puts one prepared item into ``_generate_batch``, which ``@serve.batch``
 calls with up to ``serve.max_batch_size`` items gathered from concurrent requests; the work is the
-plain :meth:`m2t.serve.service.DescribeService.describe`, run in a thread so the replica keeps
-accepting (and queueing) requests meanwhile.
+plain :meth:`m2t.serve.service.DescribeService.describe`, run in the replica's one worker thread so the
+replica keeps accepting (and queueing) requests meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class M2TServer:
         self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
         self._idle = asyncio.Event()  # set while no batch is generating (see submit)
         self._idle.set()
+        # one thread runs every batch: the replica keeps serving HTTP meanwhile, and torch's allocations stay in one
+        # malloc arena (asyncio.to_thread's pool spreads them over several, and the replica's RSS creeps up)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="m2t-generate")
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_http_app(self, max_body_bytes=self.max_body_bytes, api_key_sha256=self.api_key_sha256)
@@ -61,7 +65,7 @@ class M2TServer:
     async def _generate_batch(self, jobs: list[Job]) -> list[DescribeResponse]:
         self._idle.clear()
         try:
-            return await asyncio.to_thread(self.service.describe, jobs)
+            return await asyncio.get_running_loop().run_in_executor(self._worker, self.service.describe, jobs)
         finally:
             self._idle.set()
 

@@ -1,7 +1,8 @@
 """The bounded load test of the Serve app: valid and invalid requests mixed, every answer checked, memory watched.
 
 :func:`run_loadtest` deploys the real app (:func:`m2t.serve.app.make_app`) on 127.0.0.1, warms it
-up, then sends ``requests`` POSTs to ``/v1/describe`` at ``concurrency`` through the bounded client
+up with ``warmup`` requests of the same mix (not counted: the replica's allocator grows to its working size over
+the first few hundred batches of mixed sizes, then stays flat), then sends ``requests`` POSTs to ``/v1/describe`` at ``concurrency`` through the bounded client
 of :mod:`m2t.bench.load` (it stops by itself: a request cap, a deadline and a per-request timeout).
 Every ``1 / invalid_share``-th request is one of :func:`invalid_requests`, each of which must be
 refused with a 4xx; the others are MutaDescribe-shaped records that must get a 200. Meanwhile a
@@ -145,8 +146,12 @@ def summarize(load: dict, *, requests: int, max_rss_growth: float, rss: dict) ->
     return {"checks": checks, "passed": all(checks.values()), "valid_sent": counts["2xx"], "invalid_sent": counts["4xx"]}
 
 
+def rss_mib(procs: list[psutil.Process]) -> float:
+    return round(sum(p.memory_info().rss for p in procs) / 2**20, 1)
+
+
 def run_loadtest(cfg: Config, *, workdir: Path, checkpoint: Path | None = None, requests: int = 2000,
-                 concurrency: int = 32, invalid_share: float = 0.25, max_rss_growth: float = 0.10,
+                 concurrency: int = 32, invalid_share: float = 0.25, warmup: int = 500, max_rss_growth: float = 0.10,
                  timeout_s: float = 60.0, time_limit_s: float = 1200.0) -> dict:
     """Run the load test on the Ray cluster this process is connected to (it starts and shuts down Ray Serve).
 
@@ -157,16 +162,19 @@ def run_loadtest(cfg: Config, *, workdir: Path, checkpoint: Path | None = None, 
     records = benchmark_records(wild_types=40, length_scale=0.25)
     bodies, expect, kinds = mixed_requests(cfg, records, requests=requests, invalid_share=invalid_share)
     with served({APP: cfg}, path) as urls:
-        url = f"{urls[APP]}/v1/describe"
-        warm = [b for b, e in zip(bodies, expect) if e == 200][:2 * cfg.serve.max_batch_size]
-        run_load(url, warm, concurrency=cfg.serve.max_batch_size, max_requests=len(warm), time_limit_s=120)
-        with rss_sampler(f"m2t-bench-{APP}") as samples:
+        url, app = f"{urls[APP]}/v1/describe", f"m2t-bench-{APP}"
+        started_mib = rss_mib(serve_processes(app)["replica"])
+        if warmup:
+            run_load(url, bodies, concurrency=concurrency, max_requests=warmup, time_limit_s=time_limit_s, timeout_s=timeout_s)
+        warm_mib = rss_mib(serve_processes(app)["replica"])
+        with rss_sampler(app) as samples:
             load = run_load(url, bodies, concurrency=concurrency, max_requests=requests, time_limit_s=time_limit_s,
                             timeout_s=timeout_s, expect=expect)
     rss = {role: rss_growth(samples, role) for role in ("replica", "proxy") if all(role in s for _, s in samples)}
+    rss["replica"] |= {"at_start_mib": started_mib, "after_warmup_mib": warm_mib}
     return {
         "test": "bounded load", **summarize(load, requests=requests, max_rss_growth=max_rss_growth, rss=rss),
-        "requests": requests, "concurrency": concurrency, "invalid_share": invalid_share,
+        "requests": requests, "concurrency": concurrency, "invalid_share": invalid_share, "warmup_requests": warmup,
         "invalid_kinds": sorted(set(kinds) - {"valid"}), "max_rss_growth": max_rss_growth,
         "client_timeout_s": timeout_s, "rss": rss,
         "load": {k: load[k] for k in ("sent", "ok", "seconds", "requests_per_s", "p50_ms", "p99_ms", "mean_ms",

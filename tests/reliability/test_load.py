@@ -31,7 +31,7 @@ def test_2000_requests_at_concurrency_32_all_answered_no_5xx_bounded_memory(tmp_
     assert statuses["2xx"] == {"200": 1500}  # every valid request answered 200
     assert set(statuses["4xx"]) <= {"413", "422"} and sum(statuses["4xx"].values()) == 500  # every invalid one refused
     assert result["load"]["sent"] == 2000 and result["load"]["unexpected"] == 0
-    assert len(result["invalid_kinds"]) == len(invalid_requests(load_config(None)))
+    assert len(result["invalid_kinds"]) == len(invalid_requests(load_config(None))) and result["warmup_requests"] == 500
     for role in ("replica", "proxy"):
         assert result["rss"][role]["samples"] >= 8 and result["rss"][role]["growth"] < 0.10
     assert "wrote" in done.stdout and (tmp_path / "reliability" / "work" / "checkpoint").is_dir()
