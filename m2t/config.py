@@ -166,6 +166,9 @@ class StageConfig(Section):
     min_lr_ratio: float = _f(0.1, "Final LR as a fraction of the peak.", ge=0, le=1)
     weight_decay: float = _f(0.0, "AdamW weight decay.", ge=0)
     micro_batch_size: int = _f(8, "Samples per worker per forward.", ge=1)
+    group_by_length: int = _f(8, "Micro-batches formed together: each group of group_by_length × micro_batch_size "
+                                 "shuffled records is sorted by length and cut into micro-batches, taken in a seeded "
+                                 "random order, so each pads little (1 = off; cf. transformers' group_by_length).", ge=1)
     grad_accum: int = _f(1, "Gradient accumulation steps.", ge=1)
     grad_clip: float = _f(1.0, "Gradient norm clipping.", gt=0)
     eval_every: int = _f(20, "Validation loss every N steps; also at every checkpoint and at the end (0 = only there).", ge=0)

@@ -1,12 +1,13 @@
 """Training-step benchmark: our stage-1 step vs the seed's, same model, same optimizer, same records.
 
 *Ours*: the step of :func:`m2t.train.loop.train_loop_per_worker`: embeddings read from the store by
-:class:`~m2t.train.batches.BatchMaker`, dynamic padding (:func:`m2t.model.batching.collate`), and
+:class:`~m2t.train.batches.BatchMaker`, micro-batches regrouped by length
+(:func:`~m2t.train.batches.length_groups`), dynamic padding (:func:`m2t.model.batching.collate`), and
 the DeepSpeed ZeRO-2 engine of :func:`m2t.train.build.deepspeed_engine`, here as one worker (gloo,
 world size 1) in this process. *Baseline*: the seed's step: each sample's wild type and mutant go
 through the encoder one at a time inside the step, the text is padded to 1,536 tokens, and the
 protein embeddings are padded with no masks (the seed passes none). Same engine builder, same
-micro-batch, so the differences are exactly those two. The two engines' steps are interleaved
+micro-batch size and the same records, so the differences are exactly those. The two engines' steps are interleaved
 (the baseline's spread among ours) so that load drift on a shared machine hits both alike, and both
 run with the torch threads Ray gives a training worker (``OMP_NUM_THREADS`` = its whole CPUs, at
 least 1), as the real loop would.
@@ -36,7 +37,7 @@ from m2t.data.records import Record
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder
 from m2t.model.batching import IGNORE, collate, make_example
-from m2t.train.batches import BatchMaker, to_device
+from m2t.train.batches import BatchMaker, length_groups, to_device
 from m2t.train.build import deepspeed_engine, stage_model
 
 UNITS = "samples/s (stage-1 optimizer steps, tiny LLM)"
@@ -163,6 +164,13 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         start = (i + 1) * size % len(records)  # step -1 is the warm-up
         return [records[(start + j) % len(records)] for j in range(size)]
 
+    # ours takes the same record stream as chunk() and, as the loop does, regroups every group_by_length
+    # micro-batches' worth of it by length (step -1, the warm-up, is grouped[0])
+    mega, rng = size * stage_cfg.group_by_length, np.random.default_rng(cfg.train.seed)
+    stream = [records[j % len(records)] for j in range(-(-(scale.train_steps + 1) * size // mega) * mega)]
+    grouped = [part for g in range(0, len(stream), mega)
+               for part in length_groups(rows_of(stream[g:g + mega]), batch_size=size, rng=rng)]
+
     common = {"stage": "pretrain", "init": None, "resume": None, "encoder_id": encoder.encoder_id,
               "hidden_size_in": encoder.hidden_size}
     with single_process_group():
@@ -175,7 +183,7 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         seed_engine, _, _ = deepspeed_engine(seed_model, cfg, stage_cfg=stage_cfg, world_size=1)
         machine = {**machine_info(dtype=dtype, device=engine.device), "loadavg_1m_before": before}
         timed = _timed(interleave(scale.train_steps, scale.baseline_train_steps), {
-            "ours": (engine, lambda i: make(rows_of(chunk(i))), dtype),
+            "ours": (engine, lambda i: make(grouped[i + 1]), dtype),
             "baseline": (seed_engine, lambda i: seed_batch(chunk(i), encoder=encoder, tokenizer=model.tokenizer,
                                                            cfg=cfg, pad_to=scale.train_pad_to), dtype)})
     (ours_s, ours_batches), (base_s, base_batches) = timed["ours"], timed["baseline"]
@@ -190,7 +198,8 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         return {"value": samples / seconds, "seconds": round(seconds, 3), "steps": len(batches), "samples": samples,
                 "tokens_per_s": tokens / seconds, "padded_tokens_per_step": padded / len(batches), "how": how}
 
-    ours = side(ours_s, ours_batches, "store embeddings (BatchMaker), dynamic padding, DeepSpeed ZeRO-2 step")
+    ours = side(ours_s, ours_batches, f"store embeddings (BatchMaker), dynamic padding, length-grouped micro-batches "
+                                      f"(group_by_length={stage_cfg.group_by_length}), DeepSpeed ZeRO-2 step")
     ours.update(flops_per_step=flops / len(ours_batches), flops_per_s=flops / ours_s,
                 share_of_peak=round(flops / ours_s / peak, 4))
     baseline = side(base_s, base_batches, f"encoder inside the step (one sequence at a time), text padded to "

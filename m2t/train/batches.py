@@ -64,18 +64,30 @@ def to_device(batch: dict[str, torch.Tensor], *, device: torch.device, dtype: to
     return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
-def epochs(shard, *, make: BatchMaker, batch_size: int, seed: int, start_epoch: int
+def length_groups(rows: dict[str, np.ndarray], *, batch_size: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    """``rows`` sorted by length (description, which sets the LLM's tokens, then wild type) and cut into ``batch_size``
+    rows each, in a random order: samples of similar length share a micro-batch (little padding) while the order
+    stays random."""
+    n = len(rows["wild_type"])
+    order = np.lexsort(([len(str(w)) for w in rows["wild_type"]], [len(str(d)) for d in rows["description"]]))
+    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [{k: v[chunks[j]] for k, v in rows.items()} for j in rng.permutation(len(chunks))]
+
+
+def epochs(shard, *, make: BatchMaker, batch_size: int, seed: int, start_epoch: int, group: int = 1
            ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
     """``(epoch, batch)`` forever: one pass over ``shard`` (a Ray ``DataIterator``) per epoch, each
-    shuffled through a local buffer seeded by ``seed + epoch``."""
+    shuffled through a local buffer seeded by ``seed + epoch``; every ``group`` micro-batches' worth of
+    rows is regrouped by length (:func:`length_groups`)."""
     epoch = start_epoch
     while True:
-        seen = 0
-        for rows in shard.iter_batches(batch_size=batch_size, batch_format="numpy", prefetch_batches=2,
+        seen, rng = 0, np.random.default_rng(seed + epoch)
+        for rows in shard.iter_batches(batch_size=batch_size * group, batch_format="numpy", prefetch_batches=2,
                                        local_shuffle_buffer_size=SHUFFLE_ROWS_PER_SAMPLE * batch_size,
                                        local_shuffle_seed=seed + epoch):
-            seen += 1
-            yield epoch, make(rows)
+            for part in length_groups(rows, batch_size=batch_size, rng=rng) if group > 1 else [rows]:
+                seen += 1
+                yield epoch, make(part)
         if not seen:
             raise ValueError("this worker's share of the train split is empty; use more records or fewer workers")
         epoch += 1

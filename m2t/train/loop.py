@@ -67,7 +67,7 @@ def train_loop_per_worker(config: dict) -> None:
     make = BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=store)
     val_shard = ray.train.get_dataset_shard("val") if has_val else None
     batches = epochs(ray.train.get_dataset_shard("train"), make=make, batch_size=stage_cfg.micro_batch_size,
-                     seed=cfg.train.seed * 1000 + rank, start_epoch=info["epoch"] + 1)
+                     seed=cfg.train.seed * 1000 + rank, start_epoch=info["epoch"] + 1, group=stage_cfg.group_by_length)
     epoch = info["epoch"]
     engine.train()
     while step < stage_cfg.steps:

@@ -14,7 +14,7 @@ from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
 from m2t.model.batching import IGNORE
-from m2t.train.batches import BatchMaker, supervised_tokens
+from m2t.train.batches import BatchMaker, length_groups, supervised_tokens
 from m2t.train.build import stage_model
 from m2t.train.deepspeed_config import fill_deepspeed_config
 from m2t.train.handoff import check_init
@@ -178,6 +178,30 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
         torch.testing.assert_close(streamed[key], batch[key], rtol=0, atol=0)
     with pytest.raises(KeyError, match="embed it first"):
         make({**rows, "wild_type": np.array(["MKTAYIAK", "MWWWW"])})
+
+
+def test_length_groups_batch_similar_lengths_in_a_random_order():
+    gen = np.random.default_rng(1)
+    lengths = gen.integers(20, 400, size=64)
+    rows = {"id": np.array([f"r{i}" for i in range(64)]), "wild_type": np.array(["A" * n for n in lengths]),
+            "description": np.array(["d" * int(n) for n in gen.integers(10, 200, size=64)])}
+    groups = length_groups(rows, batch_size=8, rng=np.random.default_rng(0))
+    assert [len(g["id"]) for g in groups] == [8] * 8
+    assert sorted(i for g in groups for i in g["id"]) == sorted(rows["id"])  # every row exactly once
+    for g in groups:  # each row keeps its own fields
+        assert all(rows["wild_type"][int(i[1:])] == w for i, w in zip(g["id"], g["wild_type"], strict=True))
+    texts = [len(d) for d in rows["description"]]
+    padded = sum(8 * max(len(d) for d in g["description"]) for g in groups)
+    plain = sum(8 * max(texts[i:i + 8]) for i in range(0, 64, 8))  # the same rows in arrival order
+    assert padded < 0.75 * plain
+    spans = sorted((min(len(d) for d in g["description"]), max(len(d) for d in g["description"])) for g in groups)
+    assert all(hi <= next_lo for (_, hi), (next_lo, _) in zip(spans, spans[1:]))  # groups don't overlap in length
+    longest = [max(len(d) for d in g["description"]) for g in groups]
+    assert longest != sorted(longest)  # the batches come in a shuffled order, not shortest first
+    again = length_groups(rows, batch_size=8, rng=np.random.default_rng(0))
+    assert [list(g["id"]) for g in again] == [list(g["id"]) for g in groups]  # seeded
+    tail = length_groups({k: v[:13] for k, v in rows.items()}, batch_size=8, rng=np.random.default_rng(0))
+    assert sorted(len(g["id"]) for g in tail) == [5, 8]
 
 
 # ---- RNG, publishing, run names -------------------------------------------------------------
