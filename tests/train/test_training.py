@@ -102,7 +102,9 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     for r in rows:
         assert r["loss"] > 0 and r["lr"] > 0 and r["grad_norm"] >= 0 and r["tokens_per_s"] > 0 and r["samples_per_s"] > 0
     assert [r["step"] for r in rows if "val_loss" in r] == [4, 8, 12]
-    assert np.mean([r["loss"] for r in rows[-3:]]) < rows[0]["loss"] - 0.02
+    # on the fixed val split (train losses of length-grouped micro-batches differ by their texts' lengths)
+    vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert vals[-1] < vals[0], vals
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = out / "checkpoint"
     assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
