@@ -56,7 +56,8 @@ def main() -> None:
     print(f"\nwrote {out}")
     if not result["passed"]:
         failed = [k for k, ok in result["checks"].items() if not ok]
-        raise M2TError(f"load test failed: {', '.join(failed)} (details in {out})")
+        why = [f"{role}: {r['why']}" for role, r in result["rss"].items() if r.get("why")]
+        raise M2TError(f"load test failed: {', '.join(failed)}{' (' + '; '.join(why) + ')' if why else ''} (details in {out})")
 
 
 if __name__ == "__main__":

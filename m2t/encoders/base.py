@@ -27,6 +27,7 @@ class ProteinEncoder(Protocol):
     encoder_id: str  # architecture + weights, e.g. "esm2:tiny:d64-l2-h4-seed0" or "esm3:esm3_sm_open_v1"
     hidden_size: int
     max_length: int  # residues, BOS/EOS excluded
+    max_padding: float  # largest padding share of a micro-batch (1.0 = no cap)
     device: torch.device
     dtype: torch.dtype
 

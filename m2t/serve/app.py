@@ -43,8 +43,7 @@ class M2TServer:
         self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
         self._idle = asyncio.Event()  # set while no batch is generating (see submit)
         self._idle.set()
-        # one thread runs every batch: the replica keeps serving HTTP meanwhile, and torch's allocations stay in one
-        # malloc arena (asyncio.to_thread's pool spreads them over several, and the replica's RSS creeps up)
+        # one thread runs every batch (batches never overlap, see submit), so the replica keeps serving HTTP meanwhile
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="m2t-generate")
 
     def __serve_build_asgi_app__(self) -> Any:

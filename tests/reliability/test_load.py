@@ -67,3 +67,15 @@ def test_checks_pass_only_when_everything_is_answered_as_expected():
         assert not summary["passed"] and not summary["checks"][check], check
     grown = summarize(good, requests=10, max_rss_growth=0.1, rss={"replica": {"growth": 0.12}})
     assert not grown["passed"] and not grown["checks"]["rss_growth_under_limit"]
+
+
+def test_a_run_too_short_to_compare_its_quarters_fails_the_memory_check_with_a_reason():
+    from m2t.serve.loadtest import rss_growth
+
+    short = rss_growth([(0.0, {"replica": 100}), (0.25, {"replica": 100})], "replica")
+    assert short["growth"] is None and "too short" in short["why"]
+    summary = summarize(_load({"2xx": {"200": 7}, "4xx": {"422": 3}}), requests=10, max_rss_growth=0.1,
+                        rss={"replica": short})
+    assert not summary["passed"] and not summary["checks"]["rss_growth_under_limit"]
+    grown = rss_growth([(t / 4, {"replica": 100 + 10 * (t >= 6)}) for t in range(8)], "replica")
+    assert grown["growth"] == 0.1 and grown["samples"] == 8
