@@ -19,6 +19,7 @@ from m2t.serve.loadtest import serve_processes
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 30.0  # serve.request_timeout_s: the longest any client may wait
+HOLD_S = 4.0  # serve.batch_wait_timeout_s: the 16 requests wait inside the replica for a fuller batch when it dies
 BODY = {"wild_type": "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "mutations": "K2R"}
 
 
@@ -43,14 +44,15 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
     from ray import serve
 
     cfg = load_config(None, ["serve.cpus_per_replica=0.5", f"serve.request_timeout_s={TIMEOUT_S}",
-                             "serve.health_check_period_s=1", "generation.max_new_tokens=16"])
+                             "serve.health_check_period_s=1", "generation.max_new_tokens=16",
+                             "serve.max_batch_size=32", f"serve.batch_wait_timeout_s={HOLD_S}"])
     with served({"kill": cfg}, bench_checkpoint(cfg, tmp_path / "checkpoint")) as urls:
         url = urls["kill"]
         before = httpx.post(f"{url}/v1/describe", json=BODY, timeout=60).json()["description"]
         (replica,) = serve_processes("m2t-bench-kill")["replica"]
         with ThreadPoolExecutor(16) as pool:
             calls = [pool.submit(_call, url) for _ in range(16)]
-            time.sleep(0.3)  # the first batch is generating
+            time.sleep(HOLD_S / 2)  # all 16 have reached the replica (a round trip takes ~0.5 s), none is answered yet
             os.kill(replica.pid, signal.SIGKILL)
             killed = time.monotonic()
             health, app_states, deadline = [], [], killed + 180
@@ -69,7 +71,8 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
         for status, seconds in outcomes:  # answered (200), failed fast (500) or timed out by the server (408)
             assert status in (200, 408, 500), outcomes
             assert seconds <= TIMEOUT_S + 10, f"a client waited {seconds:.0f} s (request_timeout_s={TIMEOUT_S})"
-        assert any(s == 500 for s, _ in outcomes)  # the requests inside the killed replica
+        failed_fast = [seconds - HOLD_S / 2 for status, seconds in outcomes if status == 500]  # seconds after the kill
+        assert failed_fast and max(failed_fast) < 5, outcomes  # the requests inside the killed replica fail at once
 
         (new,) = serve_processes("m2t-bench-kill")["replica"]
         assert new.pid != replica.pid
