@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -20,7 +21,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 def masked_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, key_mask: torch.Tensor, bias: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Scaled dot-product attention that ignores padded keys.
+    """Scaled dot-product attention (torch's fused ``scaled_dot_product_attention``) that ignores padded keys.
 
     Args:
         q: ``(b, h, n, dh)`` queries.
@@ -33,10 +34,11 @@ def masked_attention(
         ``(b, h, n, dh)``. A query row with no real key at all gets zeros, never NaN or a
         uniform average over padding.
     """
-    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (b, h, n, m)
-    if bias is not None:
-        scores = scores + bias
-    keep = key_mask[:, None, None, :]  # (b, 1, 1, m)
-    scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-    weights = scores.softmax(dim=-1) * keep  # all-padding rows become all zeros
-    return weights @ v  # (b, h, n, dh)
+    has_key = key_mask.any(dim=-1, keepdim=True)  # (b, 1)
+    keep = (key_mask | ~has_key)[:, None, None, :]  # (b, 1, 1, m): an item with no real key attends to all (zeroed below)
+    if bias is None:
+        mask = keep
+    else:  # one additive mask: the bias, and the dtype's minimum on padded keys
+        mask = bias.to(q.dtype).masked_fill(~keep, torch.finfo(q.dtype).min)  # (b | 1, h | 1, n | 1, m)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (b, h, n, dh), fused: no (n, m) weights kept
+    return out * has_key[:, :, None, None].to(out.dtype)
