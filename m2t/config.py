@@ -102,6 +102,8 @@ class EncoderConfig(Section):
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
     token_budget: int = _f(8192, "Max padded tokens (sequences × (longest + 2)) per encoder micro-batch; a sequence "
                                  "longer than that runs alone.", ge=16)
+    max_padding: float = _f(0.1, "Largest share of padding tokens in an encoder micro-batch: a length-mixed batch runs "
+                                 "as more, fuller micro-batches instead of computing on padding (1.0 = no cap).", gt=0, le=1)
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
 
@@ -202,9 +204,6 @@ class EmbedConfig(Section):
     num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs; capped at the GPU count).", ge=1)
     cpus_per_actor: float = _f(0.5, "CPUs per encoder actor; without GPUs keep num_actors × this below the cluster's CPUs minus 0.5.", gt=0)
     batch_sequences: int = _f(32, "Sequences per Ray Data batch sent to an actor; in store mode each batch becomes one shard.", ge=1)
-    max_padding: float = _f(0.1, "Largest share of padding tokens in an encoder actor's micro-batch: a length-mixed batch "
-                                 "runs as more, fuller micro-batches instead of computing on padding (1.0 = no cap; "
-                                 "serving and scoring use no cap: there one call per batch pays).", gt=0, le=1)
     mode: Literal["store", "stream"] = _f("store", "Training reads the store, or streams embeddings from the encoder actors.")
 
 

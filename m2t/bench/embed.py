@@ -4,7 +4,7 @@
 an actor's torch threads (the ``OMP_NUM_THREADS`` Ray gives ``embed.cpus_per_actor`` CPUs on a CPU
 node; the baseline and the peak get the same): every distinct sequence once, sorted by length, in chunks of
 ``embed.batch_sequences`` (one Ray Data batch each) through ``encoder.embed``, which cuts them into
-micro-batches of at most ``encoder.token_budget`` padded tokens (at most ``embed.max_padding`` of them
+micro-batches of at most ``encoder.token_budget`` padded tokens (at most ``encoder.max_padding`` of them
 padding) with padding masks.
 *Ours (Ray)*: :func:`m2t.embed.pipeline.embed_records` end to end into a fresh store (Ray Data, the
 encoder actor pool, shard writes), so Ray's overheads and the actors' CPU share are included.
@@ -105,7 +105,6 @@ def run_embed(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
 def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, rounds: int) -> dict:
     before = load_before()
     encoder = build_encoder(enc_cfg)
-    encoder.max_padding = cfg.embed.max_padding  # as the embedding actors set it
     workload = sum(len(r.wild_type) + len(r.mutant) for r in records)
     probe = records[0].wild_type
     diff = float((seed_embed(encoder, probe) - encoder.embed([probe])[0]).abs().max())  # also warms both paths up
@@ -124,11 +123,11 @@ def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, r
                          "every record")
     ours = _side(ours_s, ours_len, workload=workload, flops=encoder_forward_flops(model, ours_len), peak=peak,
                  how=f"direct: distinct sequences, length-sorted, chunks of embed.batch_sequences="
-                     f"{cfg.embed.batch_sequences} through encoder.embed (token_budget={enc_cfg.token_budget}, max_padding={cfg.embed.max_padding}), "
+                     f"{cfg.embed.batch_sequences} through encoder.embed (token_budget={enc_cfg.token_budget}, max_padding={enc_cfg.max_padding}), "
                      f"in this process, no Ray; mean of {rounds} runs", micro_batches=micro,
                  runs_seconds=[round(run[0], 3) for run in ours_runs])
     inputs = {**describe_inputs(records), "encoder_id": encoder.encoder_id, "matmul_params": matmul_params(model),
-              "token_budget": enc_cfg.token_budget, "max_padding": cfg.embed.max_padding, "batch_sequences": cfg.embed.batch_sequences,
+              "token_budget": enc_cfg.token_budget, "max_padding": enc_cfg.max_padding, "batch_sequences": cfg.embed.batch_sequences,
               "torch_threads": torch.get_num_threads(), "max_abs_diff_seed_vs_ours": diff}
     met = ours["value"] >= 4 * baseline["value"] and ours["share_of_peak"] >= 0.5
     return result(benchmark="embed", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,

@@ -62,11 +62,10 @@ class EncoderActor:
     float32 columns, rounded through ``dtype`` like a store read, each distinct sequence embedded once.
     """
 
-    def __init__(self, *, encoder: EncoderConfig, dtype: str, store: str | None = None, max_padding: float = 1.0):
+    def __init__(self, *, encoder: EncoderConfig, dtype: str, store: str | None = None):
         from m2t.encoders import build_encoder
 
         self.encoder = build_encoder(encoder)
-        self.encoder.max_padding = max_padding  # embed.max_padding
         self.dtype = dtype
         self.store = EmbeddingStore.open(store) if store is not None else None
         if self.store is not None and self.store.encoder_id != self.encoder.encoder_id:

@@ -41,8 +41,7 @@ def embedded_dataset(cfg: Config, records: Sequence[Record] | ray.data.Dataset, 
     ds = records if isinstance(records, ray.data.Dataset) else ray.data.from_arrow(records_to_table(list(records)))
     options = pool_options(cfg)
     if mode == "stream":
-        return ds.map_batches(EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype,
-                                                                      "max_padding": cfg.embed.max_padding},
+        return ds.map_batches(EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype},
                               **options)
     root = Path(store if store is not None else cfg.embed.store)
     identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])

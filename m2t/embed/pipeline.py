@@ -85,8 +85,8 @@ def embed_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str
     encoded = residues = written = 0
     if todo:
         shards = ray.data.from_items([{"sequence": s} for s in todo]).map_batches(
-            EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype, "store": str(root),
-                                                 "max_padding": cfg.embed.max_padding}, **options)
+            EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype, "store": str(root)},
+            **options)
         for row in shards.iter_rows():
             encoded, residues, written = encoded + row["sequences"], residues + row["residues"], written + row["bytes"]
             log.info("shard %s: %d sequences in %.1fs; %d/%d encoded", row["shard"], row["sequences"], row["seconds"],

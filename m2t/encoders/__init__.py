@@ -6,6 +6,6 @@
 """
 
 from m2t.encoders.base import ProteinEncoder
-from m2t.encoders.builder import build_encoder, tiny_encoder_id
+from m2t.encoders.builder import build_encoder, tiny_encoder_id, with_runtime
 
-__all__ = ["ProteinEncoder", "build_encoder", "tiny_encoder_id"]
+__all__ = ["ProteinEncoder", "build_encoder", "tiny_encoder_id", "with_runtime"]

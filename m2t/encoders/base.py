@@ -88,7 +88,7 @@ class BatchedEncoder:
         self.tokenizer = tokenizer
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
-        self.max_padding = 1.0  # padding share cap of micro_batches (the embedding actors set embed.max_padding)
+        self.max_padding = 1.0  # padding share cap of micro_batches; build_encoder sets encoder.max_padding
         self.forward_calls = 0  # micro-batches run; benchmarks and tests read it
 
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

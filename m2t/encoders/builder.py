@@ -12,8 +12,17 @@ def tiny_encoder_id(cfg: EncoderConfig) -> str:
     return f"{cfg.backend}:tiny:d{t.d_model}-l{t.n_layers}-h{t.n_heads}-seed{t.seed}"
 
 
+RUNTIME = ("device", "dtype", "token_budget", "max_padding")  # how an encoder runs, not which weights it has
+
+
+def with_runtime(trained: EncoderConfig, run: EncoderConfig) -> EncoderConfig:
+    """The encoder a checkpoint was trained with (``trained``), run as ``run`` says (device, dtype, batching)."""
+    return trained.model_copy(update={field: getattr(run, field) for field in RUNTIME})
+
+
 def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
-    """The encoder named by ``cfg`` on ``cfg.device`` in ``cfg.dtype`` (``auto``: cuda + bf16 when a GPU is visible).
+    """The encoder named by ``cfg`` on ``cfg.device`` in ``cfg.dtype`` (``auto``: cuda + bf16 when a GPU is visible),
+    batching by ``cfg.token_budget`` and ``cfg.max_padding``.
 
     Backends import lazily, so an ESM-2 run never imports the ``esm`` SDK.
     """
@@ -26,5 +35,8 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     else:
         from m2t.encoders.esm3 import Esm3Encoder as Encoder
     if cfg.name == "tiny":
-        return Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
-    return Encoder.pretrained(cfg.name, **common)
+        encoder = Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
+    else:
+        encoder = Encoder.pretrained(cfg.name, **common)
+    encoder.max_padding = cfg.max_padding
+    return encoder

@@ -32,6 +32,7 @@ from m2t.config import Config
 from m2t.data.readers import ReadResult, read_records
 from m2t.data.records import Record, as_dict
 from m2t.embed.identity import encoder_identity
+from m2t.encoders import with_runtime
 from m2t.errors import InputError
 from m2t.infer.describer import check_checkpoint
 from m2t.infer.parts import PartStore
@@ -99,8 +100,7 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
     if not ray.is_initialized():
         ray.init()
     options = pool_options(cfg)
-    runtime = trained.encoder.model_copy(update={"device": cfg.encoder.device, "dtype": cfg.encoder.dtype,
-                                                 "token_budget": cfg.encoder.token_budget})
+    runtime = with_runtime(trained.encoder, cfg.encoder)
     identity = encoder_identity(runtime, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     read = read_input(cfg, inputs=inputs, scan=scan, positions=positions,
                       max_length=min(cfg.data.max_length, identity.max_length))

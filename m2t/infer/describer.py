@@ -4,7 +4,7 @@
     describer.describe([("MKTAYIAKQR", "MKTAYIAKHR")])     # ["... replaced by histidine ..."]
 
 The checkpoint says which encoder it was trained on; ``cfg`` only says where and how it runs
-(``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``) and how to decode (``generation``).
+(``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``, ``encoder.max_padding``) and how to decode (``generation``).
 Embeddings are rounded through the store dtype the model was trained with, read from an
 embedding store when it holds them, and each wild type goes through the encoder once (LRU).
 """
@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pad_sequence
 from m2t.config import Config
 from m2t.embed.actor import round_to
 from m2t.embed.store import EmbeddingStore
-from m2t.encoders import build_encoder
+from m2t.encoders import build_encoder, with_runtime
 from m2t.errors import InputError, M2TError
 from m2t.model import load_checkpoint, read_meta
 from m2t.serve.cache import EmbeddingLRU
@@ -77,8 +77,7 @@ class Describer:
                  wt_cache_size: int = 64) -> None:
         checkpoint = check_checkpoint(checkpoint)
         trained = Config.model_validate(read_meta(checkpoint)["config"])
-        self.encoder = build_encoder(trained.encoder.model_copy(update={
-            "device": cfg.encoder.device, "dtype": cfg.encoder.dtype, "token_budget": cfg.encoder.token_budget}))
+        self.encoder = build_encoder(with_runtime(trained.encoder, cfg.encoder))
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
         self.model.to(self.encoder.device)
         self.checkpoint, self.generation = checkpoint, cfg.generation

@@ -114,13 +114,13 @@ def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):
 
 
 def test_actor_caps_padding_without_changing_embeddings():
-    """embed.max_padding: a length-mixed batch runs as more micro-batches, with the same embeddings."""
+    """encoder.max_padding: a length-mixed batch runs as more micro-batches, with the same embeddings."""
     from m2t.embed.actor import EncoderActor
 
     cfg = load_config(None)
     batch = {"wild_type": np.array(["MKT" * 3, "MKTAYIAKQR" * 6]), "mutant": np.array(["MKA" * 3, "MKTAYIAKQW" * 6])}
-    capped = EncoderActor(encoder=cfg.encoder, dtype="float32", max_padding=cfg.embed.max_padding)
-    uncapped = EncoderActor(encoder=cfg.encoder, dtype="float32")
+    capped = EncoderActor(encoder=cfg.encoder, dtype="float32")  # the default cap, 0.1
+    uncapped = EncoderActor(encoder=cfg.encoder.model_copy(update={"max_padding": 1.0}), dtype="float32")
     a, b = capped(dict(batch)), uncapped(dict(batch))
     assert (capped.encoder.forward_calls, uncapped.encoder.forward_calls) == (2, 1)  # 9 and 60 residues: 45% padding
     for key in ("wt_emb", "mut_emb"):

@@ -4,8 +4,8 @@ fixed weights per seed, mutations visible at their site, clear errors."""
 import pytest
 import torch
 
-from m2t.config import EncoderConfig
-from m2t.encoders import ProteinEncoder, build_encoder
+from m2t.config import EncoderConfig, TinyEncoderConfig
+from m2t.encoders import ProteinEncoder, build_encoder, with_runtime
 from m2t.encoders.base import micro_batches
 
 BACKENDS = ["esm2", "esmc", "esm3"]
@@ -32,6 +32,18 @@ def test_protocol_and_identity(encoder):
     assert encoder.encoder_id == f"{backend}:tiny:d64-l2-h4-seed0"
     assert (encoder.hidden_size, encoder.max_length) == (64, 1022)
     assert (encoder.device, encoder.dtype) == (torch.device("cpu"), torch.float32)
+    assert (encoder.token_budget, encoder.max_padding) == (8192, 0.1)  # the config's batching
+
+
+def test_with_runtime_keeps_the_trained_weights_and_takes_how_to_run():
+    trained = EncoderConfig(backend="esmc", tiny=TinyEncoderConfig(d_model=32, n_layers=1, n_heads=2, seed=3),
+                            token_budget=512, max_padding=0.5)
+    run = EncoderConfig(backend="esm2", device="cpu", dtype="float32", token_budget=4096, max_padding=0.2)
+    merged = with_runtime(trained, run)
+    assert (merged.backend, merged.name, merged.tiny) == ("esmc", "tiny", trained.tiny)
+    assert (merged.device, merged.dtype, merged.token_budget, merged.max_padding) == ("cpu", "float32", 4096, 0.2)
+    built = build_encoder(merged)
+    assert (built.encoder_id, built.token_budget, built.max_padding) == ("esmc:tiny:d32-l1-h2-seed3", 4096, 0.2)
 
 
 def test_batched_equals_one_at_a_time(encoder, monkeypatch):
@@ -60,7 +72,6 @@ def test_outputs_are_in_input_order_and_own_their_storage(encoder):
 
 
 def test_token_budget_and_padding_cap_split_batches(encoder, monkeypatch):
-    assert encoder.max_padding == 1.0  # no cap unless set (the embedding actors set embed.max_padding)
     monkeypatch.setattr(encoder, "max_padding", 1.0)
     monkeypatch.setattr(encoder, "token_budget", 48)
     expected = micro_batches([len(s) for s in SEQS], 48)
