@@ -39,3 +39,13 @@ def test_split_merge_heads_roundtrip():
     x = torch.randn(2, 5, 12)
     assert split_heads(x, 3).shape == (2, 3, 5, 4)
     torch.testing.assert_close(merge_heads(split_heads(x, 3)), x)
+
+
+def test_matches_the_explicit_softmax_with_bias_and_padding():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 4, 8), torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 8)
+    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    bias = torch.randn(2, 3, 4, 6)
+    scores = (q @ k.transpose(-1, -2)) / 8**0.5 + bias  # (b, h, n, m)
+    weights = scores.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
+    torch.testing.assert_close(masked_attention(q, k, v, key_mask=mask, bias=bias), weights @ v, atol=1e-5, rtol=1e-5)

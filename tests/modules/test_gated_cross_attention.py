@@ -72,3 +72,13 @@ def test_identical_sequences_give_a_much_smaller_delta_than_a_substitution():
 def test_residue_positions_count_real_residues_only():
     mask = torch.tensor([[True, True, True, False], [True, False, False, False]])
     assert residue_positions(mask)[:, :3].tolist() == [[0, 1, 2], [0, 0, 0]]
+
+
+def test_every_parameter_learns_through_the_fused_attention():
+    """The position bias goes into torch's fused attention as a mask: its slopes must still get gradients."""
+    torch.manual_seed(0)
+    gca = _open(GatedCrossAttention(dim=16, heads=2, dim_head=8, ff_mult=2))
+    (mut, mut_m), (wt, wt_m) = _pad(torch.randn(2, 7, 16), 2), _pad(torch.randn(2, 9, 16), 3)
+    gca(mut=mut, mut_mask=mut_m, wt=wt, wt_mask=wt_m).pow(2).sum().backward()
+    for name, p in gca.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().max() > 0, name
