@@ -72,7 +72,7 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
             assert status in (200, 408, 500), outcomes
             assert seconds <= TIMEOUT_S + 10, f"a client waited {seconds:.0f} s (request_timeout_s={TIMEOUT_S})"
         failed_fast = [seconds - HOLD_S / 2 for status, seconds in outcomes if status == 500]  # seconds after the kill
-        assert failed_fast and max(failed_fast) < 5, outcomes  # the requests inside the killed replica fail at once
+        assert failed_fast and max(failed_fast) < 10, outcomes  # the requests inside the killed replica fail at once
 
         (new,) = serve_processes("m2t-bench-kill")["replica"]
         assert new.pid != replica.pid
