@@ -5,11 +5,11 @@
     python jobs/loadtest.py serve.max_batch_size=16 --out /tmp/load.json
 
 Deploys the app on 127.0.0.1 in a local Ray cluster of its own, warms it up with --warmup requests of the
-same mix (not counted), sends the requests (a quarter of them
-invalid: bad residues, wrong notation, wrong types, over-limit sizes) and checks: zero 5xx, every
-request answered, every invalid one refused with a 4xx, every valid one answered 200, and replica and
-proxy RSS growth under 10% from the first to the last quarter of the run. Writes the result JSON
-(default outputs/reliability/load.json) and exits 0 when every check passes, 1 when one fails.
+same mix (not counted), sends the requests (a quarter of them invalid: bad residues, wrong notation,
+wrong types, over-limit sizes) and checks: zero 5xx, every request answered, every invalid one refused
+with a 4xx, every valid one answered 200, and replica and proxy RSS growth under 10% from the first to
+the last quarter of the run. Writes the result JSON (default outputs/reliability/load.json) and exits 0
+when every check passes, 1 when one fails.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
     describer.describe([("MKTAYIAKQR", "MKTAYIAKHR")])     # ["... replaced by histidine ..."]
 
 The checkpoint says which encoder it was trained on; ``cfg`` only says where and how it runs
-(``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``, ``encoder.max_padding``) and how to decode (``generation``).
+(``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``, ``encoder.max_padding``: see
+:func:`m2t.encoders.with_runtime`) and how to decode (``generation``).
 Embeddings are rounded through the store dtype the model was trained with, read from an
 embedding store when it holds them, and each wild type goes through the encoder once (LRU).
 """

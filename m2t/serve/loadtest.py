@@ -1,9 +1,10 @@
 """The bounded load test of the Serve app: valid and invalid requests mixed, every answer checked, memory watched.
 
-:func:`run_loadtest` deploys the real app (:func:`m2t.serve.app.make_app`) on 127.0.0.1, warms it
-up with ``warmup`` requests of the same mix (not counted: the replica's allocator grows to its working size over
-the first few hundred batches of mixed sizes, then stays flat), then sends ``requests`` POSTs to ``/v1/describe`` at ``concurrency`` through the bounded client
-of :mod:`m2t.bench.load` (it stops by itself: a request cap, a deadline and a per-request timeout).
+:func:`run_loadtest` deploys the real app (:func:`m2t.serve.app.make_app`) on 127.0.0.1 and warms it
+up with ``warmup`` requests of the same mix, which are not counted: the replica's allocator grows to its
+working size over the first few hundred batches of mixed sizes, then stays flat. It then sends
+``requests`` POSTs to ``/v1/describe`` at ``concurrency`` through the bounded client of
+:mod:`m2t.bench.load` (it stops by itself: a request cap, a deadline and a per-request timeout).
 Every ``1 / invalid_share``-th request is one of :func:`invalid_requests`, each of which must be
 refused with a 4xx; the others are MutaDescribe-shaped records that must get a 200. Meanwhile a
 thread samples the resident memory (RSS) of the replica and HTTP-proxy processes of this machine.
