@@ -5,7 +5,8 @@
     python jobs/serve.py                         # starts Ray, runs this app, prints the URL
 
 ``M2TServer.submit`` puts one prepared item into ``_generate_batch``, which ``@serve.batch``
-calls with up to ``serve.max_batch_size`` items gathered from concurrent requests; the work is the
+calls with up to ``serve.max_batch_size`` items gathered from concurrent requests (admitted through
+:class:`m2t.serve.gate.BatchGate`, so each batch forms while the replica is free); the work is the
 plain :meth:`m2t.serve.service.DescribeService.describe`, run in the replica's one worker thread so the
 replica keeps accepting (and queueing) requests meanwhile.
 """
@@ -24,6 +25,7 @@ from ray.serve import Application
 
 from m2t.config import Config, ServeConfig, load_config
 from m2t.infer.describer import check_checkpoint, default_checkpoint
+from m2t.serve.gate import BatchGate
 from m2t.serve.http import API_KEY_ENV, create_http_app, key_digest
 from m2t.serve.prepare import Job
 from m2t.serve.schemas import DescribeRequest, DescribeResponse, ModelInfo
@@ -41,8 +43,7 @@ class M2TServer:
         self.max_body_bytes, self.api_key_sha256 = cfg.serve.max_body_bytes, api_key_sha256
         self._generate_batch.set_max_batch_size(cfg.serve.max_batch_size)
         self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
-        self._idle = asyncio.Event()  # set while no batch is generating (see submit)
-        self._idle.set()
+        self._gate = BatchGate(capacity=cfg.serve.max_batch_size)
         # one thread runs every batch (batches never overlap, see submit), so the replica keeps serving HTTP meanwhile
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="m2t-generate")
 
@@ -53,20 +54,15 @@ class M2TServer:
         return self.service.prepare(request, loc=loc)
 
     async def submit(self, job: Job) -> DescribeResponse:
-        """Queue ``job`` for the next batch. Items arriving while a batch generates wait here and enter the
-        batch queue together when it ends: ``@serve.batch`` forms each batch from the arrivals of one
-        ``batch_wait_timeout_s`` window even while an earlier batch still runs, so without this gate a
-        busy replica would queue many small batches instead of filling them."""
-        await self._idle.wait()
-        return await self._generate_batch(job)
+        """Queue ``job`` for the next batch, through the gate of :mod:`m2t.serve.gate` (batches form while
+        the replica is free, so they fill)."""
+        async with self._gate.admit(id(job)):
+            return await self._generate_batch(job)
 
     @serve.batch  # sizes are set from the config in __init__
     async def _generate_batch(self, jobs: list[Job]) -> list[DescribeResponse]:
-        self._idle.clear()
-        try:
+        async with self._gate.generating(id(job) for job in jobs):
             return await asyncio.get_running_loop().run_in_executor(self._worker, self.service.describe, jobs)
-        finally:
-            self._idle.set()
 
     def info(self) -> ModelInfo:
         return self.service.info()
