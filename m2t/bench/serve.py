@@ -44,8 +44,10 @@ def _measure(url: str, payloads: list[dict], *, concurrency: int, scale: Scale) 
                     time_limit_s=scale.level_time_limit_s)
     after = stats(url)
     batches = after["batches"] - before["batches"]
+    sizes = {size: n - before["batch_sizes"].get(size, 0) for size, n in after["batch_sizes"].items()}
     return {"value": load["requests_per_s"], **load,
-            "mean_batch_size": (after["items"] - before["items"]) / batches if batches else None}
+            "mean_batch_size": (after["items"] - before["items"]) / batches if batches else None,
+            "batch_sizes": {size: n for size, n in sorted(sizes.items(), key=lambda kv: int(kv[0])) if n}}
 
 
 def warm_up(url: str, payloads: list[dict], *, batch: int) -> None:

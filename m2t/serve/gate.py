@@ -15,7 +15,7 @@ overflow waits at the gate for the next batch instead of forming a small one of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Hashable
+from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
 
 
