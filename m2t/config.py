@@ -229,7 +229,9 @@ class ServeConfig(Section):
     host: str = _f("127.0.0.1", "Bind address (loopback unless told otherwise).")
     port: int = _f(8000, "HTTP port.", ge=1, le=65535)
     max_batch_size: int = _f(8, "@serve.batch maximum batch.", ge=1)
-    batch_wait_timeout_s: float = _f(0.02, "@serve.batch wait for more requests.", ge=0)
+    batch_wait_timeout_s: float = _f(0.1, "Longest a request waits, once the replica is free, for a fuller batch. A batch "
+                                          "starts earlier when as many requests wait as clients were seen in the last second "
+                                          "(a lone client never waits).", ge=0)
     max_body_bytes: int = _f(1_000_000, "Largest accepted request body (413 above).", ge=1024)
     max_batch_items: int = _f(64, "Most items in one /v1/describe:batch request.", ge=1)
     max_new_tokens_limit: int = _f(256, "Largest max_new_tokens a client may ask for.", ge=1)

@@ -5,8 +5,9 @@
     python jobs/serve.py                         # starts Ray, runs this app, prints the URL
 
 ``M2TServer.submit`` puts one prepared item into ``_generate_batch``, which ``@serve.batch``
-calls with up to ``serve.max_batch_size`` items gathered from concurrent requests (admitted through
-:class:`m2t.serve.gate.BatchGate`, so each batch forms while the replica is free); the work is the
+calls with up to ``serve.max_batch_size`` items gathered from concurrent requests. When a batch forms
+is decided by :class:`m2t.serve.gate.BatchGate` (while the replica is free, once the clients seen
+lately are all waiting, or ``serve.batch_wait_timeout_s`` after the replica became free); the work is the
 plain :meth:`m2t.serve.service.DescribeService.describe`, run in the replica's one worker thread so the
 replica keeps accepting (and queueing) requests meanwhile.
 """
@@ -25,7 +26,7 @@ from ray.serve import Application
 
 from m2t.config import Config, ServeConfig, load_config
 from m2t.infer.describer import check_checkpoint, default_checkpoint
-from m2t.serve.gate import BatchGate
+from m2t.serve.gate import BATCHER_WINDOW_S, BatchGate
 from m2t.serve.http import API_KEY_ENV, create_http_app, key_digest
 from m2t.serve.prepare import Job
 from m2t.serve.schemas import DescribeRequest, DescribeResponse, ModelInfo
@@ -41,9 +42,9 @@ class M2TServer:
         self.service = DescribeService(cfg=cfg, checkpoint=Path(checkpoint))
         self.max_batch_items = cfg.serve.max_batch_items
         self.max_body_bytes, self.api_key_sha256 = cfg.serve.max_body_bytes, api_key_sha256
+        self._gate = BatchGate(capacity=cfg.serve.max_batch_size, max_wait_s=cfg.serve.batch_wait_timeout_s)
         self._generate_batch.set_max_batch_size(cfg.serve.max_batch_size)
-        self._generate_batch.set_batch_wait_timeout_s(cfg.serve.batch_wait_timeout_s)
-        self._gate = BatchGate(capacity=cfg.serve.max_batch_size)
+        self._generate_batch.set_batch_wait_timeout_s(BATCHER_WINDOW_S)  # the gate does the waiting
         # one thread runs every batch (batches never overlap, see submit), so the replica keeps serving HTTP meanwhile
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="m2t-generate")
 
@@ -54,8 +55,9 @@ class M2TServer:
         return self.service.prepare(request, loc=loc)
 
     async def submit(self, job: Job) -> DescribeResponse:
-        """Queue ``job`` for the next batch, through the gate of :mod:`m2t.serve.gate` (batches form while
-        the replica is free, so they fill)."""
+        """Queue ``job`` for the next batch, through the gate of :mod:`m2t.serve.gate`: it waits until the
+        replica is free and as many requests wait as clients were seen lately (up to ``serve.max_batch_size``),
+        or ``serve.batch_wait_timeout_s`` has passed."""
         async with self._gate.admit(id(job)):
             return await self._generate_batch(job)
 
@@ -65,7 +67,9 @@ class M2TServer:
             return await asyncio.get_running_loop().run_in_executor(self._worker, self.service.describe, jobs)
 
     def info(self) -> ModelInfo:
-        return self.service.info()
+        info = self.service.info()
+        gate = {"requests_inside": self._gate.inside, "waiting_at_gate": self._gate.waiting}
+        return info.model_copy(update={"stats": info.stats.model_copy(update=gate)})
 
     def check_health(self) -> None:
         """Serve calls this periodically; raising marks the replica unhealthy and Serve replaces it."""

@@ -111,6 +111,8 @@ class Stats(_Body):
     wt_cache: CacheStats = Field(..., description="LRU cache of wild-type embeddings.")
     encoded_sequences: int = Field(..., description="Sequences run through the protein encoder (cache misses and mutants).")
     encoder_batches: int = Field(..., description="Calls of the protein encoder (each embeds a list of sequences).")
+    requests_inside: int = Field(0, description="Items in the replica now: at the batch gate, queued or generating.")
+    waiting_at_gate: int = Field(0, description="Of those, the items waiting at the batch gate for the next batch.")
 
 
 class ModelInfo(_Body):

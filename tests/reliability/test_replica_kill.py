@@ -19,7 +19,7 @@ from m2t.serve.loadtest import serve_processes
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 30.0  # serve.request_timeout_s: the longest any client may wait
-HOLD_S = 4.0  # serve.batch_wait_timeout_s: the 16 requests wait inside the replica for a fuller batch when it dies
+HOLD_S = 4.0  # serve.batch_wait_timeout_s: requests wait at the replica's batch gate for the 16 it has seen
 BODY = {"wild_type": "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "mutations": "K2R"}
 
 
@@ -40,6 +40,16 @@ def _health(url: str) -> int | str:
         return type(exc).__name__
 
 
+def _wait_inside(url: str, *, at_least: int, timeout_s: float = 30.0) -> dict:
+    """The replica's stats once at least ``at_least`` items are inside it (at its batch gate or generating)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = httpx.get(f"{url}/v1/model", timeout=10).json()["stats"]
+        if stats["requests_inside"] >= at_least or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.05)
+
+
 def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path):
     from ray import serve
 
@@ -51,8 +61,9 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
         before = httpx.post(f"{url}/v1/describe", json=BODY, timeout=60).json()["description"]
         (replica,) = serve_processes("m2t-bench-kill")["replica"]
         with ThreadPoolExecutor(16) as pool:
+            sent = time.monotonic()
             calls = [pool.submit(_call, url) for _ in range(16)]
-            time.sleep(HOLD_S / 2)  # all 16 have reached the replica (a round trip takes ~0.5 s), none is answered yet
+            inside = _wait_inside(url, at_least=8)
             os.kill(replica.pid, signal.SIGKILL)
             killed = time.monotonic()
             health, app_states, deadline = [], [], killed + 180
@@ -71,8 +82,8 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
         for status, seconds in outcomes:  # answered (200), failed fast (500) or timed out by the server (408)
             assert status in (200, 408, 500), outcomes
             assert seconds <= TIMEOUT_S + 10, f"a client waited {seconds:.0f} s (request_timeout_s={TIMEOUT_S})"
-        failed_fast = [seconds - HOLD_S / 2 for status, seconds in outcomes if status == 500]  # seconds after the kill
-        assert failed_fast and max(failed_fast) < 10, outcomes  # the requests inside the killed replica fail at once
+        failed_fast = [seconds - (killed - sent) for status, seconds in outcomes if status == 500]  # s after the kill
+        assert failed_fast and max(failed_fast) < 10, (inside, outcomes)  # the requests inside the replica fail at once
 
         (new,) = serve_processes("m2t-bench-kill")["replica"]
         assert new.pid != replica.pid

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import pytest
 from ray import cloudpickle, serve
 
-from m2t.serve.gate import BatchGate
+from m2t.serve.gate import BATCHER_WINDOW_S, BatchGate
 
 BATCH, WINDOW_S, GENERATE_S, RTT_S = 4, 0.1, 0.3, 0.005
 
@@ -23,36 +24,46 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the replica canno
 
 @serve.deployment(max_ongoing_requests=4)
 class GateLab:
-    """``gated`` is wired as :class:`m2t.serve.app.M2TServer` wires it; ``ungated`` is plain ``@serve.batch``."""
+    """``gated`` is wired as :class:`m2t.serve.app.M2TServer` wires it; ``ungated`` is plain ``@serve.batch``
+    with a ``WINDOW_S`` window."""
 
-    def __init__(self) -> None:
-        self.gate = BatchGate(capacity=BATCH)
+    def __init__(self, max_wait_s: float) -> None:
+        self.gate = BatchGate(capacity=BATCH, max_wait_s=max_wait_s)
         self.sizes: list[int] = []
 
-    async def closed_loop(self, *, gated: bool, clients: int, requests: int) -> dict:
-        self.sizes = []
+    async def closed_loop(self, *, gated: bool, clients: int, requests: int, rtt_s: float = RTT_S) -> dict:
+        """Every request's answer, the batch sizes, and the mean seconds from a request to its answer."""
+        self.sizes, latencies = [], []
 
         async def client(c: int) -> list[int]:
             answers = []
             for k in range(requests):
+                started = time.monotonic()
                 answers.append(await self.submit(c * 1000 + k, gated=gated))
-                await asyncio.sleep(RTT_S)
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(rtt_s)
             return answers
 
         answers = [a for got in await asyncio.gather(*(client(c) for c in range(clients))) for a in got]
-        return {"answers": sorted(answers), "sizes": self.sizes, "busy": self.gate.busy, "queued": len(self.gate.queued)}
+        return {"answers": sorted(answers), "sizes": self.sizes, "busy": self.gate.busy, "queued": len(self.gate.queued),
+                "inside": self.gate.inside, "mean_latency_s": sum(latencies) / len(latencies)}
 
-    async def cancel_while_queued(self) -> dict:
-        """``BATCH - 1`` requests wait in the batch queue (window open) and are cancelled; then a full batch."""
-        waiting = [asyncio.create_task(self.submit(i, gated=True)) for i in range(BATCH - 1)]
-        while len(self.gate.queued) < BATCH - 1:
+    async def cancel_at_the_gate(self) -> dict:
+        """While a batch generates, ``BATCH - 1`` requests wait at the gate and are cancelled; then a full batch."""
+        running = [asyncio.create_task(self.submit(i, gated=True)) for i in range(BATCH)]
+        while not self.gate.busy:
             await asyncio.sleep(0.001)
+        waiting = [asyncio.create_task(self.submit(i, gated=True)) for i in range(100, 100 + BATCH - 1)]
+        await asyncio.sleep(0.01)
         for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
-        queued_after_cancel = len(self.gate.queued)
+        inside_after_cancel = self.gate.inside
+        await asyncio.gather(*running)
+        self.sizes = []
         answers = await asyncio.wait_for(asyncio.gather(*(self.submit(i, gated=True) for i in range(10, 10 + BATCH))), 10)
-        return {"queued_after_cancel": queued_after_cancel, "answers": list(answers)}
+        return {"inside_after_cancel": inside_after_cancel, "answers": list(answers), "sizes": self.sizes,
+                "queued": len(self.gate.queued)}
 
     async def submit(self, item: int, *, gated: bool) -> int:
         if not gated:
@@ -60,7 +71,7 @@ class GateLab:
         async with self.gate.admit(item):
             return await self.gated(item)
 
-    @serve.batch(max_batch_size=BATCH, batch_wait_timeout_s=WINDOW_S)
+    @serve.batch(max_batch_size=BATCH, batch_wait_timeout_s=BATCHER_WINDOW_S)
     async def gated(self, items: list[int]) -> list[int]:
         async with self.gate.generating(items):
             return await self._generate(items)
@@ -78,45 +89,68 @@ class GateLab:
 @pytest.fixture(scope="module")
 def lab(ray_cluster):
     serve.start(http_options={"host": "127.0.0.1", "port": 0})
-    yield serve.run(GateLab.bind(), name="gate-lab", route_prefix=None)
+    yield serve.run(GateLab.bind(max_wait_s=WINDOW_S), name="gate-lab", route_prefix=None)
     serve.shutdown()
+
+
+def run(lab, **kw) -> dict:
+    return lab.closed_loop.remote(**kw).result(timeout_s=120)
 
 
 def test_closed_loop_clients_get_full_batches(lab):
     """6 clients, batches of 4: the 2 left over wait at the gate and fill up with the next answered clients."""
-    got = lab.closed_loop.remote(gated=True, clients=6, requests=6).result(timeout_s=120)
+    got = run(lab, gated=True, clients=6, requests=6)
     assert got["answers"] == sorted(-(c * 1000 + k) for c in range(6) for k in range(6))  # each answered once
     assert sum(got["sizes"]) == 36
-    assert got["sizes"].count(BATCH) >= 8, got["sizes"]  # 36 = 9 x 4; the clients' last round may cut one
-    assert not got["busy"] and got["queued"] == 0
+    assert got["sizes"].count(BATCH) >= 8, got["sizes"]  # 36 = 9 x 4; the very first request may go alone
+    assert not got["busy"] and got["queued"] == 0 and got["inside"] == 0
 
 
 def test_without_the_gate_the_overflow_forms_small_batches(lab):
     """Why the gate exists: Serve's batcher alone forms a 2-item batch while a 4-item batch generates,
     and the clients stay in those groups of 4 and 2."""
-    got = lab.closed_loop.remote(gated=False, clients=6, requests=6).result(timeout_s=120)
+    got = run(lab, gated=False, clients=6, requests=6)
     assert sum(got["sizes"]) == 36
     assert got["sizes"].count(BATCH) <= 7, got["sizes"]
 
 
+def test_clients_slower_than_the_window_are_still_merged(lab):
+    """Clients that come back 60 ms after their answer (more than half the 100 ms wait, and 12x the batcher's
+    own window): the gate waits for the clients it has seen, so batches still fill."""
+    got = run(lab, gated=True, clients=6, requests=5, rtt_s=0.06)
+    assert sum(got["sizes"]) == 30
+    assert got["sizes"].count(BATCH) >= 6, got["sizes"]  # 30 = 7 x 4 + 2
+
+
+def test_a_lone_client_does_not_wait_for_a_batch(lab):
+    """One client: each request goes straight into a batch of 1, with no wait for company."""
+    got = run(lab, gated=True, clients=1, requests=4)
+    assert got["sizes"] == [1, 1, 1, 1]
+    assert got["mean_latency_s"] < GENERATE_S + WINDOW_S / 2, got["mean_latency_s"]  # the ungated batcher waits WINDOW_S
+
+
 def test_a_cancelled_request_gives_its_place_back(lab):
-    got = lab.cancel_while_queued.remote().result(timeout_s=60)
-    assert got["queued_after_cancel"] == 0
+    got = lab.cancel_at_the_gate.remote().result(timeout_s=60)
+    assert got["inside_after_cancel"] == BATCH  # the running batch only; the cancelled ones left the gate
     assert got["answers"] == [-i for i in range(10, 10 + BATCH)]
+    assert got["queued"] == 0
 
 
-@pytest.mark.parametrize("capacity", [1, 3])
-def test_at_most_capacity_requests_wait_in_the_batch_queue(capacity):
-    async def scenario() -> int:
-        gate, most = BatchGate(capacity=capacity), 0
+def test_the_gate_releases_at_most_capacity_and_waits_at_most_max_wait():
+    """A gate alone, 8 requests at once, each holding its place 10 ms (no batches behind it): groups of
+    ``capacity``, then the last 2 wait ``max_wait_s`` for a third that does not come."""
+    async def scenario() -> list[tuple[int, float]]:
+        gate, entered = BatchGate(capacity=3, max_wait_s=0.05), []
+        started = time.monotonic()
 
         async def one(i: int) -> None:
-            nonlocal most
             async with gate.admit(i):
-                most = max(most, len(gate.queued))
+                entered.append((len(gate.queued), time.monotonic() - started))
                 await asyncio.sleep(0.01)
 
         await asyncio.gather(*(one(i) for i in range(8)))
-        return most
+        return entered
 
-    assert asyncio.run(scenario()) == capacity
+    entered = asyncio.run(scenario())
+    assert [n for n, _ in entered] == [3, 3, 3, 3, 3, 3, 2, 2]  # places taken when each entered: groups 3, 3, 2
+    assert entered[-1][1] >= 0.05 and entered[-3][1] < 0.05

@@ -200,3 +200,4 @@ def test_concurrent_requests_are_batched(url):
     assert [r.json()["mutations"] for r in responses] == [[f"{WT[i]}{i + 1}W"] for i in range(1, 17)]
     stats = get(url, "/v1/model").json()["stats"]
     assert stats["max_batch_size_seen"] > 1 and stats["max_batch_size_seen"] <= 8
+    assert stats["requests_inside"] == 0 and stats["waiting_at_gate"] == 0  # all answered: nothing left at the gate
