@@ -86,6 +86,8 @@ class BatchedEncoder:
                  token_budget: int, device: torch.device, dtype: torch.dtype) -> None:
         self.model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
         self.tokenizer = tokenizer
+        letters = sorted(ALPHABET)
+        self._token_ids = dict(zip(letters, tokenizer.convert_tokens_to_ids(letters), strict=True))  # one lookup per residue
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
         self.max_padding = 1.0  # padding share cap of micro_batches; build_encoder sets encoder.max_padding
@@ -97,8 +99,8 @@ class BatchedEncoder:
 
     def tokenize(self, sequence: str) -> torch.Tensor:
         """``(L + 2,)`` token ids: BOS, one id per residue, EOS."""
-        tok = self.tokenizer
-        return torch.tensor([tok.cls_token_id, *tok.convert_tokens_to_ids(list(sequence)), tok.eos_token_id])
+        tok, ids = self.tokenizer, self._token_ids
+        return torch.tensor([tok.cls_token_id, *(ids[c] for c in sequence), tok.eos_token_id])
 
     def check(self, sequences: Sequence[str]) -> None:
         """Raise ValueError naming the first sequence the encoder cannot take, and why."""

@@ -57,6 +57,15 @@ def test_batched_equals_one_at_a_time(encoder, monkeypatch):
         torch.testing.assert_close(b, s, atol=1e-5, rtol=1e-4)
 
 
+def test_tokenize_gives_the_vocabulary_ids(encoder):
+    """The residue lookup table agrees with the tokenizer's own vocabulary for every accepted letter."""
+    letters = "ACDEFGHIKLMNPQRSTVWYXBZUO"
+    tok = encoder.tokenizer
+    expected = [tok.cls_token_id, *tok.convert_tokens_to_ids(list(letters)), tok.eos_token_id]
+    assert encoder.tokenize(letters).tolist() == expected
+    assert tok.unk_token_id not in expected[1:-1] and len(set(expected[1:-1])) == len(letters)
+
+
 def test_bos_and_eos_are_stripped(encoder):
     (emb,) = encoder.embed(["MKTAYIAKQR"])
     ids = encoder.tokenize("MKTAYIAKQR")[None]  # (1, 12)
