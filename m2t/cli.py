@@ -2,7 +2,7 @@
 
 Every job takes ``--config FILE`` (default: the embedded tiny config) and trailing
 ``key.sub=value`` overrides. Exit codes: 0 done (even with rejected records), 1 unexpected
-failure, 2 bad usage / config / input, 3 mismatched store or checkpoint.
+failure, 2 bad usage / config / input, 3 mismatched store or checkpoint, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from m2t.config import Config, ConfigError, load_config
 from m2t.errors import InputError, M2TError, MismatchError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def job_parser(description: str) -> argparse.ArgumentParser:
@@ -45,4 +45,7 @@ def run(main: Callable[[], object]) -> None:
     except M2TError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK)
