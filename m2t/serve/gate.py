@@ -16,7 +16,7 @@ queue at once: as soon as as many requests wait as the clients seen lately (the 
 the replica at one time over the last ``memory_s``, capped at ``capacity``), or when the first of them
 has waited ``max_wait_s`` since the replica became free. A lone client goes straight through; 32
 clients make batches of 16, and the clients of a small batch are waited for and merged into the next.
-The batcher's own window then only has to collect the requests released together (a few ms).
+The batcher's own window then only has to collect the requests released together (1 ms).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
 
-BATCHER_WINDOW_S = 0.005  # @serve.batch's own window: the released requests all enqueue within one loop turn
+BATCHER_WINDOW_S = 0.001  # @serve.batch's own window: the released requests all enqueue within one loop turn
 
 
 class BatchGate:
