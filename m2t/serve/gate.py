@@ -87,7 +87,7 @@ class BatchGate:
 
     def expected(self, now: float) -> int:
         """The clients to expect: the most requests inside the replica at one time over the last ``memory_s``."""
-        while len(self._peaks) > 1 and self._peaks[0][0] < now - self.memory_s:
+        while self._peaks and self._peaks[0][0] < now - self.memory_s:
             self._peaks.popleft()
         return max(self.inside, self._peaks[0][1] if self._peaks else 0, 1)
 

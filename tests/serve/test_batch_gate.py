@@ -154,3 +154,23 @@ def test_the_gate_releases_at_most_capacity_and_waits_at_most_max_wait():
     entered = asyncio.run(scenario())
     assert [n for n, _ in entered] == [3, 3, 3, 3, 3, 3, 2, 2]  # places taken when each entered: groups 3, 3, 2
     assert entered[-1][1] >= 0.05 and entered[-3][1] < 0.05
+
+
+def test_clients_seen_are_forgotten_after_memory_s():
+    """After a burst of 6, a request arriving ``memory_s`` later expects no company and is released at once."""
+    async def scenario() -> tuple[int, float]:
+        gate = BatchGate(capacity=4, max_wait_s=1.0, memory_s=0.05)
+
+        async def one(i: int) -> None:
+            async with gate.admit(i):
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(one(i) for i in range(6)))  # 6 seen: 4 released at once, the last 2 wait out max_wait
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await one(99)
+        return gate.expected(asyncio.get_running_loop().time()), time.monotonic() - started
+
+    expected, seconds = asyncio.run(scenario())
+    assert expected == 1
+    assert seconds < 0.5, seconds  # not the 1 s max_wait: the burst of 6 is forgotten
