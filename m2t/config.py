@@ -333,6 +333,12 @@ def _describe(err: dict, source: str) -> str:
     return f"  {source}: '{loc}': {err['msg']} (got {err.get('input')!r})"
 
 
+def explain(exc: ValidationError, source: str) -> str:
+    """The errors of ``exc`` one per line, each naming ``source`` (unknown keys with the valid ones)."""
+    lines = [_describe(e, source) for e in exc.errors()]
+    return f"{len(lines)} config error(s):\n" + "\n".join(lines)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load, override and validate a config. ``path=None`` is the embedded tiny default."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -349,5 +355,4 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return Config.model_validate(data, context={"base_dir": path.resolve().parent})
     except ValidationError as exc:
-        lines = [_describe(e, source) for e in exc.errors()]
-        raise ConfigError(f"{len(lines)} config error(s):\n" + "\n".join(lines)) from None
+        raise ConfigError(explain(exc, source)) from None

@@ -10,6 +10,7 @@ with the same MutaDescribe-shaped requests; batch sizes come from the replicas' 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from m2t.bench.apps import bench_checkpoint, served, stats
@@ -44,10 +45,10 @@ def _measure(url: str, payloads: list[dict], *, concurrency: int, scale: Scale) 
                     time_limit_s=scale.level_time_limit_s)
     after = stats(url)
     batches = after["batches"] - before["batches"]
-    sizes = {size: n - before["batch_sizes"].get(size, 0) for size, n in after["batch_sizes"].items()}
+    sizes = Counter(after["batch_sizes"]) - Counter(before["batch_sizes"])  # this level's batches only
     return {"value": load["requests_per_s"], **load,
             "mean_batch_size": (after["items"] - before["items"]) / batches if batches else None,
-            "batch_sizes": {size: n for size, n in sorted(sizes.items(), key=lambda kv: int(kv[0])) if n}}
+            "batch_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0])))}
 
 
 def warm_up(url: str, payloads: list[dict], *, batch: int) -> None:

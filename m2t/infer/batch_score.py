@@ -38,7 +38,7 @@ from m2t.infer.describer import check_checkpoint
 from m2t.infer.parts import PartStore
 from m2t.infer.scan import scan_records
 from m2t.infer.scorer import ScorerActor, pool_options
-from m2t.model import read_meta
+from m2t.model import trained_config
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
     check_args(inputs=inputs, scan=scan, positions=positions)
     out = Path(output)
     parts = PartStore(root=out / "parts", run=_run_settings(cfg, checkpoint))
-    trained = Config.model_validate(read_meta(checkpoint)["config"])
+    trained = trained_config(checkpoint)
     if not ray.is_initialized():
         ray.init()
     options = pool_options(cfg)

@@ -24,7 +24,7 @@ from m2t.embed.actor import round_to
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
 from m2t.errors import InputError, M2TError
-from m2t.model import load_checkpoint, read_meta
+from m2t.model import load_checkpoint, trained_config
 from m2t.serve.cache import EmbeddingLRU
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Describer:
     def __init__(self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None,
                  wt_cache_size: int = 64) -> None:
         checkpoint = check_checkpoint(checkpoint)
-        trained = Config.model_validate(read_meta(checkpoint)["config"])
+        trained = trained_config(checkpoint)
         self.encoder = build_encoder(with_runtime(trained.encoder, cfg.encoder))
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
         self.model.to(self.encoder.device)

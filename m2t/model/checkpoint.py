@@ -15,11 +15,12 @@ from pathlib import Path
 
 import peft
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer
 
 from m2t import __version__
-from m2t.config import Config, LoraConfig
+from m2t.config import Config, LoraConfig, explain
 from m2t.errors import InputError, MismatchError
 from m2t.model.builder import assemble
 from m2t.model.freeze import Stage, set_trainable
@@ -77,6 +78,28 @@ def read_meta(ckpt_dir: str | Path) -> dict:
     return meta
 
 
+# settings that moved since checkpoints were first saved: (old section, key) -> (new section, key)
+MOVED = {("embed", "max_padding"): ("encoder", "max_padding")}
+
+
+def trained_config(ckpt_dir: str | Path, meta: dict | None = None) -> Config:
+    """The config checkpoint ``ckpt_dir`` was trained with (``meta``: its already-read metadata).
+
+    Settings that moved since (:data:`MOVED`) are read at their new place; a config this version
+    cannot read is a :class:`m2t.errors.MismatchError` naming the file, not a validation traceback.
+    """
+    meta = meta if meta is not None else read_meta(ckpt_dir)
+    data = {section: dict(values) if isinstance(values, dict) else values for section, values in meta["config"].items()}
+    for (old, key), (new, new_key) in MOVED.items():
+        if isinstance(data.get(old), dict) and key in data[old]:
+            data.setdefault(new, {}).setdefault(new_key, data[old].pop(key))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise MismatchError(f"this checkpoint's saved config does not fit m2t {__version__}; "
+                            + explain(exc, str(Path(ckpt_dir) / META))) from None
+
+
 def _load_lora(llm, lora_dir: Path, *, trainable: bool) -> peft.PeftModel:
     wrapped = peft.PeftModel.from_pretrained(llm, lora_dir, is_trainable=trainable)
     saved = load_file(lora_dir / "adapter_model.safetensors")
@@ -99,7 +122,7 @@ def load_checkpoint(
     """
     ckpt = Path(ckpt_dir)
     meta = read_meta(ckpt)
-    cfg, b = Config.model_validate(meta["config"]), meta["builder"]
+    cfg, b = trained_config(ckpt, meta), meta["builder"]
     if encoder_id is not None and b["encoder_id"] is not None and encoder_id != b["encoder_id"]:
         raise MismatchError(f"{ckpt} was trained on embeddings of {b['encoder_id']!r} but the encoder/store is "
                             f"{encoder_id!r}; use encoder settings that give {b['encoder_id']!r} or another checkpoint")

@@ -23,7 +23,8 @@ def test_serve_levels_and_scan(ray_cluster, tmp_path):
         for side in (r["ours"], r["baseline"]):
             assert (side["sent"], side["ok"], side["errors"]) == (scale.requests_per_level, scale.requests_per_level, 0)
             assert side["p50_ms"] <= side["p99_ms"]
-        assert r["baseline"]["mean_batch_size"] == 1.0
+            assert sum(int(size) * n for size, n in side["batch_sizes"].items()) == side["ok"]  # this level's batches
+        assert r["baseline"]["mean_batch_size"] == 1.0 and set(r["baseline"]["batch_sizes"]) == {"1"}
         assert 1.0 <= r["ours"]["mean_batch_size"] <= 8
     scan = results[2]
     mutants = 19 * scale.scan_positions * scale.scan_wild_types

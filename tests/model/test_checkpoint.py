@@ -9,7 +9,7 @@ from model_fixtures import open_gates, random_batch, save_local_llm, tiny_cfg
 from safetensors.torch import load_file, save_file
 
 from m2t.errors import InputError, MismatchError
-from m2t.model import build_model, load_checkpoint, save_checkpoint
+from m2t.model import build_model, load_checkpoint, save_checkpoint, trained_config
 from m2t.model.llm import build_llm
 
 
@@ -114,3 +114,25 @@ def test_resized_vocabulary_rows_are_saved_and_restored(tmp_path):
     assert rows["input_embeddings"].shape == (2, 32)
     loaded, _ = load_checkpoint(out, stage="infer")
     torch.testing.assert_close(_logits(loaded, batch), _logits(model, batch), rtol=0, atol=0)
+
+
+def test_a_moved_setting_is_read_at_its_new_place_and_an_unreadable_config_is_a_mismatch(stage1, tmp_path):
+    """Checkpoints saved when the padding cap was ``embed.max_padding`` still load; a config this version
+    cannot read names the file instead of raising a validation traceback."""
+    cfg, _, out, _ = stage1
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "tokenizer").symlink_to(out / "tokenizer")
+    (old / "adapter.safetensors").symlink_to(out / "adapter.safetensors")
+    meta = json.loads((out / "m2t_model.json").read_text())
+    del meta["config"]["encoder"]["max_padding"]
+    meta["config"]["embed"]["max_padding"] = 0.25
+    (old / "m2t_model.json").write_text(json.dumps(meta))
+    assert trained_config(old).encoder.max_padding == 0.25 and "max_padding" not in trained_config(old).embed.model_dump()
+    _, loaded_cfg = load_checkpoint(old, stage="infer")
+    assert loaded_cfg.encoder.max_padding == 0.25
+
+    meta["config"]["model"]["no_such_setting"] = 1
+    (old / "m2t_model.json").write_text(json.dumps(meta))
+    with pytest.raises(MismatchError, match=r"does not fit m2t (?s:.*)old/m2t_model.json: unknown key 'model.no_such_setting'"):
+        trained_config(old)
