@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from m2t.embed.manifest import atomic_write_bytes
+from m2t.atomic import atomic_write_bytes
 
 
 def result(*, benchmark: str, ours: dict, baseline: dict, units: str, inputs: dict, machine: dict,

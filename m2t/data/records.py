@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from m2t.atomic import atomic_write
 from m2t.errors import InputError
 
 SCHEMA = pa.schema([
@@ -68,11 +68,7 @@ def table_to_records(table: pa.Table) -> list[Record]:
 
 def write_records(path: str | Path, records: Sequence[Record]) -> Path:
     """Write ``records`` to a Parquet file atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(records_to_table(records), tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: pq.write_table(records_to_table(records), tmp))
 
 
 def read_records_file(path: str | Path) -> list[Record]:

@@ -11,21 +11,12 @@ import os
 import uuid
 from pathlib import Path
 
+from m2t.atomic import atomic_write_bytes
 from m2t.errors import InputError, M2TError, MismatchError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DTYPES = ("float16", "bfloat16", "float32")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp name beside ``path``, fsync it, then publish it with ``os.replace``."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def new_manifest(*, encoder_id: str, hidden_size: int, dtype: str) -> dict:

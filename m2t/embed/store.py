@@ -31,6 +31,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
+from m2t.atomic import atomic_write_bytes
 from m2t.embed import manifest as mf
 from m2t.errors import M2TError
 
@@ -167,13 +168,13 @@ class EmbeddingStore:
         (self.root / "shards").mkdir(exist_ok=True)
         (self.root / "index").mkdir(exist_ok=True)
         data = save(tensors, metadata={"encoder_id": self.encoder_id, "dtype": self.dtype})
-        mf.atomic_write_bytes(self.root / "shards" / f"{name}.safetensors", data)
+        atomic_write_bytes(self.root / "shards" / f"{name}.safetensors", data)
         keys = list(tensors)
         table = pa.table({"key": pa.array(keys, pa.string()), "shard": pa.array([name] * len(keys), pa.string()),
                           "length": pa.array([tensors[k].shape[0] for k in keys], pa.int32())})
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
-        mf.atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
+        atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
         self._shards.add(name)
         for key in keys:  # this writer sees its own shard at once (older shards win repeats, as in refresh)
             if key in self._entries:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 import ray
 from tqdm import tqdm
 
+from m2t.atomic import atomic_write, atomic_write_text
 from m2t.config import Config
 from m2t.data.readers import ReadResult, read_records
 from m2t.data.records import Record, as_dict
@@ -62,12 +62,6 @@ def _batches(records: Sequence[Record], rows: int) -> list[pa.Table]:
                       "wild_type": [r.wild_type for r in ordered], "mutant": [r.mutant for r in ordered],
                       "mutations": pa.array([list(r.mutations) for r in ordered], pa.list_(pa.string()))})
     return [table.slice(start, rows) for start in range(0, len(table), rows)]
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def check_args(*, inputs: Sequence[Path] | None, scan: Path | None, positions: str | None) -> None:
@@ -106,7 +100,7 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
                       max_length=min(cfg.data.max_length, identity.max_length))
     done = parts.written_ids()
     todo = [r for r in read.accepted if r.id not in done]
-    _write_atomic(out / "rejects.jsonl", lambda p: p.write_text("".join(json.dumps(as_dict(r)) + "\n" for r in read.rejects)))
+    atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in read.rejects))
     encoded, scored = {"wild_types": 0, "mutants": 0}, 0
     if todo:
         ds = ray.data.from_arrow(_batches(todo, cfg.batch_score.batch_rows))
@@ -122,8 +116,8 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
     order = {r.id: i for i, r in enumerate(read.accepted)}
     rank = [order.get(i, len(order)) for i in table.column("id").to_pylist()]
     table = table.take(sorted(range(len(table)), key=rank.__getitem__))
-    _write_atomic(out / "predictions.parquet", lambda p: pq.write_table(table, p))
-    _write_atomic(out / "predictions.jsonl", lambda p: p.write_text("".join(json.dumps(row) + "\n" for row in table.to_pylist())))
+    atomic_write(out / "predictions.parquet", lambda p: pq.write_table(table, p))
+    atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(row) + "\n" for row in table.to_pylist()))
     summary = {
         "inputs": [str(scan)] if scan is not None else [str(p) for p in inputs], "positions": positions,
         "checkpoint": str(checkpoint), "total": len(read.accepted) + len(read.rejects), "scored": scored,
@@ -135,5 +129,5 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
         "actors": options["compute"].max_size, "seconds": round(time.perf_counter() - started, 2),
         "outputs": {name: str(out / name) for name in ("predictions.parquet", "predictions.jsonl", "rejects.jsonl")},
     }
-    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from m2t.atomic import atomic_write_text
 from m2t.config import Config
 from m2t.data.readers import read_records
 from m2t.data.records import Record, Reject, as_dict
@@ -87,12 +87,6 @@ def _scorable(s: EvalSet) -> EvalSet:
     return EvalSet(name=s.name, path=s.path, records=keep, rejects=[*s.rejects, *dropped])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
     """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
@@ -116,8 +110,8 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         log.info("%s: %s", s.name, ", ".join(f"{m} {files[s.name][m]:.4f}" for m in METRICS) + f", n {len(s.records)}")
     metrics = {"checkpoint": str(describer.checkpoint), "generation": cfg.generation.model_dump(), "files": files,
                "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences}}
-    _write_atomic(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
-    _write_atomic(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
-    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    _write_atomic(out / "report.md", render_report(metrics, lines))
+    atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "report.md", render_report(metrics, lines))
     return metrics

@@ -10,7 +10,6 @@ another checkpoint or decoding settings (descriptions from two models would be m
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import MismatchError
 
 SCHEMA = pa.schema([("id", pa.string()), ("wild_type_id", pa.string()), ("mutations", pa.list_(pa.string())),
@@ -30,7 +30,7 @@ class PartStore:
     def __init__(self, *, root: str | Path, run: dict) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        for stale in self.root.glob(".part-*.tmp"):  # left by a run killed mid-write; never published
+        for stale in self.root.glob(".tmp-*"):  # left by a run killed mid-write; never published
             stale.unlink(missing_ok=True)
         meta = self.root / "run.json"
         if meta.is_file() and self.files():
@@ -40,9 +40,7 @@ class PartStore:
                                  if saved.get(k) != run.get(k))
                 raise MismatchError(f"{self.root.parent} holds descriptions made with other settings ({diff}); "
                                     f"pass another --output, or delete {self.root} to start over")
-        tmp = meta.with_name(".run.json.tmp")
-        tmp.write_text(json.dumps(run, indent=2) + "\n")
-        os.replace(tmp, meta)
+        atomic_write_text(meta, json.dumps(run, indent=2) + "\n")
 
     def files(self) -> list[Path]:
         """Published part files, oldest first."""
@@ -54,10 +52,7 @@ class PartStore:
     def write(self, table: pa.Table) -> Path:
         """Publish one part atomically (temp file, then rename)."""
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = self.root / f".{name}.tmp"
-        pq.write_table(table.select(SCHEMA.names).cast(SCHEMA), tmp)
-        os.replace(tmp, self.root / name)
-        return self.root / name
+        return atomic_write(self.root / name, lambda tmp: pq.write_table(table.select(SCHEMA.names).cast(SCHEMA), tmp))
 
     def read_all(self) -> pa.Table:
         """Every published row (first copy of an id wins)."""

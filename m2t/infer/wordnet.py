@@ -21,6 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import M2TError
 
 DEBIAN_DIR = Path("/usr/share/wordnet")
@@ -94,12 +95,8 @@ def ensure_wordnet(root: Path | None = None) -> Path:
             raise M2TError(f"{DEBIAN_DIR} lacks {', '.join(missing)} after installing {', '.join(PACKAGES)}; "
                            f"reinstall them with `{INSTALL_CMD}`")
         for name in FILES:
-            tmp = target / f".{name}.tmp"
-            shutil.copyfile(DEBIAN_DIR / name, tmp)
-            os.replace(tmp, target / name)
-        tmp = target / ".lexnames.tmp"
-        tmp.write_text(lexnames_text())
-        os.replace(tmp, target / "lexnames")
+            atomic_write(target / name, lambda tmp, name=name: shutil.copyfile(DEBIAN_DIR / name, tmp))
+        atomic_write_text(target / "lexnames", lexnames_text())
     return target
 
 

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer
 
 from m2t import __version__
+from m2t.atomic import restore_dir
 from m2t.config import Config, LoraConfig, explain
 from m2t.errors import InputError, MismatchError
 from m2t.model.builder import assemble
@@ -69,7 +70,7 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
 
 def read_meta(ckpt_dir: str | Path) -> dict:
     """The parsed ``m2t_model.json`` of a checkpoint directory (format checked)."""
-    path = Path(ckpt_dir) / META
+    path = restore_dir(ckpt_dir) / META
     if not path.is_file():
         raise InputError(f"{ckpt_dir} is not an m2t checkpoint: {META} is missing (save with m2t.model.save_checkpoint)")
     meta = json.loads(path.read_text())

@@ -21,7 +21,7 @@ from m2t.data.split import split_records
 from m2t.data.synthetic import generate
 from m2t.embed.actor import pool_options
 from m2t.embed.identity import encoder_identity
-from m2t.embed.manifest import atomic_write_bytes
+from m2t.atomic import atomic_write_bytes
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError

@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from m2t.embed.manifest import atomic_write_bytes
+from m2t.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 METRICS, LOSS_PNG = "metrics.jsonl", "loss.png"

@@ -12,9 +12,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +21,8 @@ import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
+from m2t.atomic import atomic_write_bytes, publish_dir
 from m2t.config import Config, ConfigError
-from m2t.embed.manifest import atomic_write_bytes
 from m2t.errors import InputError, M2TError
 from m2t.train.handoff import RUNTIME_ONLY, check_init, default_init, init_meta
 from m2t.train.inputs import Inputs, prepare_inputs
@@ -122,17 +120,6 @@ def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, ini
                              failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
         datasets=datasets,
     )
-
-
-def publish_dir(src: Path, dst: Path) -> None:
-    """Copy directory ``src`` to ``dst`` atomically: a reader sees the old or the new copy, never half of one."""
-    tmp = dst.with_name(f".tmp-{uuid.uuid4().hex}-{dst.name}")
-    shutil.copytree(src, tmp)
-    old = dst.with_name(f".old-{uuid.uuid4().hex}-{dst.name}")
-    if dst.exists():
-        dst.rename(old)
-    tmp.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None, faults: list[dict] | None = None) -> dict:

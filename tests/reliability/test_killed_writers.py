@@ -1,5 +1,5 @@
-"""Writers SIGKILLed mid-write (real processes): the next reader sees complete shards / parts only,
-never a torn one, and a rerun fills in exactly what is missing."""
+"""Writers SIGKILLed mid-write (real processes): the next reader sees complete shards / parts /
+checkpoints only, never a torn one, and a rerun fills in exactly what is missing."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from m2t.atomic import publish_dir
+from m2t.config import load_config
 from m2t.embed.store import EmbeddingStore
 from m2t.infer.parts import PartStore
+from m2t.model import build_model, load_checkpoint, save_checkpoint
 
 D = 16
 RUN = {"checkpoint": "ckpt", "max_new_tokens": 4}
@@ -81,9 +85,47 @@ def test_sigkilled_writer_leaves_old_or_new_complete_state(tmp_path, delay):
     assert counts["sequences"] == len(store)
 
     parts = PartStore(root=parts_dir, run=RUN)  # the rerun: stale temp files go, published parts stay readable
-    assert list(parts_dir.glob(".part-*.tmp")) == []
+    assert list(parts_dir.glob(".tmp-*")) == []
     table = parts.read_all()
     assert len(table) == 2000 * len(parts.files()) and len(table) > 0
     assert set(table.column("description").to_pylist()) == {"x" * 200}
     parts.write(pa.table({"id": ["new"], "wild_type_id": ["w"], "mutations": [["K2R"]], "description": ["y"]}))
     assert len(PartStore(root=parts_dir, run=RUN).read_all()) == len(table) + 1
+
+
+PUBLISHER = textwrap.dedent("""
+    import sys
+    from m2t.atomic import publish_dir
+    a, b, dst = sys.argv[1:4]
+    i = 0
+    while True:  # the final-checkpoint publish of a training run, over and over
+        publish_dir(a if i % 2 == 0 else b, dst)
+        i += 1
+        print(i, flush=True)
+""")
+
+
+def test_sigkilled_checkpoint_publish_leaves_the_old_or_the_new_checkpoint(tmp_path):
+    cfg = load_config(None)
+    model = build_model(cfg, stage="pretrain", hidden_size_in=64, encoder_id="esm2:tiny:d64-l2-h4-seed0")
+    a = save_checkpoint(model, cfg, tmp_path / "a")
+    with torch.no_grad():
+        for p in model.adapter.parameters():
+            p.add_(1.0)
+    b = save_checkpoint(model, cfg, tmp_path / "b")
+    versions = [load_file(c / "adapter.safetensors") for c in (a, b)]
+    dst = tmp_path / "pretrain" / "checkpoint"
+    for delay in (0.3, 0.7, 1.1):  # three kills at different points of the loop
+        proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(a), str(b), str(dst)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip(), proc.stderr.read()  # one publish done: dst exists
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        loaded, _ = load_checkpoint(dst, stage="pretrain")  # the next run's reader
+        got = load_file(dst / "adapter.safetensors")
+        assert any(got.keys() == v.keys() and all(torch.equal(got[k], v[k]) for k in v) for v in versions)
+        assert all(torch.equal(t, got[k]) for k, t in loaded.adapter.state_dict().items())
+    publish_dir(a, dst)  # the next publish clears what the kills left (half-copied temp dirs)
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["checkpoint"]

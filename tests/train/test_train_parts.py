@@ -21,7 +21,7 @@ from m2t.train.handoff import check_init
 from m2t.train.metrics import MetricsWriter, read_metrics
 from m2t.train.schedule import lr_factor, warmup_cosine
 from m2t.train.state import rng_state, set_rng_state
-from m2t.train.trainer import publish_dir, run_name
+from m2t.train.trainer import run_name
 
 ZERO2 = REPO_ROOT / "jobs" / "configs" / "zero2.json"
 ENCODER = "esm2:tiny:d64-l2-h4-seed0"
@@ -214,18 +214,6 @@ def test_rng_state_round_trips_through_json():
     again = (torch.rand(3), np.random.rand(3), random.random())
     torch.testing.assert_close(first[0], again[0])
     assert np.array_equal(first[1], again[1]) and first[2] == again[2]
-
-
-def test_publish_dir_replaces_the_whole_directory(tmp_path):
-    src, dst = tmp_path / "src", tmp_path / "out" / "checkpoint"
-    src.mkdir()
-    (src / "adapter.safetensors").write_bytes(b"new")
-    dst.mkdir(parents=True)
-    (dst / "adapter.safetensors").write_bytes(b"old")
-    (dst / "stale.json").write_text("{}")
-    publish_dir(src, dst)
-    assert sorted(p.name for p in dst.iterdir()) == ["adapter.safetensors"] and (dst / "adapter.safetensors").read_bytes() == b"new"
-    assert sorted(p.name for p in dst.parent.iterdir()) == ["checkpoint"]  # no temp or old copies left
 
 
 def test_run_name_changes_with_training_settings_only():
