@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from m2t.config import REPO_ROOT, ConfigError, load_config
 from m2t.errors import M2TError, MismatchError
@@ -93,6 +94,15 @@ def test_a_stopped_run_resumes_and_a_killed_worker_recovers(pretrained):
     kept = [k for k in Path(summary["run_dir"]).glob("checkpoint_*") if k.is_dir()]
     assert 1 <= len(kept) <= cfg.train.keep_checkpoints
     assert STEPS in {json.loads((k / "train_state.json").read_text())["step"] for k in kept}  # the latest is kept
+    published = load_file(root / "pretrain" / "checkpoint" / "adapter.safetensors")
+    for k in kept:  # every checkpoint on disk loads: its model, and DeepSpeed's resume state of both ranks
+        step = json.loads((k / "train_state.json").read_text())["step"]
+        model, _ = load_checkpoint(k / "model", stage="pretrain")
+        assert sorted(p.name for p in (k / "rng").iterdir()) == ["rank_0.json", "rank_1.json"]
+        assert sorted(p.name[:14] for p in (k / "deepspeed" / "state").glob("zero_pp_rank_*_optim_states.pt")
+                      if p.stat().st_size > 0) == ["zero_pp_rank_0", "zero_pp_rank_1"]
+        if step == STEPS:
+            assert all(torch.equal(t, published[n]) for n, t in model.adapter.state_dict().items())
 
 
 def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
