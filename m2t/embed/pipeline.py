@@ -16,11 +16,11 @@ from pathlib import Path
 
 import ray
 
+from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
 from m2t.data.readers import read_records
 from m2t.data.records import Record, Reject, as_dict
 from m2t.embed.actor import EncoderActor, pool_options
-from m2t.atomic import atomic_write_bytes
 from m2t.embed.identity import encoder_identity
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError

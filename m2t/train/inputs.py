@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
 from m2t.data.readers import format_summary, read_records
 from m2t.data.records import as_dict, read_records_file, write_records
@@ -21,7 +22,6 @@ from m2t.data.split import split_records
 from m2t.data.synthetic import generate
 from m2t.embed.actor import pool_options
 from m2t.embed.identity import encoder_identity
-from m2t.atomic import atomic_write_bytes
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError

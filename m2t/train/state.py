@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from m2t.config import Config
 from m2t.atomic import atomic_write_bytes
+from m2t.config import Config
 from m2t.model.checkpoint import save_checkpoint
 
 MODEL, DEEPSPEED, RNG, TRAIN_STATE = "model", "deepspeed", "rng", "train_state.json"
