@@ -69,7 +69,8 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
 
 
 def read_meta(ckpt_dir: str | Path) -> dict:
-    """The parsed ``m2t_model.json`` of a checkpoint directory (format checked)."""
+    """The parsed ``m2t_model.json`` of a checkpoint directory (format checked). Every checkpoint load
+    starts here, so this is where a publish killed mid-swap is undone (:func:`m2t.atomic.restore_dir`)."""
     path = restore_dir(ckpt_dir) / META
     if not path.is_file():
         raise InputError(f"{ckpt_dir} is not an m2t checkpoint: {META} is missing (save with m2t.model.save_checkpoint)")
