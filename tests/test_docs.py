@@ -1,4 +1,4 @@
-"""The README and docs/*.md: every relative link and every repo path they name exists, and no paragraph is in two places.
+"""README.md and docs/*.md: every relative link and every repo path they name exists, and no line is in two places.
 
 Fast (no imports of m2t, no Ray): it only reads the markdown files and looks at the tree.
 """
@@ -25,9 +25,8 @@ PATH = re.compile(r"(?<![\w/.~$-])((?:m2t|jobs|docs|cluster|tests)/[\w./*{},<>:$
 
 
 def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower()).replace("_", "")
-    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+    """GitHub's anchor for a heading: lower case, punctuation but `-` and `_` dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def anchors(page: Path) -> set[str]:
@@ -95,12 +94,14 @@ def test_every_named_test_exists(page):
 
 
 def prose_lines(page: Path) -> set[str]:
-    """Lines long enough to be a sentence or a table row of facts (short lines such as `---` or a fence repeat freely)."""
+    """Lines long enough to hold a fact (short ones such as `---`, a fence or a heading may repeat)."""
     return {line.strip() for line in page.read_text().splitlines() if len(line.strip()) >= 60}
 
 
-@pytest.mark.parametrize(("a", "b"), list(itertools.combinations(PAGES, 2)),
-                         ids=[f"{x.name}-{y.name}" for x, y in itertools.combinations(PAGES, 2)])
+PAIRS = list(itertools.combinations(PAGES, 2))
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{x.name}-{y.name}" for x, y in PAIRS])
 def test_no_line_is_in_two_places(a, b):
     """Each detail lives once: the README links to docs/<area>.md instead of repeating it, and pages link each other."""
     assert sorted(prose_lines(a) & prose_lines(b)) == []
