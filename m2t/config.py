@@ -180,7 +180,7 @@ class StageConfig(Section):
 
 class TrainConfig(Section):
     num_workers: int = _f(2, "Ray Train workers (one GPU each when use_gpu).", ge=1)
-    use_gpu: Literal["auto", "true", "false"] = _f("auto", "Use GPUs; auto = when the cluster has them.")
+    use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per worker (true/false); auto = when the cluster has GPUs.")
     cpus_per_worker: float = _f(1.0, "CPUs reserved per training worker.", gt=0)
     storage_path: StorageUri = _f("outputs/ray_results", "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)

@@ -15,10 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 IDS = [str(p.relative_to(REPO)) for p in PAGES]
 
-# Paths the docs already name and the issue-18 refactor creates; lands with the issue-18 refactor.
-# Remove this allow-list when that refactor is merged.
-NOT_YET = {"m2t/infer/cache.py", "m2t/bench/loadtest.py", "m2t/placement.py"}
-
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 # A repo path: starts with one of the top-level folders, not inside a longer path or URL (`/mnt/shared/m2t/...`).
 PATH = re.compile(r"(?<![\w/.~$-])((?:m2t|jobs|docs|cluster|tests)/[\w./*{},<>:$-]*)")
@@ -76,7 +72,7 @@ def test_every_relative_link_resolves(page):
 @pytest.mark.parametrize("page", PAGES, ids=IDS)
 def test_every_named_repo_path_exists(page):
     missing = []
-    for path in sorted(named_paths(page) - NOT_YET):
+    for path in sorted(named_paths(page)):
         matches = list(REPO.glob(path)) if "*" in path else [REPO / path]
         if not matches or not all(m.exists() for m in matches):
             missing.append(path)
@@ -106,9 +102,3 @@ def test_no_line_is_in_two_places(a, b):
     """Each detail lives once: the README links to docs/<area>.md instead of repeating it, and pages link each other."""
     assert sorted(prose_lines(a) & prose_lines(b)) == []
 
-
-def test_allow_list_only_holds_paths_that_do_not_exist_yet():
-    """Once the refactor lands, a path must leave NOT_YET (so the list cannot hide a path that went missing later)."""
-    assert sorted(p for p in NOT_YET if (REPO / p).exists()) == []
-    named = set().union(*(named_paths(p) for p in PAGES))
-    assert sorted(NOT_YET - named) == []

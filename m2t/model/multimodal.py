@@ -29,14 +29,14 @@ class M2TModel(nn.Module):
         system_prompt: str,
         instruction: str,
         delta_token: str,
-        hidden_size_in: int,
+        dim_in: int,
         encoder_id: str | None,
         new_token_ids: list[int],
     ) -> None:
         super().__init__()
         self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
         self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
-        self.hidden_size_in, self.encoder_id, self.new_token_ids = hidden_size_in, encoder_id, list(new_token_ids)
+        self.dim_in, self.encoder_id, self.new_token_ids = dim_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
         self.lora_merged = False  # set by merge_lora: the base weights then hold LoRA and must not be checkpointed

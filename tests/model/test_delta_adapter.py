@@ -2,7 +2,7 @@
 
 import torch
 
-from m2t.model import llama3_esm3_adapter, tiny_adapter
+from model_fixtures import llama3_esm3_adapter, tiny_adapter
 
 
 def test_tiny_preset_maps_residues_to_media_vectors_and_starts_closed():
