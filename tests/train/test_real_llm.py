@@ -65,10 +65,13 @@ def test_smollm2_both_stages_checkpoint_and_generation_on_mutadescribe_rows(
     records = {k: np.array(v[:2], dtype=object) for k, v in table.to_pydict().items()}
     batch = BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=str(cfg.embed.store))(records)
     ids = model.generate_ids(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"],
-                             mut_mask=batch["mut_mask"], max_new_tokens=NEW_TOKENS)
+                             mut_mask=batch["mut_mask"], max_new_tokens=NEW_TOKENS,
+                             instructions=[cfg.model.instruction, "Name one amino acid. Answer with one word."])
+    stopped = [eot in row for row in ids.tolist()]
     for row in ids.tolist():
         if eot in row:
             assert set(row[row.index(eot) + 1:]) <= {tok.pad_token_id}
         else:
             assert len(row) == NEW_TOKENS
+    assert stopped[1], tok.decode(ids[1])  # the one-word answer ends with <|im_end|> (2 training steps barely move it)
     assert all(text.strip() for text in tok.batch_decode(ids, skip_special_tokens=True))
