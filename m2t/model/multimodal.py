@@ -97,7 +97,7 @@ class M2TModel(nn.Module):
         return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
 
     @torch.no_grad()
-    def generate(
+    def generate_ids(
         self,
         *,
         wt_emb: torch.Tensor,
@@ -108,8 +108,9 @@ class M2TModel(nn.Module):
         temperature: float = 0.0,
         top_p: float = 1.0,
         instructions: list[str] | None = None,
-    ) -> list[str]:
-        """Describe a batch of mutations (KV cache; greedy when ``temperature == 0``, else nucleus sampling).
+    ) -> torch.Tensor:
+        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature == 0``, else
+        nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
 
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
@@ -118,7 +119,8 @@ class M2TModel(nn.Module):
                 prompts of different lengths are left-padded.
 
         Returns:
-            ``b`` decoded answers, special tokens removed.
+            ``(b, n)`` new token ids, ``n <= max_new_tokens``; an answer that stopped early ends with its
+            end-of-turn id followed by pad ids.
         """
         b = wt_emb.shape[0]
         if instructions is not None and len(instructions) != b:
@@ -141,4 +143,9 @@ class M2TModel(nn.Module):
             out = self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, generation_config=gen)
         finally:
             self.train(was_training)
+        return out
+
+    def generate(self, **kwargs) -> list[str]:
+        """Describe a batch of mutations: :meth:`generate_ids` (same arguments) decoded, special tokens removed."""
+        out = self.generate_ids(**kwargs)
         return [text.strip() for text in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
