@@ -116,7 +116,7 @@ def test_greedy_generation_stops_at_the_end_of_turn(chat, one_torch_thread):
     """Each answer ends with the end-of-turn id followed only by pad ids, or runs to max_new_tokens; the real
     ChatML model ends its one-word answer early (greedy, fixed seeds)."""
     torch.manual_seed(0)  # the resized embedding rows (<delta_P>, pad) are drawn at random
-    model = build_model(chat.cfg, stage="pretrain", hidden_size_in=16)
+    model = build_model(chat.cfg, stage="pretrain", dim_in=16)
     g = torch.Generator().manual_seed(0)
     emb, mask = torch.randn(2, 30, 16, generator=g), torch.ones(2, 30, dtype=torch.bool)
     args = dict(wt_emb=emb, wt_mask=mask, mut_emb=emb, mut_mask=mask, max_new_tokens=48,
