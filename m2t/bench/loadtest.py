@@ -129,8 +129,9 @@ def rss_growth(samples: list[tuple[float, dict[str, int]]], role: str) -> dict:
     first = [s[role] for t, s in samples if t <= t0 + quarter]
     last = [s[role] for t, s in samples if t >= t1 - quarter]
     mib = 2**20
-    f, l = float(np.mean(first)) / mib, float(np.mean(last)) / mib
-    return {"first_quarter_mib": round(f, 1), "last_quarter_mib": round(l, 1), "growth": round((l - f) / f, 4),
+    early, late = float(np.mean(first)) / mib, float(np.mean(last)) / mib
+    return {"first_quarter_mib": round(early, 1), "last_quarter_mib": round(late, 1),
+            "growth": round((late - early) / early, 4),
             "max_mib": round(max(s[role] for _, s in samples) / mib, 1), "samples": len(samples)}
 
 

@@ -17,7 +17,6 @@ from m2t.embed.store import TORCH_DTYPES, EmbeddingStore
 from m2t.errors import MismatchError
 
 
-
 def round_to(emb: torch.Tensor, dtype: str) -> np.ndarray:
     """``emb`` rounded through the store dtype, as float32: what a store read of it returns."""
     return emb.detach().to("cpu", TORCH_DTYPES[dtype]).float().numpy()

@@ -89,8 +89,8 @@ def gguf_tokenizer(meta: dict):
     bpe = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, merges, fuse_unk=False, byte_fallback=False))
     bpe.pre_tokenizer = _pre_tokenizer(meta.get("tokenizer.ggml.pre", "gpt2"))
     bpe.decoder = decoders.ByteLevel()
-    bpe.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == CONTROL])
-    bpe.add_tokens([AddedToken(t, special=False, normalized=False) for t, k in zip(tokens, types) if k == USER_DEFINED])
+    bpe.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == CONTROL])
+    bpe.add_tokens([AddedToken(t, special=False, normalized=False) for t, k in zip(tokens, types, strict=True) if k == USER_DEFINED])
     named = {role: tokens[meta[f"tokenizer.ggml.{key}_token_id"]] for role, key in
              (("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding"))
              if f"tokenizer.ggml.{key}_token_id" in meta}
@@ -101,7 +101,7 @@ def gguf_tokenizer(meta: dict):
             single=" ".join(t for t in (bos, "$A", eos) if t), special_tokens=[(t, tokens.index(t)) for t in {bos, eos} - {None}])
     else:
         bpe.post_processor = processors.ByteLevel(trim_offsets=False)
-    others = [t for t, k in zip(tokens, types) if k == CONTROL and t not in named.values()]
+    others = [t for t, k in zip(tokens, types, strict=True) if k == CONTROL and t not in named.values()]
     arch = meta["general.architecture"]
     return PreTrainedTokenizerFast(tokenizer_object=bpe, chat_template=meta.get("tokenizer.chat_template"),
                                    model_max_length=int(meta.get(f"{arch}.context_length", 2048)),

@@ -21,10 +21,10 @@ import torch
 import torch.distributed as dist
 
 from m2t.config import Config
+from m2t.model.checkpoint import RUN_MODEL
 from m2t.train.batches import BatchMaker, epochs, to_device
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.metrics import MetricsWriter
-from m2t.model.checkpoint import RUN_MODEL
 from m2t.train.state import load_state, save_state
 from m2t.train.validation import sample_generations, val_loss
 

@@ -10,8 +10,7 @@ import pytest
 import ray
 
 from m2t.config import load_config
-from m2t.data.records import Record
-from m2t.data.records import records_to_table
+from m2t.data.records import Record, records_to_table
 from m2t.embed.identity import encoder_identity
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore

@@ -12,7 +12,6 @@ from m2t.config import REPO_ROOT, Config, load_config
 from m2t.model import DeltaAdapter, M2TModel, build_adapter, collate, make_example
 from m2t.model.tokenizer import BOS, END_HEADER, EOS, EOT, LLAMA3_CHAT_TEMPLATE, START_HEADER
 
-
 CONFIGS = REPO_ROOT / "jobs" / "configs"
 
 

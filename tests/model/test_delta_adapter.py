@@ -1,7 +1,6 @@
 """DeltaAdapter shapes, for the tiny preset and the real ESM3 -> Llama-3.1-8B preset (on the meta device)."""
 
 import torch
-
 from model_fixtures import llama3_esm3_adapter, tiny_adapter
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from m2t.bench.load import NO_ANSWER
-from m2t.config import load_config
 from m2t.bench.loadtest import invalid_requests, mixed_requests, summarize
+from m2t.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 RSS = {"replica": {"growth": 0.01}, "proxy": {"growth": 0.02}}

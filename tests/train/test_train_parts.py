@@ -195,7 +195,7 @@ def test_length_groups_batch_similar_lengths_in_a_random_order():
     plain = sum(8 * max(texts[i:i + 8]) for i in range(0, 64, 8))  # the same rows in arrival order
     assert padded < 0.75 * plain
     spans = sorted((min(len(d) for d in g["description"]), max(len(d) for d in g["description"])) for g in groups)
-    assert all(hi <= next_lo for (_, hi), (next_lo, _) in zip(spans, spans[1:]))  # groups don't overlap in length
+    assert all(hi <= next_lo for (_, hi), (next_lo, _) in itertools.pairwise(spans))  # groups don't overlap in length
     longest = [max(len(d) for d in g["description"]) for g in groups]
     assert longest != sorted(longest)  # the batches come in a shuffled order, not shortest first
     again = length_groups(rows, batch_size=8, rng=np.random.default_rng(0))
