@@ -23,7 +23,12 @@ from m2t.cli import load, run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", choices=[*BENCHMARKS, "all"], help="which benchmark to run")
-    parser.add_argument("--scale", choices=list(SCALES), default="small", help="input and run sizes (default: small; tiny is a smoke test)")
+    parser.add_argument(
+        "--scale",
+        choices=list(SCALES),
+        default="small",
+        help="input and run sizes (default: small; tiny is a smoke test)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")

@@ -33,8 +33,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_flops(*, dtype: torch.dtype, device: torch.device, size: int = 2048, seconds: float = 1.0,
-                 repeats: int = 3) -> float:
+def matmul_flops(
+    *, dtype: torch.dtype, device: torch.device, size: int = 2048, seconds: float = 1.0, repeats: int = 3
+) -> float:
     """Best-of-``repeats`` FLOP/s of ``(size, size) @ (size, size)`` in ``dtype`` on ``device``.
 
     Each repeat runs matmuls for about ``seconds``; a matmul counts ``2 * size**3`` FLOPs. The best
@@ -43,7 +44,7 @@ def matmul_flops(*, dtype: torch.dtype, device: torch.device, size: int = 2048, 
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device, dtype)
     b = torch.randn(size, size, generator=gen).to(device, dtype)
-    flop = 2.0 * size ** 3
+    flop = 2.0 * size**3
     with torch.inference_mode():
         torch.mm(a, b)  # warm-up: thread pool, kernels
         _sync(device)
@@ -83,8 +84,13 @@ def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | s
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "device": str(device), "gpu": gpu, "dtype": str(dtype).removeprefix("torch."),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "gpu": gpu,
+        "dtype": str(dtype).removeprefix("torch."),
         "matmul_flops": matmul_flops(dtype=dtype, device=device, seconds=0.5),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
