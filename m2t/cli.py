@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from m2t.config import Config, ConfigError, load_config
-from m2t.errors import InputError, M2TError, MismatchError
-from m2t.placement import PlacementError
+from m2t.errors import InputError, M2TError, MismatchError, PlacementError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH, EXIT_PLACEMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

@@ -9,5 +9,10 @@ class InputError(M2TError):
     """An input file is missing, unreadable or of an unknown format (exit code 2)."""
 
 
+class PlacementError(M2TError):
+    """The Ray cluster cannot place what the config asks for (exit code 4); the message says what to lower
+    (raised by :mod:`m2t.placement`)."""
+
+
 class MismatchError(M2TError):
     """A store or checkpoint was built with other settings than the ones asked for (exit code 3)."""

@@ -16,16 +16,12 @@ from typing import Any, Literal
 import ray
 
 from m2t.config import Config, ServeConfig
-from m2t.errors import M2TError
+from m2t.errors import PlacementError
 
 log = logging.getLogger(__name__)
 
 # CPUs that must stay free beside the long-lived actors and workers, for Ray Data's own read/map/write tasks.
 DATA_HEADROOM_CPUS = 0.5
-
-
-class PlacementError(M2TError):
-    """The Ray cluster cannot place what the config asks for (exit code 4); the message says what to lower."""
 
 
 def cluster_resources() -> dict[str, float]:

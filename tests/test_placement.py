@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from m2t.config import load_config
-from m2t.placement import PlacementError, actor_pool, encoder_pool, scorer_pool, train_workers, use_gpu
+from m2t.errors import PlacementError
+from m2t.placement import actor_pool, encoder_pool, scorer_pool, train_workers, use_gpu
 
 
 def test_pools_take_fractional_cpus_and_no_gpu(ray_cluster):

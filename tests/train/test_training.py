@@ -21,9 +21,8 @@ from faults import KillAfter
 from safetensors.torch import load_file
 
 from m2t.config import REPO_ROOT, load_config
-from m2t.errors import M2TError, MismatchError
+from m2t.errors import M2TError, MismatchError, PlacementError
 from m2t.model import build_model, load_checkpoint, read_meta
-from m2t.placement import PlacementError
 from m2t.train.batches import BatchMaker
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
