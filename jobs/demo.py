@@ -51,6 +51,7 @@ def main() -> None:
         print(f"  {stage:12s} {Path(out) / stage}")
     print(
         "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
+        "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"
         "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
         '-d \'{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}\''
     )

@@ -2,6 +2,7 @@
 
     python jobs/serve.py                                     # outputs/finetune/checkpoint on 127.0.0.1:8000
     python jobs/serve.py --checkpoint DIR --port 9000 serve.max_batch_size=16
+    python jobs/serve.py serve.route_prefix=/m2t             # under a path: the page at :8000/m2t/, the API at /m2t/v1
     M2T_API_KEY=$(openssl rand -hex 16) python jobs/serve.py --host 0.0.0.0   # exposed: require a key
 
 Connects to the Ray cluster in RAY_ADDRESS (or one started with `ray start` here), else starts a
@@ -41,13 +42,15 @@ def main() -> None:
     serve.start(
         http_options={"host": cfg.serve.host, "port": cfg.serve.port, "request_timeout_s": cfg.serve.request_timeout_s}
     )
-    serve.run(app, name="m2t", route_prefix="/")
+    serve.run(app, name="m2t", route_prefix=cfg.serve.route_prefix)
 
     host = "127.0.0.1" if cfg.serve.host in ("0.0.0.0", "::") else cfg.serve.host
-    url = f"http://{host}:{cfg.serve.port}"
+    url = f"http://{host}:{cfg.serve.port}{cfg.serve.route_prefix.rstrip('/')}"
     auth = f' -H "Authorization: Bearer ${API_KEY_ENV}"' if key else ""
+    asks = f"  (it asks for the key: the value of ${API_KEY_ENV})" if key else ""
     print(
         f"\nm2t is serving {checkpoint} at {url}  (API docs: {url}/docs; Ctrl-C stops it)\n"
+        f"  web page: {url}/{asks}\n"
         f"  curl -s {url}/healthz\n"
         f"  curl -s {url}/v1/model{auth}\n"
         f"  curl -s {url}/v1/describe{auth} -H 'content-type: application/json' \\\n"

@@ -9,11 +9,21 @@ error at once, naming the key, the file and the closest valid keys.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
@@ -331,6 +341,11 @@ class BatchScoreConfig(Section):
 class ServeConfig(Section):
     host: str = _f("127.0.0.1", "Bind address (loopback unless told otherwise).")
     port: int = _f(8000, "HTTP port.", ge=1, le=65535)
+    route_prefix: str = _f(
+        "/",
+        "Path the app is served under by jobs/serve.py ('/' or e.g. '/m2t': the page at /m2t/, the API at /m2t/v1/...). "
+        "A Serve config file sets its own `route_prefix`.",
+    )
     max_batch_size: int = _f(8, "@serve.batch maximum batch.", ge=1)
     batch_wait_timeout_s: float = _f(
         0.1,
@@ -367,6 +382,16 @@ class ServeConfig(Section):
         "How often Serve checks each replica (a dead one is replaced after the next check; Ray's default is 10 s).",
         gt=0,
     )
+
+    @field_validator("route_prefix")
+    @classmethod
+    def _route_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"/|(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(
+                f"{value!r} is not a route prefix: '/' or path segments each starting with '/', "
+                "no trailing '/', e.g. '/m2t' (Ray Serve's rule)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ServeConfig:

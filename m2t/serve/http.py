@@ -16,13 +16,16 @@ import hashlib
 import hmac
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from m2t.serve.page import add_page
 from m2t.serve.prepare import Decoding, Job, Limits, prepare
 from m2t.serve.schemas import (
+    BATCH_EXAMPLES,
+    DESCRIBE_EXAMPLES,
     BatchRequest,
     BatchResponse,
     DescribeRequest,
@@ -121,9 +124,10 @@ def _auth_dependency(api_key_sha256: str | None) -> Any:
 
 
 def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: str | None) -> FastAPI:
-    """The FastAPI app of one replica; ``api_key_sha256=None`` leaves /v1 open (/healthz and /docs always are)."""
+    """The FastAPI app of one replica; ``api_key_sha256=None`` leaves /v1 open (/, /healthz and /docs always are)."""
     app = FastAPI(title="m2t: Mutation2Text", version="1", summary="Describe what a protein mutation does, in English.")
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    add_page(app)
     auth = [_auth_dependency(api_key_sha256)]
 
     @app.exception_handler(FieldError)
@@ -151,7 +155,7 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
         responses=_ERRORS,
         summary="Describe one mutation.",
     )
-    async def describe(body: DescribeRequest) -> DescribeResponse:
+    async def describe(body: Annotated[DescribeRequest, Body(openapi_examples=DESCRIBE_EXAMPLES)]) -> DescribeResponse:
         return await backend.submit(prepare(body, loc=("body",), limits=backend.limits, defaults=backend.defaults))
 
     @app.post(
@@ -161,7 +165,7 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
         responses=_ERRORS,
         summary="Describe several mutations (at most serve.max_batch_items); every invalid item is reported.",
     )
-    async def describe_batch(body: BatchRequest) -> BatchResponse:
+    async def describe_batch(body: Annotated[BatchRequest, Body(openapi_examples=BATCH_EXAMPLES)]) -> BatchResponse:
         if len(body.items) > backend.max_batch_items:
             raise FieldError.one(
                 ("body", "items"),

@@ -28,17 +28,52 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+# "Exactly one of mutations or mutant", in the schema itself (the Python check is _exactly_one below): a request
+# matches exactly one of these when it gives exactly one of the two fields with a value.
+_ONE_OF = [
+    {
+        "title": "By notation",
+        "required": ["mutations"],
+        "properties": {"mutations": {"not": {"type": "null"}}},
+    },
+    {
+        "title": "By mutant sequence",
+        "required": ["mutant"],
+        "properties": {"mutant": {"not": {"type": "null"}}},
+    },
+]
+_WT = "MKTAYIAKQRQISFVKSHFSRQ"
+# Whole request bodies, each one the API accepts with the default config (tests/serve/test_webpage.py posts every one).
+DESCRIBE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "notation": {"summary": "One substitution, in notation", "value": {"wild_type": _WT, "mutations": "K2R"}},
+    "several": {
+        "summary": "Several mutations (HGVS-style and a deletion), a token budget",
+        "value": {"wild_type": _WT, "mutations": ["p.Lys2Arg", "A4del"], "max_new_tokens": 64},
+    },
+    "mutant": {
+        "summary": "The mutant sequence instead of notation, with a label and the protein's name",
+        "value": {"id": "my-variant-7", "wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW", "protein_name": "demo"},
+    },
+}
+BATCH_EXAMPLES: dict[str, dict[str, Any]] = {
+    "two": {
+        "summary": "Two items: one by notation, one by mutant sequence",
+        "value": {
+            "items": [
+                {"id": "a", "wild_type": "MKTAYIAKQR", "mutations": ["K2R", "A4del"]},
+                {"id": "b", "wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW"},
+            ]
+        },
+    }
+}
+
+
 class DescribeRequest(_Body):
-    """One wild type plus its mutation, given either as notation or as the mutant sequence."""
+    """One wild type plus its mutation, given either as notation (`mutations`) or as the mutant sequence (`mutant`):
+    exactly one of the two."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R"},
-                {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": ["K2R", "A4del"], "max_new_tokens": 64},
-                {"wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW", "id": "my-variant-7"},
-            ]
-        }
+        json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
     )
 
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
@@ -79,6 +114,8 @@ class DescribeRequest(_Body):
 
 class BatchRequest(_Body):
     """Several items; they are batched with each other and with concurrent requests."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]})
 
     items: list[DescribeRequest] = Field(
         ..., min_length=1, description="Items to describe (at most serve.max_batch_items)."

@@ -58,6 +58,7 @@ def test_deployment_options_agree_with_the_m2t_config(name):
     assert (scaling["min_replicas"], scaling["max_replicas"]) == (cfg.min_replicas, cfg.max_replicas)
     assert dep["ray_actor_options"]["num_gpus"] == gpus
     assert (http["host"], http["port"]) == (cfg.host, cfg.port)
+    assert app["route_prefix"] == cfg.route_prefix  # where jobs/serve.py would serve it (and prints the page)
 
 
 def test_cluster_serve_config_runs_the_published_code_with_pyprojects_dependencies():

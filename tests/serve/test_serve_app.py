@@ -7,18 +7,15 @@ One deployment for the module (API key set, small limits so the 413/422 cases st
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
-import torch
+from serve_fixtures import PageDriver, free_port, opened_checkpoint
 
 from m2t.config import load_config
 from m2t.encoders import build_encoder
 from m2t.infer.describer import Describer
-from m2t.model import build_model, save_checkpoint
-from m2t.modules.tanh_gate import TanhGate
 
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -38,16 +35,7 @@ OVERRIDES = [
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """An untrained tiny stage-2 checkpoint whose gates are opened, so the text depends on the protein."""
-    cfg = load_config(None, OVERRIDES)
-    encoder = build_encoder(cfg.encoder)
-    torch.manual_seed(0)
-    model = build_model(cfg, stage="finetune", dim_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
-    with torch.no_grad():
-        for module in model.adapter.modules():
-            if isinstance(module, TanhGate):
-                module.gate.fill_(3.0)
-    return save_checkpoint(model, cfg, tmp_path_factory.mktemp("serve") / "checkpoint")
+    return opened_checkpoint(load_config(None, OVERRIDES), tmp_path_factory.mktemp("serve") / "checkpoint")
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +44,7 @@ def url(ray_cluster, checkpoint) -> str:
 
     from m2t.serve.app import make_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(make_app(load_config(None, OVERRIDES), checkpoint, api_key=KEY), name="m2t-test", route_prefix="/")
     yield f"http://127.0.0.1:{port}"
@@ -79,8 +65,10 @@ def reference_description(checkpoint: Path, wild_type: str, mutant: str, max_new
     return describer.describe([(wild_type, mutant)], max_new_tokens=max_new_tokens, temperature=0.0)[0]
 
 
-def test_healthz_docs_and_openapi_are_open(url):
+def test_healthz_docs_openapi_and_the_page_are_open(url):
     assert get(url, "/healthz", headers={}).json() == {"status": "ok"}
+    page = get(url, "/", headers={})
+    assert page.status_code == 200 and 'src="static/page.js"' in page.text
     docs = get(url, "/docs", headers={})
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     paths = get(url, "/openapi.json", headers={}).json()["paths"]
@@ -230,3 +218,18 @@ def test_concurrent_requests_are_batched(url):
     stats = get(url, "/v1/model").json()["stats"]
     assert stats["max_batch_size_seen"] > 1 and stats["max_batch_size_seen"] <= 8
     assert stats["requests_inside"] == 0 and stats["waiting_at_gate"] == 0  # all answered: nothing left at the gate
+
+
+def test_the_page_at_the_root_describes_a_mutation(browser, url, tmp_path):
+    """The page in a real Chromium at route prefix "/" (tests/serve/test_webpage.py has it under a prefix)."""
+    page = PageDriver(browser, url + "/")
+    page.open()  # it asks for the model: 401, so it shows the key field
+    page.fill(api_key=KEY, wild_type=WT, mutations="K2R")
+    page.submit()
+    shown = page.result()
+    page.screenshot(tmp_path / "page-at-root.png")
+    assert shown is not None, page.errors()
+    assert shown["normalised"] == "K2R"
+    assert (
+        shown["description"] == post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R"}).json()["description"]
+    )

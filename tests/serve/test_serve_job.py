@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from pydantic import ValidationError
+from ray.serve.schema import ServeApplicationSchema
 
 from m2t.config import REPO_ROOT, ConfigError, load_config
 from m2t.errors import InputError
@@ -64,3 +65,15 @@ def test_deployment_options_follow_the_serve_section():
 def test_serve_config_rejects_batches_that_could_never_fill():
     with pytest.raises(ConfigError, match=r"max_ongoing_requests \(4\) must be >= max_batch_size \(16\)"):
         load_config(None, ["serve.max_ongoing_requests=4"])
+
+
+@pytest.mark.parametrize("prefix", ["/", "/m2t", "/team/m2t-v1"])
+def test_route_prefix_takes_what_ray_serve_takes(prefix):
+    assert load_config(None, [f"serve.route_prefix={prefix}"]).serve.route_prefix == prefix
+    ServeApplicationSchema(import_path="m2t.serve.app:build_app", route_prefix=prefix)
+
+
+@pytest.mark.parametrize("prefix", ["m2t", "/m2t/", "/a b", "//m2t"])
+def test_route_prefix_rejects_what_would_break_the_routes(prefix):
+    with pytest.raises(ConfigError, match=r"serve\.route_prefix.*is not a route prefix.*e\.g\. '/m2t'"):
+        load_config(None, [f"serve.route_prefix={prefix}"])
