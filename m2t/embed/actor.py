@@ -12,9 +12,7 @@ import logging
 import time
 
 import numpy as np
-import ray
 import torch
-from ray.data import ActorPoolStrategy
 
 from m2t.config import Config, EncoderConfig
 from m2t.embed.store import TORCH_DTYPES, EmbeddingStore
@@ -29,6 +27,9 @@ def pool_options(cfg: Config) -> dict:
     One GPU per actor when the cluster has GPUs (at most one actor per GPU); otherwise fractional
     CPUs, refusing a pool that would take every CPU (Ray Data's own tasks would starve and hang).
     """
+    import ray  # here, so that inference (the describer's round_to) runs without Ray installed
+    from ray.data import ActorPoolStrategy
+
     if not ray.is_initialized():
         ray.init()
     resources = ray.cluster_resources()
