@@ -88,9 +88,9 @@ def write_random_llm(out_dir: str | Path, *, config: LlamaConfig, dtype: torch.d
     return out
 
 
-def esm3_open_twin(*, n_layers: int = ESM3_OPEN["n_layers"], **runtime) -> EncoderConfig:
+def esm3_open_twin(*, n_layers: int = ESM3_OPEN["n_layers"], dims: dict | None = None, **runtime) -> EncoderConfig:
     """The encoder config of ESM3-open's architecture (``n_layers`` of its 48) with seeded random weights;
-    ``runtime`` sets device, dtype, token_budget or max_padding."""
-    tiny = TinyEncoderConfig(d_model=ESM3_OPEN["d_model"], n_heads=ESM3_OPEN["n_heads"],
-                             v_heads=ESM3_OPEN["v_heads"], n_layers=n_layers, seed=0)
+    ``dims`` overrides d_model / n_heads / v_heads (dry runs), ``runtime`` sets device, dtype, token_budget or
+    max_padding."""
+    tiny = TinyEncoderConfig(**{**ESM3_OPEN, **(dims or {}), "n_layers": n_layers, "seed": 0})
     return EncoderConfig(backend="esm3", name="tiny", tiny=tiny, **runtime)
