@@ -31,7 +31,7 @@ class RealScale:
     max_new_tokens: int = 64
     generate_repeats: int = 2
     matmul_size: int = 8192  # the bf16 matmul that measures the peak (the MFU denominator)
-    budget_s: float = 420.0  # benchmarks not started by then are skipped (the whole run must end within 8 min)
+    budget_s: float = 330.0  # benchmarks not started by then are skipped (the whole run must end within 8 min)
     torch_threads: int | None = None  # None: torch's default
 
     @property

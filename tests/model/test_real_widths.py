@@ -193,6 +193,7 @@ class PeakRss:
     """Samples this process's RSS every 20 ms in a thread: ``start``, ``peak`` and ``end`` in GiB."""
 
     def __enter__(self) -> PeakRss:
+        release()  # start from what is really in use (earlier tests may have left freed pages with the process)
         self._proc, self._stop = psutil.Process(), threading.Event()
         self.start = self.peak = self._proc.memory_info().rss / 2**30
         self._thread = threading.Thread(target=self._sample, daemon=True)
