@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import ray
+
 from m2t.cli import job_parser, load, run
 from m2t.infer.batch_score import batch_score
-from m2t.infer.describer import check_checkpoint, default_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
 
 
 def main() -> None:
@@ -28,7 +30,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/batch_score)")
     args = parser.parse_args()
     cfg = load(args)
-    checkpoint = check_checkpoint(args.checkpoint or default_checkpoint(cfg))
+    checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
+    ray.init(ignore_reinit_error=True)  # (tests run the job in a process already connected)
     summary = batch_score(cfg, checkpoint=checkpoint, output=args.output or cfg.stage_dir("batch_score"),
                           inputs=args.input, scan=args.scan, positions=args.positions)
     print(json.dumps(summary, indent=2))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from m2t.cli import job_parser, load, run
-from m2t.infer.describer import check_checkpoint, default_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS
 from m2t.infer.report import HEADERS
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/evaluate)")
     args = parser.parse_args()
     cfg = load(args)
-    checkpoint = check_checkpoint(args.checkpoint or default_checkpoint(cfg))
+    checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
     output = args.output or cfg.stage_dir("evaluate")
     metrics = evaluate(cfg, checkpoint=checkpoint, data=args.data, output=output)
     print(f"{'file':24s} {'n':>6s} " + " ".join(f"{HEADERS[m]:>7s}" for m in METRICS) + "   (x100)")

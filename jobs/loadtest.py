@@ -41,7 +41,7 @@ def main() -> None:
 
     import ray
 
-    from m2t.serve.loadtest import run_loadtest
+    from m2t.bench.loadtest import run_loadtest
 
     ray.init(address="local", include_dashboard=False)
     try:

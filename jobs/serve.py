@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from m2t.cli import job_parser, load, run
-from m2t.serve.app import make_app, resolve_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
+from m2t.serve.app import make_app
 from m2t.serve.http import API_KEY_ENV
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: serve.port, 8000)")
     args = parser.parse_args()
     cfg = load(args, [f"serve.host={args.host}"] * bool(args.host) + [f"serve.port={args.port}"] * bool(args.port))
-    checkpoint = resolve_checkpoint(cfg, args.checkpoint)  # fail fast (exit 2) before starting Ray
+    checkpoint = finetuned_checkpoint(cfg, args.checkpoint).resolve()  # fail fast (exit 2) before starting Ray
 
     import ray
     from ray import serve

@@ -2,7 +2,8 @@
 
 Every job takes ``--config FILE`` (default: the embedded tiny config) and trailing
 ``key.sub=value`` overrides. Exit codes: 0 done (even with rejected records), 1 unexpected
-failure, 2 bad usage / config / input, 3 mismatched store or checkpoint, 130 interrupted (Ctrl-C).
+failure, 2 bad usage / config / input, 3 mismatched store or checkpoint, 4 the Ray cluster cannot place the job,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from m2t.config import Config, ConfigError, load_config
 from m2t.errors import InputError, M2TError, MismatchError
+from m2t.placement import PlacementError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH, EXIT_PLACEMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def job_parser(description: str) -> argparse.ArgumentParser:
@@ -42,6 +44,9 @@ def run(main: Callable[[], object]) -> None:
     except MismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_MISMATCH)
+    except PlacementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_PLACEMENT)
     except M2TError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_FAILED)

@@ -34,10 +34,19 @@ def _resolve_uri(value: str, info: ValidationInfo) -> str:
     return value if "://" in value else str(_resolve(Path(value), info))
 
 
+LOCAL_PREFIXES = (".", "/", "~")  # a model.llm value starting with one of these is a local directory
+
+
+def _local_or_id(value: str, info: ValidationInfo) -> str:
+    return str(_resolve(Path(value).expanduser(), info)) if value.startswith(LOCAL_PREFIXES) else value
+
+
 # A path that resolves against the config file's directory.
 RelPath = Annotated[Path, AfterValidator(_resolve)]
 # A local path (resolved like RelPath) or a storage URI such as s3://bucket/dir or gs://bucket/dir (kept as is).
 StorageUri = Annotated[str, AfterValidator(_resolve_uri)]
+# A hub id (kept as is) or, when it starts with '.', '/' or '~', a local directory (resolved like RelPath).
+HubIdOrDir = Annotated[str, AfterValidator(_local_or_id)]
 
 
 class Section(BaseModel):
@@ -143,7 +152,8 @@ class ResamplerConfig(Section):
 
 
 class ModelConfig(Section):
-    llm: str = _f("tiny", "Base causal LM: a hub id, a local dir, or 'tiny' for a random Llama built offline.")
+    llm: HubIdOrDir = _f("tiny", "Base causal LM: a hub id, a local dir (starting with '.', '/' or '~'; relative to "
+                                 "this file), or 'tiny' for a random Llama built offline.")
     tiny_llm: TinyLlmConfig = _f(TinyLlmConfig(), "Dims of the tiny Llama used when llm is 'tiny'.")
     num_media_tokens: int = _f(8, "Vectors the resampler emits; they replace the single <delta_P> token.", ge=1)
     gca: GcaConfig = _f(GcaConfig(), "Gated cross-attention (mutant attends to wild type).")
@@ -184,7 +194,7 @@ class StageConfig(Section):
 
 class TrainConfig(Section):
     num_workers: int = _f(2, "Ray Train workers (one GPU each when use_gpu).", ge=1)
-    use_gpu: Literal["auto", "true", "false"] = _f("auto", "Use GPUs; auto = when the cluster has them.")
+    use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per worker (true/false); auto = when the cluster has GPUs.")
     cpus_per_worker: float = _f(1.0, "CPUs reserved per training worker.", gt=0)
     storage_path: StorageUri = _f("outputs/ray_results", "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
@@ -295,10 +305,11 @@ def _model_at(model: type[BaseModel], keys: list[str]) -> type[BaseModel] | None
     return model
 
 
-def _is_path_field(keys: list[str]) -> bool:
+def _field_kind(keys: list[str]) -> str:
+    """The validators of the field at ``keys`` as text ('' when there is no such field)."""
     parent = _model_at(Config, keys[:-1])
     field = parent.model_fields.get(keys[-1]) if parent else None
-    return field is not None and "_resolve" in repr((field.annotation, field.metadata))
+    return repr((field.annotation, field.metadata)) if field is not None else ""
 
 
 def _absolute(value: Any) -> Any:
@@ -315,8 +326,11 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, raw = item.split("=", 1)
         keys = key.strip().split(".")
         value = yaml.safe_load(raw) if raw.strip() else ""
-        if _is_path_field(keys):  # overrides resolve against the working directory
+        kind = _field_kind(keys)
+        if "_resolve" in kind:  # overrides resolve against the working directory
             value = _absolute(value)
+        elif "_local_or_id" in kind and isinstance(value, str) and value.startswith(LOCAL_PREFIXES):
+            value = str(Path(value).expanduser().resolve())
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})

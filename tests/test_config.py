@@ -96,6 +96,25 @@ def test_relative_paths_resolve_against_the_config_file_and_overrides_against_th
     assert over.data.inputs == [tmp_path / "x.jsonl"] and over.output.root == tmp_path / "elsewhere"
 
 
+def test_model_llm_is_a_hub_id_or_a_local_dir(tmp_path, monkeypatch):
+    """A value starting with '.', '/' or '~' is a directory (relative to the file; overrides: to the cwd);
+    anything else, 'tiny' included, stays a hub id."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = conf / "c.yaml"
+    path.write_text("model:\n  llm: ../llm/SmolLM2\n")
+    assert load_config(path).model.llm == str(tmp_path / "llm" / "SmolLM2")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_config(path, ["model.llm=./here"]).model.llm == str(tmp_path / "here")
+    assert load_config(path, ["model.llm=~/m"]).model.llm == str(tmp_path / "home" / "m")
+    assert load_config(path, ["model.llm=/abs/m"]).model.llm == "/abs/m"
+    for hub_id in ("meta-llama/Meta-Llama-3.1-8B-Instruct", "tiny"):
+        assert load_config(path, [f"model.llm={hub_id}"]).model.llm == hub_id
+    path.write_text("model:\n  llm: HuggingFaceTB/SmolLM2-135M-Instruct\n")
+    assert load_config(path).model.llm == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
 def test_overrides_are_parsed_as_yaml_and_applied_in_order():
     cfg = load_config(None, ["data.max_length=500", "data.extended_alphabet=true", "lora.target_modules=[q_proj]",
                              "data.max_length=600", 'model.system_prompt="Be brief: one line."'])  # YAML: quote text with ': '

@@ -5,5 +5,6 @@
 One file per benchmark (``embed.py``, ``train.py``, ``serve.py``, ``scan.py``); ``run.py`` runs a selection;
 ``machine.py`` records the machine and measures its matmul FLOP/s, ``flops.py`` counts model FLOPs,
 ``inputs.py`` builds the MutaDescribe-shaped records, ``scales.py`` holds the sizes, ``apps.py`` deploys the
-Serve app variants, ``load.py`` is the bounded HTTP load client, ``report.py`` writes the JSON and the table.
+Serve app variants, ``load.py`` is the bounded HTTP load client, ``loadtest.py`` the load test of the Serve app
+(``jobs/loadtest.py``), ``report.py`` writes the JSON and the table.
 """

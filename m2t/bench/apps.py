@@ -25,7 +25,7 @@ def bench_checkpoint(cfg: Config, out_dir: Path) -> Path:
     """An untrained stage-2 checkpoint of ``cfg`` (random adapter and LoRA on the configured LLM and encoder)."""
     encoder = build_encoder(cfg.encoder)
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg, stage="finetune", hidden_size_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
+    model = build_model(cfg, stage="finetune", dim_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
     return save_checkpoint(model, cfg, out_dir)
 
 

@@ -130,7 +130,7 @@ def _benchmarks(cfg: Config, names: list[str], results: list[dict], *, scale: Re
         del encoder
         _free(device)
         phase("embed", begun)
-    common = {"hidden_size_in": cfg.encoder.tiny.d_model, "encoder_id": tiny_encoder_id(cfg.encoder)}
+    common = {"dim_in": cfg.encoder.tiny.d_model, "encoder_id": tiny_encoder_id(cfg.encoder)}
     model = None
     if "train" in names and inputs is not None and in_budget("train"):
         begun = time.monotonic()

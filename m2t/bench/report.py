@@ -54,6 +54,6 @@ def format_table(results: list[dict]) -> str:
         rows.append((r["benchmark"], _num(r["ours"]["value"]), _num(r["baseline"]["value"]), f"{r['ratio']:.2f}x",
                      r["units"], r["target"]["rule"], _met(r["target"])))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

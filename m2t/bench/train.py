@@ -172,7 +172,7 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
                for part in length_groups(rows_of(stream[g:g + mega]), batch_size=size, rng=rng)]
 
     common = {"stage": "pretrain", "init": None, "resume": None, "encoder_id": encoder.encoder_id,
-              "hidden_size_in": encoder.hidden_size}
+              "dim_in": encoder.hidden_size}
     with single_process_group():
         torch.manual_seed(cfg.train.seed)
         model = stage_model(cfg, **common)

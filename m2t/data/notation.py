@@ -176,7 +176,7 @@ def derive_mutations(wild_type: str, mutant: str) -> list[str]:
     if len(wt) == len(mut):
         return [str(m) for m in _subs(wt, mut, 0)]
     n, m = len(wt), len(mut)
-    p = next((i for i, (a, b) in enumerate(zip(wt, mut)) if a != b), min(n, m))
+    p = next((i for i, (a, b) in enumerate(zip(wt, mut, strict=False)) if a != b), min(n, m))
     s = next((i for i in range(min(n, m) - p) if wt[n - 1 - i] != mut[m - 1 - i]), min(n, m) - p)
     if p + s in (n, m):
         spans = [(p, n - s, p, m - s)]

@@ -1,52 +1,20 @@
-"""Ray Data callables of the embedding pipeline and the actor-pool options they run with.
+"""The Ray Data callable of the embedding pipeline: :class:`EncoderActor`.
 
-:class:`EncoderActor` builds the protein encoder once per actor and, per batch, either writes one
-store shard (store mode: rows are sequences) or adds ``wt_emb``/``mut_emb`` columns to records
-(stream mode). :class:`StoreReader` adds the same columns from a store, so both modes hand the
-training loop the same rows.
+It builds the protein encoder once per actor and, per batch, either writes one store shard (store
+mode: rows are sequences) or adds ``wt_emb``/``mut_emb`` columns to records (stream mode). Its pool's
+resources come from :func:`m2t.placement.encoder_pool`.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
 import torch
 
-from m2t.config import Config, EncoderConfig
+from m2t.config import EncoderConfig
 from m2t.embed.store import TORCH_DTYPES, EmbeddingStore
-from m2t.errors import M2TError, MismatchError
-
-log = logging.getLogger(__name__)
-
-
-def pool_options(cfg: Config) -> dict:
-    """``map_batches`` keyword arguments for the encoder actor pool on the current Ray cluster.
-
-    One GPU per actor when the cluster has GPUs (at most one actor per GPU); otherwise fractional
-    CPUs, refusing a pool that would take every CPU (Ray Data's own tasks would starve and hang).
-    """
-    import ray  # here, so that inference (the describer's round_to) runs without Ray installed
-    from ray.data import ActorPoolStrategy
-
-    if not ray.is_initialized():
-        ray.init()
-    resources = ray.cluster_resources()
-    gpus, cpus = int(resources.get("GPU", 0)), float(resources.get("CPU", 0))
-    size, num_gpus = cfg.embed.num_actors, 0
-    if gpus:
-        num_gpus = 1
-        if size > gpus:
-            log.warning("embed.num_actors=%d but the cluster has %d GPUs: using %d actors", size, gpus, gpus)
-            size = gpus
-    elif size * cfg.embed.cpus_per_actor > cpus - 0.5:
-        raise M2TError(f"embed.num_actors × embed.cpus_per_actor = {size} × {cfg.embed.cpus_per_actor} CPUs leaves "
-                       f"under half a CPU of this {cpus:g}-CPU cluster for Ray Data's own tasks (it would hang); "
-                       f"lower them so their product is at most {max(cpus - 0.5, 0.25):g}, e.g. "
-                       f"embed.num_actors={size} embed.cpus_per_actor={max(cpus - 0.5, 0.25) / size:.2g}")
-    return {"compute": ActorPoolStrategy(size=size), "num_gpus": num_gpus, "num_cpus": cfg.embed.cpus_per_actor,
-            "batch_size": cfg.embed.batch_sequences}
+from m2t.errors import MismatchError
 
 
 def round_to(emb: torch.Tensor, dtype: str) -> np.ndarray:
@@ -86,15 +54,3 @@ class EncoderActor:
         stats = self.store.write_shard(sequences, self.encoder.embed(sequences))
         stats["seconds"] = time.perf_counter() - started
         return {k: np.array([v]) for k, v in stats.items()}
-
-
-class StoreReader:
-    """Opens the store once; ``__call__`` adds ``wt_emb``/``mut_emb`` (float32) to a batch of records."""
-
-    def __init__(self, *, store: str):
-        self.store = EmbeddingStore.open(store)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        wts, muts = [str(s) for s in batch["wild_type"]], [str(s) for s in batch["mutant"]]
-        embs = self.store.get_many(wts + muts)
-        return {**batch, "wt_emb": embs[: len(wts)], "mut_emb": embs[len(wts):]}

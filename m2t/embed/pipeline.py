@@ -20,10 +20,11 @@ from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
 from m2t.data.readers import read_records
 from m2t.data.records import Record, Reject, as_dict
-from m2t.embed.actor import EncoderActor, pool_options
+from m2t.embed.actor import EncoderActor
 from m2t.embed.identity import encoder_identity
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
+from m2t.placement import encoder_pool
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def embed_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str
     ``STORE/summary.json``) the run summary. ``store`` defaults to ``cfg.embed.store``."""
     root = Path(store if store is not None else cfg.embed.store)
     records, rejects = load_records(cfg, records_or_paths)
-    options = pool_options(cfg)
+    options = encoder_pool(cfg)
     encoder_id, hidden_size, max_length = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"],
                                                            num_cpus=options["num_cpus"])
     records, too_long = split_too_long(records, max_length=max_length, encoder_id=encoder_id)

@@ -34,11 +34,13 @@ from m2t.data.records import Record, as_dict
 from m2t.embed.identity import encoder_identity
 from m2t.encoders import with_runtime
 from m2t.errors import InputError
-from m2t.infer.describer import check_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
 from m2t.infer.parts import PartStore
 from m2t.infer.scan import scan_records
-from m2t.infer.scorer import ScorerActor, pool_options
+from m2t.infer.scorer import ScorerActor
 from m2t.model import trained_config
+from m2t.model.checkpoint import weights_stamp
+from m2t.placement import scorer_pool
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,7 @@ def wild_type_id(record: Record) -> str:
 
 def _run_settings(cfg: Config, checkpoint: Path) -> dict:
     """What the descriptions depend on; a rerun may only add to parts made with the same settings."""
-    adapter = (checkpoint / "adapter.safetensors").stat()
-    return {"checkpoint": str(checkpoint.resolve()), "checkpoint_stamp": f"{adapter.st_size}-{adapter.st_mtime_ns}",
+    return {"checkpoint": str(checkpoint.resolve()), "checkpoint_stamp": weights_stamp(checkpoint),
             "generation": {k: v for k, v in cfg.generation.model_dump().items() if k != "batch_size"}}
 
 
@@ -86,14 +87,12 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
                 scan: Path | None = None, positions: str | None = None) -> dict:
     """Describe every accepted row not already in ``output``; returns (and writes) the summary."""
     started = time.perf_counter()
-    checkpoint = check_checkpoint(checkpoint)
+    checkpoint = finetuned_checkpoint(cfg, checkpoint)
     check_args(inputs=inputs, scan=scan, positions=positions)
     out = Path(output)
     parts = PartStore(root=out / "parts", run=_run_settings(cfg, checkpoint))
     trained = trained_config(checkpoint)
-    if not ray.is_initialized():
-        ray.init()
-    options = pool_options(cfg)
+    options = scorer_pool(cfg)
     runtime = with_runtime(trained.encoder, cfg.encoder)
     identity = encoder_identity(runtime, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     read = read_input(cfg, inputs=inputs, scan=scan, positions=positions,

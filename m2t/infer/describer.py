@@ -13,36 +13,31 @@ embedding store when it holds them, and each wild type goes through the encoder 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
 from m2t.config import Config
 from m2t.embed.actor import round_to
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
-from m2t.errors import InputError, M2TError
+from m2t.errors import M2TError
+from m2t.infer.cache import EmbeddingLRU
 from m2t.model import load_checkpoint, trained_config
-from m2t.serve.cache import EmbeddingLRU
+from m2t.model.batching import pad_embeddings
+from m2t.model.checkpoint import require_checkpoint, stage_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def default_checkpoint(cfg: Config) -> Path:
-    """Where stage 2 of ``cfg`` leaves its final checkpoint: ``outputs/finetune/checkpoint``."""
-    return cfg.stage_dir("finetune") / "checkpoint"
-
-
-def check_checkpoint(path: str | Path) -> Path:
-    """``path`` if it is an m2t checkpoint, else :class:`InputError` saying which command makes one."""
-    path = Path(path)
-    if not (path / "m2t_model.json").is_file():
-        what = "does not exist" if not path.exists() else "is not an m2t checkpoint (no m2t_model.json)"
-        raise InputError(f"checkpoint {path} {what}; train one with `python jobs/pretrain.py && python jobs/finetune.py` "
-                         f"(same --config), or pass --checkpoint DIR")
-    return path
+def finetuned_checkpoint(cfg: Config, path: str | Path | None = None) -> Path:
+    """The checkpoint to describe with: ``path``, else ``<output.root>/finetune/checkpoint``; an
+    :class:`InputError` naming the commands that make one when it is not there."""
+    return require_checkpoint(path if path is not None else stage_checkpoint(cfg, "finetune"),
+                              fix="train one with `python jobs/pretrain.py && python jobs/finetune.py` (same --config), "
+                                  "or pass --checkpoint DIR")
 
 
 def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | None:
@@ -59,24 +54,18 @@ def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | No
     return store
 
 
-def pad(embeddings: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[(L_i, D)]`` -> zero-padded ``(b, L, D)`` and a ``(b, L)`` bool mask, True = residue."""
-    lengths = torch.tensor([e.shape[0] for e in embeddings])
-    padded = pad_sequence(list(embeddings), batch_first=True)  # (b, L, D)
-    return padded, torch.arange(padded.shape[1])[None, :] < lengths[:, None]  # (b, L)
-
-
 class Describer:
     """A checkpoint loaded for inference, its encoder, an optional store and a wild-type LRU.
 
     Counters (since construction): ``encoded_sequences`` (sequences run through the encoder), of
     which ``encoded_wild_types`` and ``encoded_mutants`` by :meth:`describe`; ``encoder_batches``
-    (encoder calls, each batched internally); ``store_hits`` (sequences read from the store).
+    (encoder calls, each batched internally); ``store_hits`` (sequences read from the store);
+    ``encode_seconds`` and ``generate_seconds`` (time :meth:`describe` spent getting embeddings and generating).
     """
 
     def __init__(self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None,
                  wt_cache_size: int = 64) -> None:
-        checkpoint = check_checkpoint(checkpoint)
+        checkpoint = finetuned_checkpoint(cfg, checkpoint)
         trained = trained_config(checkpoint)
         self.encoder = build_encoder(with_runtime(trained.encoder, cfg.encoder))
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
@@ -87,6 +76,7 @@ class Describer:
         self.wt_cache = EmbeddingLRU(capacity=wt_cache_size)
         self.encoded_sequences = self.encoded_wild_types = self.encoded_mutants = 0
         self.encoder_batches = self.store_hits = 0
+        self.encode_seconds = self.generate_seconds = 0.0
 
     @property
     def max_length(self) -> int:
@@ -122,17 +112,20 @@ class Describer:
         out: list[str] = []
         for start in range(0, len(pairs), gen.batch_size):  # embeddings are held for one chunk at a time
             chunk = pairs[start:start + gen.batch_size]
-            before = self.encoded_sequences
+            started, before = time.perf_counter(), self.encoded_sequences
             wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in chunk], self.embed)
             self.encoded_wild_types += self.encoded_sequences - before
             before = self.encoded_sequences
             mut_emb = self.embed([mut for _, mut in chunk])
             self.encoded_mutants += self.encoded_sequences - before
-            wt, wt_mask = pad(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
-            mut, mut_mask = pad(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
+            wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
+            mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
+            encoded = time.perf_counter()
             out.extend(self.model.generate(
                 wt_emb=wt, wt_mask=wt_mask, mut_emb=mut, mut_mask=mut_mask,
                 max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
                 temperature=temperature if temperature is not None else gen.temperature,
                 top_p=top_p if top_p is not None else gen.top_p))
+            self.encode_seconds += encoded - started
+            self.generate_seconds += time.perf_counter() - encoded
         return out

@@ -60,7 +60,7 @@ def default_data(cfg: Config) -> Path | list[Record]:
 def _names(paths: Sequence[Path]) -> list[str]:
     """Short unique names: the file stem, the file name when stems clash, else the whole path."""
     stems, names = [p.stem for p in paths], [p.name for p in paths]
-    return [s if stems.count(s) == 1 else (n if names.count(n) == 1 else str(p)) for s, n, p in zip(stems, names, paths)]
+    return [s if stems.count(s) == 1 else (n if names.count(n) == 1 else str(p)) for s, n, p in zip(stems, names, paths, strict=True)]
 
 
 def load_sets(cfg: Config, data: Sequence[Path] | None, *, max_length: int) -> list[EvalSet]:

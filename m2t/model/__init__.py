@@ -2,7 +2,7 @@
 
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.batching import collate, left_pad, make_example, prompt_ids
-from m2t.model.builder import build_adapter, build_model, llama3_esm3_adapter, tiny_adapter
+from m2t.model.builder import build_adapter, build_model
 from m2t.model.checkpoint import load_checkpoint, read_meta, save_checkpoint, trained_config
 from m2t.model.freeze import set_trainable
 from m2t.model.lora import apply_lora, merge_lora
@@ -11,6 +11,6 @@ from m2t.model.tokenizer import build_tokenizer, end_of_turn_id
 
 __all__ = [
     "DeltaAdapter", "M2TModel", "apply_lora", "build_adapter", "build_model", "build_tokenizer", "collate",
-    "end_of_turn_id", "left_pad", "llama3_esm3_adapter", "load_checkpoint", "make_example", "merge_lora",
-    "prompt_ids", "read_meta", "save_checkpoint", "set_trainable", "tiny_adapter", "trained_config",
+    "end_of_turn_id", "left_pad", "load_checkpoint", "make_example", "merge_lora", "prompt_ids", "read_meta",
+    "save_checkpoint", "set_trainable", "trained_config",
 ]

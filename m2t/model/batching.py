@@ -41,7 +41,7 @@ def make_example(tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, des
     return {"input_ids": prompt + answer, "labels": [IGNORE] * len(prompt) + answer}
 
 
-def _pad_embeddings(items: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_embeddings(items: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-residue embeddings ``[(L_i, D)]`` -> ``(b, L, D)`` float32 zero-padded and ``(b, L)`` bool (True = residue)."""
     tensors = [torch.as_tensor(x).float() for x in items]
     out = torch.zeros(len(tensors), max(t.shape[0] for t in tensors), tensors[0].shape[1])
@@ -68,8 +68,8 @@ def collate(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
         input_ids[i, :n] = torch.as_tensor(e["input_ids"], dtype=torch.long)
         labels[i, :n] = torch.as_tensor(e["labels"], dtype=torch.long)
         attention_mask[i, :n] = 1
-    wt_emb, wt_mask = _pad_embeddings([e["wt_emb"] for e in examples])
-    mut_emb, mut_mask = _pad_embeddings([e["mut_emb"] for e in examples])
+    wt_emb, wt_mask = pad_embeddings([e["wt_emb"] for e in examples])
+    mut_emb, mut_mask = pad_embeddings([e["mut_emb"] for e in examples])
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
             "wt_emb": wt_emb, "wt_mask": wt_mask, "mut_emb": mut_emb, "mut_mask": mut_mask}
 

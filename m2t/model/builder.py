@@ -1,4 +1,4 @@
-"""Builders: config -> plain numbers -> modules; ``build_model`` for each stage; named presets."""
+"""Builders: config -> plain numbers -> modules; ``build_model`` for each stage."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from m2t.config import REPO_ROOT, Config, ModelConfig, load_config
+from m2t.config import Config, ModelConfig
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.freeze import Stage, set_trainable
 from m2t.model.llm import build_llm, enable_gradient_checkpointing
 from m2t.model.lora import apply_lora
 from m2t.model.multimodal import M2TModel
 from m2t.model.tokenizer import build_tokenizer
-
-CONFIGS = REPO_ROOT / "jobs" / "configs"
 
 
 def adapter_kwargs(model_cfg: ModelConfig, *, dim_in: int, dim_llm: int) -> dict[str, Any]:
@@ -32,30 +30,16 @@ def build_adapter(model_cfg: ModelConfig, *, dim_in: int, dim_llm: int) -> Delta
     return DeltaAdapter(**adapter_kwargs(model_cfg, dim_in=dim_in, dim_llm=dim_llm))
 
 
-def tiny_adapter() -> DeltaAdapter:
-    """Preset: the adapter of ``jobs/configs/tiny.yaml`` (tiny ESM-2 64-d -> tiny Llama 64-d)."""
-    cfg = load_config(CONFIGS / "tiny.yaml")
-    return build_adapter(cfg.model, dim_in=cfg.encoder.tiny.d_model, dim_llm=cfg.model.tiny_llm.hidden_size)
-
-
-def llama3_esm3_adapter() -> DeltaAdapter:
-    """Preset: the adapter of ``jobs/configs/llama3_esm3.yaml`` (ESM3-open 1536-d -> Llama-3.1-8B 4096-d).
-
-    Build it under ``torch.device("meta")`` to inspect shapes without allocating ~0.8 GB.
-    """
-    return build_adapter(load_config(CONFIGS / "llama3_esm3.yaml").model, dim_in=1536, dim_llm=4096)
-
-
 def assemble(cfg: Config, *, llm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, new_token_ids: list[int],
-             hidden_size_in: int, encoder_id: str | None) -> M2TModel:
+             dim_in: int, encoder_id: str | None) -> M2TModel:
     """An M2TModel around an already-built LLM and tokenizer, with a freshly initialised adapter."""
-    adapter = build_adapter(cfg.model, dim_in=hidden_size_in, dim_llm=llm.config.hidden_size)
+    adapter = build_adapter(cfg.model, dim_in=dim_in, dim_llm=llm.config.hidden_size)
     return M2TModel(adapter=adapter, llm=llm, tokenizer=tokenizer, system_prompt=cfg.model.system_prompt,
                     instruction=cfg.model.instruction, delta_token=cfg.model.delta_token,
-                    hidden_size_in=hidden_size_in, encoder_id=encoder_id, new_token_ids=new_token_ids)
+                    dim_in=dim_in, encoder_id=encoder_id, new_token_ids=new_token_ids)
 
 
-def build_model(cfg: Config, *, stage: Stage, hidden_size_in: int, encoder_id: str | None = None) -> M2TModel:
+def build_model(cfg: Config, *, stage: Stage, dim_in: int, encoder_id: str | None = None) -> M2TModel:
     """A fresh model for ``stage``: new adapter; stage ``finetune`` also gets fresh LoRA.
 
     To continue from a checkpoint (stage 2 after stage 1, resume, inference) use
@@ -68,6 +52,6 @@ def build_model(cfg: Config, *, stage: Stage, hidden_size_in: int, encoder_id: s
     if stage == "finetune":
         llm = apply_lora(llm, cfg.lora)
     model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids,
-                     hidden_size_in=hidden_size_in, encoder_id=encoder_id)
+                     dim_in=dim_in, encoder_id=encoder_id)
     set_trainable(model, stage=stage, train_adapters=cfg.lora.train_adapters)
     return model

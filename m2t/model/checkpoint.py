@@ -1,14 +1,25 @@
-"""Self-describing checkpoint directories, loaded strictly; never the frozen base weights, never pickle.
+"""The checkpoint layout, defined here once, and self-describing checkpoints loaded strictly (never pickle,
+never the frozen base weights).
 
-    <dir>/m2t_model.json           validated config + builder arguments (format, stage, dims, encoder_id, ...)
-    <dir>/adapter.safetensors      GCA + resampler + projector + media gate
-    <dir>/lora/                    PEFT format (adapter_config.json + adapter_model.safetensors), stage 2 only
-    <dir>/tokenizer/               tokenizer files (with <delta_P>, pad and the chat template)
+A model checkpoint (what ``save_checkpoint`` writes; published as ``outputs/<stage>/checkpoint``)::
+
+    <dir>/m2t_model.json              validated config + builder arguments (format, stage, dims, encoder_id, ...)
+    <dir>/adapter.safetensors         GCA + resampler + projector + media gate
+    <dir>/lora/                       PEFT format (adapter_config.json + adapter_model.safetensors), stage 2 only
+    <dir>/tokenizer/                  tokenizer files (with <delta_P>, pad and the chat template)
     <dir>/new_token_rows.safetensors  embedding / LM-head rows added by resizing, when there are any
+
+A Ray Train checkpoint of a training run (in ``train.storage_path``; see :mod:`m2t.train.state`) wraps one::
+
+    <ckpt>/model/                     the model checkpoint above
+    <ckpt>/deepspeed/                 DeepSpeed's resume state (trainable weights, ZeRO-2 optimizer partitions)
+    <ckpt>/rng/rank_<r>.json          RNG state of each rank
+    <ckpt>/train_state.json           stage, step, epoch, val_loss (human-readable)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -33,6 +44,43 @@ log = logging.getLogger(__name__)
 FORMAT, VERSION = "m2t-checkpoint", 1
 META, ADAPTER, LORA, TOKENIZER = "m2t_model.json", "adapter.safetensors", "lora", "tokenizer"
 NEW_ROWS = "new_token_rows.safetensors"
+PUBLISHED = "checkpoint"  # outputs/<stage>/checkpoint
+RUN_MODEL, RUN_DEEPSPEED, RUN_RNG, RUN_STATE = "model", "deepspeed", "rng", "train_state.json"
+
+
+def stage_checkpoint(cfg: Config, stage: str) -> Path:
+    """Where ``stage`` of ``cfg`` publishes its final checkpoint: ``<output.root>/<stage>/checkpoint``."""
+    return cfg.stage_dir(stage) / PUBLISHED
+
+
+def require_checkpoint(path: str | Path, *, what: str = "checkpoint", fix: str = "save one with "
+                       "m2t.model.save_checkpoint") -> Path:
+    """``path`` if it is an m2t checkpoint, else :class:`InputError` naming ``what`` it should be and ``fix``.
+
+    A publish killed between its two renames is undone first (:func:`m2t.atomic.restore_dir`), so every
+    reader of a checkpoint sees the old or the new one, never none.
+    """
+    path = restore_dir(path)
+    if not (path / META).is_file():
+        state = "does not exist" if not path.exists() else f"is not an m2t checkpoint (no {META})"
+        raise InputError(f"{what} {path} {state}; {fix}")
+    return path
+
+
+def adapter_digest(ckpt_dir: str | Path) -> str:
+    """SHA-256 hex of a checkpoint's adapter weights (what a stage-2 run starts from)."""
+    return hashlib.sha256((Path(ckpt_dir) / ADAPTER).read_bytes()).hexdigest()
+
+
+def weights_stamp(ckpt_dir: str | Path) -> str:
+    """``<size>-<mtime ns>`` of the adapter weights: changes whenever the checkpoint is republished."""
+    stat = (Path(ckpt_dir) / ADAPTER).stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def read_train_state(ray_ckpt: str | Path) -> dict:
+    """The ``train_state.json`` (stage, step, epoch, val_loss) of a Ray Train checkpoint directory."""
+    return json.loads((Path(ray_ckpt) / RUN_STATE).read_text())
 
 
 def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
@@ -58,8 +106,8 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
     meta = {
         "format": FORMAT, "version": VERSION, "m2t_version": __version__,
         "stage": "finetune" if has_lora else "pretrain",
-        "builder": {"hidden_size_in": model.hidden_size_in, "encoder_id": model.encoder_id,
-                    "llm_hidden_size": model.adapter.dim_llm, "num_media_tokens": model.num_media_tokens,
+        "builder": {"dim_in": model.dim_in, "encoder_id": model.encoder_id,
+                    "dim_llm": model.adapter.dim_llm, "num_media_tokens": model.num_media_tokens,
                     "delta_token": model.delta_token, "delta_token_id": model.delta_token_id,
                     "new_token_ids": model.new_token_ids, "vocab_rows": model.llm.get_input_embeddings().weight.shape[0]},
         "config": cfg.model_dump(mode="json"),
@@ -69,17 +117,18 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
 
 
 def read_meta(ckpt_dir: str | Path) -> dict:
-    """The parsed ``m2t_model.json`` of a checkpoint directory (format checked). Every checkpoint load
-    starts here, so this is where a publish killed mid-swap is undone (:func:`m2t.atomic.restore_dir`)."""
-    path = restore_dir(ckpt_dir) / META
-    if not path.is_file():
-        raise InputError(f"{ckpt_dir} is not an m2t checkpoint: {META} is missing (save with m2t.model.save_checkpoint)")
+    """The parsed ``m2t_model.json`` of a checkpoint directory (format checked); every checkpoint load starts here."""
+    path = require_checkpoint(ckpt_dir) / META
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise MismatchError(f"{path}: format {meta.get('format')!r} v{meta.get('version')} is not {FORMAT} v{VERSION}")
+    if isinstance(meta.get("builder"), dict):
+        meta["builder"] = {RENAMED.get(k, k): v for k, v in meta["builder"].items()}
     return meta
 
 
+# builder arguments renamed since checkpoints were first saved: old name -> new name
+RENAMED = {"hidden_size_in": "dim_in", "llm_hidden_size": "dim_llm"}
 # settings that moved since checkpoints were first saved: (old section, key) -> (new section, key)
 MOVED = {("embed", "max_padding"): ("encoder", "max_padding")}
 
@@ -138,7 +187,7 @@ def load_checkpoint(
         raise MismatchError(f"{ckpt}: resizing {cfg.model.llm} gave new rows {new_ids}, the checkpoint has "
                             f"{b['new_token_ids']}; the base model changed since it was saved")
     model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids,
-                     hidden_size_in=b["hidden_size_in"], encoder_id=b["encoder_id"])
+                     dim_in=b["dim_in"], encoder_id=b["encoder_id"])
     if new_ids:
         rows, ids = load_file(ckpt / NEW_ROWS), torch.tensor(new_ids)
         with torch.no_grad():

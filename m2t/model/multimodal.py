@@ -29,14 +29,14 @@ class M2TModel(nn.Module):
         system_prompt: str,
         instruction: str,
         delta_token: str,
-        hidden_size_in: int,
+        dim_in: int,
         encoder_id: str | None,
         new_token_ids: list[int],
     ) -> None:
         super().__init__()
         self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
         self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
-        self.hidden_size_in, self.encoder_id, self.new_token_ids = hidden_size_in, encoder_id, list(new_token_ids)
+        self.dim_in, self.encoder_id, self.new_token_ids = dim_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
         self.lora_merged = False  # set by merge_lora: the base weights then hold LoRA and must not be checkpointed
@@ -97,7 +97,7 @@ class M2TModel(nn.Module):
         return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
 
     @torch.no_grad()
-    def generate(
+    def generate_ids(
         self,
         *,
         wt_emb: torch.Tensor,
@@ -108,8 +108,9 @@ class M2TModel(nn.Module):
         temperature: float = 0.0,
         top_p: float = 1.0,
         instructions: list[str] | None = None,
-    ) -> list[str]:
-        """Describe a batch of mutations (KV cache; greedy when ``temperature == 0``, else nucleus sampling).
+    ) -> torch.Tensor:
+        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature == 0``, else
+        nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
 
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
@@ -118,7 +119,8 @@ class M2TModel(nn.Module):
                 prompts of different lengths are left-padded.
 
         Returns:
-            ``b`` decoded answers, special tokens removed.
+            ``(b, n)`` new token ids, ``n <= max_new_tokens``; an answer that stopped early ends with its
+            end-of-turn id followed by pad ids.
         """
         b = wt_emb.shape[0]
         if instructions is not None and len(instructions) != b:
@@ -141,4 +143,9 @@ class M2TModel(nn.Module):
             out = self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, generation_config=gen)
         finally:
             self.train(was_training)
+        return out
+
+    def generate(self, **kwargs) -> list[str]:
+        """Describe a batch of mutations: :meth:`generate_ids` (same arguments) decoded, special tokens removed."""
+        out = self.generate_ids(**kwargs)
         return [text.strip() for text in self.tokenizer.batch_decode(out, skip_special_tokens=True)]

@@ -25,11 +25,12 @@ from ray import serve
 from ray.serve import Application
 
 from m2t.config import Config, ServeConfig, load_config
-from m2t.infer.describer import check_checkpoint, default_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
+from m2t.placement import replica_resources
 from m2t.serve.gate import BATCHER_WINDOW_S, BatchGate
 from m2t.serve.http import API_KEY_ENV, create_http_app, key_digest
 from m2t.serve.prepare import Job
-from m2t.serve.schemas import DescribeRequest, DescribeResponse, ModelInfo
+from m2t.serve.schemas import DescribeResponse, ModelInfo
 from m2t.serve.service import DescribeService
 
 
@@ -40,6 +41,7 @@ class M2TServer:
 
     def __init__(self, *, cfg: Config, checkpoint: str, api_key_sha256: str | None) -> None:
         self.service = DescribeService(cfg=cfg, checkpoint=Path(checkpoint))
+        self.limits, self.defaults = self.service.limits, self.service.defaults  # what m2t.serve.prepare checks against
         self.max_batch_items = cfg.serve.max_batch_items
         self.max_body_bytes, self.api_key_sha256 = cfg.serve.max_body_bytes, api_key_sha256
         self._gate = BatchGate(capacity=cfg.serve.max_batch_size, max_wait_s=cfg.serve.batch_wait_timeout_s)
@@ -50,9 +52,6 @@ class M2TServer:
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_http_app(self, max_body_bytes=self.max_body_bytes, api_key_sha256=self.api_key_sha256)
-
-    def prepare(self, request: DescribeRequest, *, loc: tuple[str | int, ...]) -> Job:
-        return self.service.prepare(request, loc=loc)
 
     async def submit(self, job: Job) -> DescribeResponse:
         """Queue ``job`` for the next batch, through the gate of :mod:`m2t.serve.gate`: it waits until the
@@ -76,25 +75,11 @@ class M2TServer:
         self.service.check_health()
 
 
-def use_gpu(setting: str | bool) -> bool:
-    """``serve.use_gpu``: auto = the running cluster has GPUs (before ``ray.init``: this machine has one)."""
-    if setting != "auto":
-        return bool(setting)
-    import ray
-
-    if ray.is_initialized():
-        return ray.cluster_resources().get("GPU", 0) > 0
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
-    """``Deployment.options`` from the serve section: GPU or fractional CPU, autoscaling, queue bound, health checks."""
-    actor = {"num_gpus": 1} if use_gpu(serve_cfg.use_gpu) else {}
-    actor["num_cpus"] = serve_cfg.cpus_per_replica
+    """``Deployment.options`` from the serve section: resources (:func:`m2t.placement.replica_resources`),
+    autoscaling, queue bound, health checks."""
     return {
-        "ray_actor_options": actor,
+        "ray_actor_options": replica_resources(serve_cfg),
         "max_ongoing_requests": serve_cfg.max_ongoing_requests,
         "health_check_period_s": serve_cfg.health_check_period_s,
         "autoscaling_config": {"min_replicas": serve_cfg.min_replicas, "max_replicas": serve_cfg.max_replicas,
@@ -102,17 +87,12 @@ def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
     }
 
 
-def resolve_checkpoint(cfg: Config, checkpoint: str | Path | None) -> Path:
-    """The checkpoint to serve (``None`` = ``<output.root>/finetune/checkpoint``); InputError naming the fix when missing."""
-    return check_checkpoint(checkpoint if checkpoint is not None else default_checkpoint(cfg)).resolve()
-
-
 def make_app(cfg: Config, checkpoint: str | Path | None = None, *, api_key: str | None = None) -> Application:
     """The bound application for a validated config; with ``api_key``, /v1 needs ``Authorization: Bearer <api_key>``.
 
     Only the key's SHA-256 digest goes into the deployment's arguments.
     """
-    path = resolve_checkpoint(cfg, checkpoint)
+    path = finetuned_checkpoint(cfg, checkpoint).resolve()
     return M2TServer.options(**deployment_options(cfg.serve)).bind(
         cfg=cfg, checkpoint=str(path), api_key_sha256=key_digest(api_key) if api_key else None)
 

@@ -4,8 +4,9 @@ Built per replica by :func:`create_http_app` (the deployment's ``__serve_build_a
 the body limit and the API key's digest are plain values the replica already holds. The key
 itself stays where the app was built; replicas compare SHA-256 digests with ``hmac.compare_digest``
 (Ray's runtime-env agent logs env vars in clear, so the key is never sent that way). The work itself is
-``backend.prepare`` (checks one item; raises :class:`~m2t.serve.schemas.FieldError`) and
-``backend.submit`` (queues one prepared item into the ``@serve.batch`` generate).
+:func:`m2t.serve.prepare.prepare` (checks one item against ``backend.limits``; raises
+:class:`~m2t.serve.schemas.FieldError`) and ``backend.submit`` (queues one prepared item into the
+``@serve.batch`` generate).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from m2t.serve.prepare import Decoding, Job, Limits, prepare
 from m2t.serve.schemas import (
     BatchRequest,
     BatchResponse,
@@ -40,10 +42,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 class Backend(Protocol):
     max_batch_items: int
+    limits: Limits
+    defaults: Decoding
 
-    def prepare(self, request: DescribeRequest, *, loc: tuple[str | int, ...]) -> Any: ...
-
-    async def submit(self, job: Any) -> DescribeResponse: ...
+    async def submit(self, job: Job) -> DescribeResponse: ...
 
     def info(self) -> ModelInfo: ...
 
@@ -135,7 +137,7 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
     @app.post("/v1/describe", response_model=DescribeResponse, dependencies=auth, responses=_ERRORS,
               summary="Describe one mutation.")
     async def describe(body: DescribeRequest) -> DescribeResponse:
-        return await backend.submit(backend.prepare(body, loc=("body",)))
+        return await backend.submit(prepare(body, loc=("body",), limits=backend.limits, defaults=backend.defaults))
 
     @app.post("/v1/describe:batch", response_model=BatchResponse, dependencies=auth, responses=_ERRORS,
               summary="Describe several mutations (at most serve.max_batch_items); every invalid item is reported.")
@@ -146,7 +148,7 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
         jobs, errors = [], []
         for i, item in enumerate(body.items):
             try:
-                jobs.append(backend.prepare(item, loc=("body", "items", i)))
+                jobs.append(prepare(item, loc=("body", "items", i), limits=backend.limits, defaults=backend.defaults))
             except FieldError as exc:
                 errors.extend(exc.errors)
         if errors:

@@ -1,11 +1,10 @@
-"""The work of one replica, without Ray or HTTP: check items, describe a batch, report limits and counters.
+"""The work of one replica, without Ray or HTTP: describe a batch of checked items, report limits and counters.
 
-The checkpoint, its encoder and the embedding semantics (rounded as training saw them) are those of
-:class:`m2t.infer.describer.Describer`, so the server writes what ``evaluate`` and ``batch_score``
-write for the same pair. :meth:`DescribeService.describe` takes the items ``@serve.batch``
-gathered, embeds each distinct wild type once (through the replica's LRU cache) and each distinct
-mutant, and runs one batched ``generate`` per distinct decoding setting (items asking for the same
-``max_new_tokens``/``temperature``/``top_p`` share a call; the defaults make that the usual case).
+Descriptions come from the one describe path, :meth:`m2t.infer.describer.Describer.describe`, so the
+server writes what ``evaluate`` and ``batch_score`` write for the same pair. :meth:`DescribeService.describe`
+takes the items ``@serve.batch`` gathered and groups them by decoding setting (items asking for the same
+``max_new_tokens``/``temperature``/``top_p`` share a call; the defaults make that the usual case); the
+describer's wild-type cache makes each wild type cost one encoder pass while cached.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from pathlib import Path
 import torch
 
 from m2t.config import Config
-from m2t.infer.describer import Describer, pad
-from m2t.serve.prepare import Decoding, Job, Limits, prepare
+from m2t.infer.describer import Describer
+from m2t.serve.prepare import Decoding, Job, Limits
 from m2t.serve.schemas import (
     CacheStats,
-    DescribeRequest,
     DescribeResponse,
     ModelInfo,
     Stats,
@@ -31,53 +29,47 @@ from m2t.serve.schemas import Limits as LimitsInfo
 
 
 class DescribeService:
-    """A :class:`Describer` (model + encoder + wild-type LRU) with the request checks and batching counters."""
+    """A :class:`Describer` (model + encoder + wild-type LRU), the limits requests are checked against, and
+    batching counters."""
 
     def __init__(self, *, cfg: Config, checkpoint: Path) -> None:
-        self.describer = Describer(checkpoint=checkpoint, cfg=cfg, wt_cache_size=cfg.serve.wt_cache_size)
+        # a whole @serve.batch group generates in one call
+        gen = cfg.generation.model_copy(update={"batch_size": max(cfg.generation.batch_size, cfg.serve.max_batch_size)})
+        self.describer = Describer(checkpoint=checkpoint, cfg=cfg.model_copy(update={"generation": gen}),
+                                   wt_cache_size=cfg.serve.wt_cache_size)
         trained, encoder = self.describer.trained, self.describer.encoder
         self.checkpoint, self.base_llm = checkpoint, trained.model.llm
         self.num_media_tokens = trained.model.num_media_tokens
         self.name = f"m2t:{Path(trained.model.llm).name}+{encoder.encoder_id}"
         self.limits = Limits(max_length=min(cfg.data.max_length, encoder.max_length),
                              extended_alphabet=cfg.data.extended_alphabet, max_new_tokens_limit=cfg.serve.max_new_tokens_limit)
-        gen = cfg.generation
         self.defaults = Decoding(max_new_tokens=min(gen.max_new_tokens, cfg.serve.max_new_tokens_limit),
                                  temperature=gen.temperature, top_p=gen.top_p)
         self.serve_cfg = cfg.serve
         self.batch_sizes: Counter[int] = Counter()
 
-    def prepare(self, request: DescribeRequest, *, loc: tuple[str | int, ...]) -> Job:
-        return prepare(request, loc=loc, limits=self.limits, defaults=self.defaults)
-
-    @torch.inference_mode()
     def describe(self, jobs: list[Job]) -> list[DescribeResponse]:
         """Describe a batch of checked items; answers in the order of ``jobs``."""
         started = time.perf_counter()
         d = self.describer
-        wt_emb = d.wt_cache.get_or_embed([j.wild_type for j in jobs], d.embed)
-        mut_emb = d.embed([j.mutant for j in jobs])  # each distinct mutant once
-        encoded = time.perf_counter()
         groups: dict[Decoding, list[int]] = {}
         for i, job in enumerate(jobs):
             groups.setdefault(job.decoding, []).append(i)
         texts: list[str] = [""] * len(jobs)
         sizes: list[int] = [0] * len(jobs)
+        encode_s, generate_s = d.encode_seconds, d.generate_seconds
         for decoding, idx in groups.items():
-            wt, wt_mask = pad([wt_emb[i] for i in idx])  # (b, Lw, D), (b, Lw) True = residue
-            mut, mut_mask = pad([mut_emb[i] for i in idx])  # (b, Lm, D), (b, Lm) True = residue
-            out = d.model.generate(wt_emb=wt, wt_mask=wt_mask, mut_emb=mut, mut_mask=mut_mask,
-                                   max_new_tokens=decoding.max_new_tokens, temperature=decoding.temperature,
-                                   top_p=decoding.top_p)
+            out = d.describe([(jobs[i].wild_type, jobs[i].mutant) for i in idx], max_new_tokens=decoding.max_new_tokens,
+                             temperature=decoding.temperature, top_p=decoding.top_p)
             self.batch_sizes[len(idx)] += 1
             for i, text in zip(idx, out, strict=True):
                 texts[i], sizes[i] = text.strip(), len(idx)
-        done = time.perf_counter()
-        ms = 1000.0
+        done, ms = time.perf_counter(), 1000.0
+        encode_ms, generate_ms = (d.encode_seconds - encode_s) * ms, (d.generate_seconds - generate_s) * ms
         return [DescribeResponse(
             id=job.id, description=texts[i], mutations=list(job.mutations), model=self.name,
-            timings=Timings(queue_ms=(started - job.arrived) * ms, encode_ms=(encoded - started) * ms,
-                            generate_ms=(done - encoded) * ms, total_ms=(done - job.arrived) * ms, batch_size=sizes[i]),
+            timings=Timings(queue_ms=(started - job.arrived) * ms, encode_ms=encode_ms, generate_ms=generate_ms,
+                            total_ms=(done - job.arrived) * ms, batch_size=sizes[i]),
         ) for i, job in enumerate(jobs)]
 
     def info(self) -> ModelInfo:

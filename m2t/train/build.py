@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def stage_model(cfg: Config, *, stage: str, init: str | Path | None, resume: str | Path | None, encoder_id: str,
-                hidden_size_in: int) -> M2TModel:
+                dim_in: int) -> M2TModel:
     """The model a stage starts from, with the stage's parameters trainable.
 
     ``resume`` (the ``model/`` part of this run's last checkpoint) wins; else stage ``pretrain``
@@ -27,7 +27,7 @@ def stage_model(cfg: Config, *, stage: str, init: str | Path | None, resume: str
     if resume is not None:
         model, _ = load_checkpoint(resume, stage=stage, encoder_id=encoder_id, lora_cfg=cfg.lora)
     elif stage == "pretrain":
-        model = build_model(cfg, stage="pretrain", hidden_size_in=hidden_size_in, encoder_id=encoder_id)
+        model = build_model(cfg, stage="pretrain", dim_in=dim_in, encoder_id=encoder_id)
     elif init is None:
         raise ValueError("stage finetune starts from a stage-1 checkpoint; none was given")
     else:

@@ -5,16 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from m2t.config import Config
-from m2t.errors import InputError, MismatchError
-from m2t.model.checkpoint import read_meta
+from m2t.errors import MismatchError
+from m2t.model.checkpoint import read_meta, require_checkpoint, stage_checkpoint
 
 # Model settings that may differ between the stages: they change how the LLM runs, not what the adapter is.
 RUNTIME_ONLY = {"gradient_checkpointing", "dtype", "trust_remote_code"}
-
-
-def default_init(cfg: Config) -> Path:
-    """Where stage 1 of this config leaves its final checkpoint: ``outputs/pretrain/checkpoint``."""
-    return cfg.stage_dir("pretrain") / "checkpoint"
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -27,31 +22,29 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return out
 
 
-def init_meta(init: str | Path) -> dict:
-    """The metadata of the stage-1 checkpoint directory ``init`` (:class:`m2t.errors.InputError` if there is none)."""
-    init = Path(init)
-    if not init.is_dir():
-        raise InputError(f"no stage-1 checkpoint at {init}; run `python jobs/pretrain.py` with the same config first, "
-                         f"or pass --init DIR")
-    return read_meta(init)
+def stage1_checkpoint(cfg: Config, init: str | Path | None = None) -> Path:
+    """The checkpoint stage 2 starts from: ``init``, else ``outputs/pretrain/checkpoint`` of this config
+    (:class:`m2t.errors.InputError` naming the command that makes one when it is not there)."""
+    return require_checkpoint(init if init is not None else stage_checkpoint(cfg, "pretrain"), what="stage-1 checkpoint",
+                              fix="run `python jobs/pretrain.py` with the same config first, or pass --init DIR")
 
 
-def check_init(cfg: Config, init: str | Path, *, encoder_id: str, hidden_size_in: int) -> dict:
+def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -> dict:
     """The metadata of stage-1 checkpoint ``init`` if stage 2 of ``cfg`` can start from it.
 
     Raises :class:`m2t.errors.InputError` when ``init`` is not a checkpoint, and
     :class:`m2t.errors.MismatchError` listing every difference when it was trained for another
     encoder (``encoder_id``), embedding width, base LLM, or adapter / prompt settings.
     """
-    meta = init_meta(init)
+    meta = read_meta(stage1_checkpoint(cfg, init))
     saved, builder = meta["config"]["model"], meta["builder"]
     diffs = []
     if meta["stage"] != "pretrain":
         diffs.append(f"stage: it is a {meta['stage']} (stage-2) checkpoint; stage 2 starts from a pretrain (stage-1) one")
     if builder["encoder_id"] != encoder_id:
         diffs.append(f"encoder: checkpoint {builder['encoder_id']!r}, this run's embeddings {encoder_id!r}")
-    if builder["hidden_size_in"] != hidden_size_in:
-        diffs.append(f"embedding width: checkpoint {builder['hidden_size_in']}, this run's embeddings {hidden_size_in}")
+    if builder["dim_in"] != dim_in:
+        diffs.append(f"embedding width: checkpoint {builder['dim_in']}, this run's embeddings {dim_in}")
     ours, theirs = _flatten(cfg.model.model_dump(mode="json")), _flatten(saved)
     for key in sorted(set(ours) | set(theirs)):
         if key.split(".")[0] in RUNTIME_ONLY or (key.startswith("tiny_llm.") and ours.get("llm") != "tiny"):

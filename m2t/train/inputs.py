@@ -20,11 +20,11 @@ from m2t.data.readers import format_summary, read_records
 from m2t.data.records import as_dict, read_records_file, write_records
 from m2t.data.split import split_records
 from m2t.data.synthetic import generate
-from m2t.embed.actor import pool_options
 from m2t.embed.identity import encoder_identity
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
+from m2t.placement import encoder_pool
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Inputs:
     train: Path
     val: Path | None
     encoder_id: str
-    hidden_size: int
+    dim_in: int  # the embeddings' width: the adapter's input width
 
 
 def _rows(path: Path) -> int:
@@ -83,9 +83,9 @@ def prepare_inputs(cfg: Config) -> Inputs:
         log.warning("%s holds %d records, fewer than train.num_workers=%d: training without val loss", val, _rows(val),
                     cfg.train.num_workers)
     splits = [train] + ([val] if _rows(val) >= cfg.train.num_workers else [])
-    options = pool_options(cfg)
+    options = encoder_pool(cfg)
     identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
-    encoder_id, hidden_size = identity.encoder_id, identity.hidden_size
+    encoder_id, dim_in = identity.encoder_id, identity.hidden_size
     if cfg.embed.mode == "store":
         sequences = list(dict.fromkeys(s for p in splits for c in ("wild_type", "mutant")
                                        for s in pq.read_table(p, columns=[c]).column(c).to_pylist()))
@@ -93,10 +93,10 @@ def prepare_inputs(cfg: Config) -> Inputs:
         missing = sequences
         if (root / "manifest.json").is_file():
             store = EmbeddingStore.open(root)
-            store.check(encoder_id=encoder_id, hidden_size=hidden_size)
+            store.check(encoder_id=encoder_id, hidden_size=dim_in)
             missing = store.missing(sequences)
         if missing:
             log.warning("embedding store %s lacks %d of the splits' %d sequences: embedding them first", root,
                         len(missing), len(sequences))
             embed_records(cfg, splits)
-    return Inputs(train=train, val=val if len(splits) > 1 else None, encoder_id=encoder_id, hidden_size=hidden_size)
+    return Inputs(train=train, val=val if len(splits) > 1 else None, encoder_id=encoder_id, dim_in=dim_in)

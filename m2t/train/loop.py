@@ -10,8 +10,6 @@ same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, sched
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import tempfile
 import time
 from contextlib import ExitStack
@@ -23,10 +21,11 @@ import torch
 import torch.distributed as dist
 
 from m2t.config import Config
+from m2t.model.checkpoint import RUN_MODEL
 from m2t.train.batches import BatchMaker, epochs, to_device
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.metrics import MetricsWriter
-from m2t.train.state import MODEL, load_state, save_state
+from m2t.train.state import load_state, save_state
 from m2t.train.validation import sample_generations, val_loss
 
 log = logging.getLogger(__name__)
@@ -36,15 +35,15 @@ def train_loop_per_worker(config: dict) -> None:
     """Train ``config["stage"]``. ``config`` is built by :func:`m2t.train.trainer.build_trainer`:
 
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
-    stage 2), ``encoder_id`` and ``hidden_size_in`` (of the embeddings), ``store`` (embedding store dir, or None
-    when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, and ``faults`` (fault
-    injection for tests and drills: each ``{"step", "rank", "marker"}`` SIGKILLs that rank's process after
-    that step's report, once: the ``marker`` file it creates stops it from firing again after the restart).
+    stage 2), ``encoder_id`` and ``dim_in`` (of the embeddings), ``store`` (embedding store dir, or None
+    when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, and ``after_report``: None,
+    or a picklable callable ``(step=, rank=)`` every worker calls after each step's report (how tests and drills
+    inject faults from the outside, e.g. SIGKILL one rank after a given step).
     """
     cfg = Config.model_validate(config["config"])
     stage, init, store, out_dir = config["stage"], config["init"], config["store"], Path(config["out_dir"])
-    encoder_id, hidden_size_in, has_val = config["encoder_id"], config["hidden_size_in"], config["has_val"]
-    faults = config.get("faults") or []
+    encoder_id, dim_in, has_val = config["encoder_id"], config["dim_in"], config["has_val"]
+    after_report = config.get("after_report")
     stage_cfg = getattr(cfg.train, stage)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -53,8 +52,8 @@ def train_loop_per_worker(config: dict) -> None:
     with ExitStack() as stack:
         reported = ray.train.get_checkpoint()
         ckpt = Path(stack.enter_context(reported.as_directory())) if reported is not None else None
-        model = stage_model(cfg, stage=stage, init=init, resume=ckpt / MODEL if ckpt else None,
-                            encoder_id=encoder_id, hidden_size_in=hidden_size_in)
+        model = stage_model(cfg, stage=stage, init=init, resume=ckpt / RUN_MODEL if ckpt else None,
+                            encoder_id=encoder_id, dim_in=dim_in)
         engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=stage_cfg, world_size=world)
         info = load_state(engine, ckpt=ckpt, rank=rank) if ckpt else {"step": 0, "epoch": -1}
     step = resumed_from = engine.global_steps
@@ -106,18 +105,9 @@ def train_loop_per_worker(config: dict) -> None:
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:
             ray.train.report(metrics)
-        for fault in faults:
-            if step == fault["step"] and rank == fault["rank"] and _first_time(fault["marker"]):
-                os.kill(os.getpid(), signal.SIGKILL)
+        if after_report is not None:
+            after_report(step=step, rank=rank)
     if writer is not None:
         writer.close()
         writer.plot()
 
-
-def _first_time(marker: str) -> bool:
-    """Create ``marker``; False if it already exists (the fault was injected before)."""
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True

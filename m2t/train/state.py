@@ -1,14 +1,11 @@
-"""What a Ray Train checkpoint of m2t holds, and how a worker writes and restores it.
+"""How a training worker writes and restores its part of a Ray Train checkpoint (layout: :mod:`m2t.model.checkpoint`).
 
-    <ckpt>/model/          the model-core checkpoint (m2t.model.save_checkpoint: adapter + LoRA, no base weights)
-    <ckpt>/deepspeed/      DeepSpeed's resume state (trainable weights, ZeRO-2 optimizer partitions per rank,
-                           LR scheduler, global step), saved with exclude_frozen_parameters=True
-    <ckpt>/rng/rank_<r>.json   RNG state of each rank (torch, CUDA, numpy, python)
-    <ckpt>/train_state.json    stage, step, epoch, val_loss (human-readable)
-
-Every worker writes its part into its own temporary directory and reports it; Ray Train merges the
-parts into one directory in ``train.storage_path``. DeepSpeed's files are torch pickles: they are
-only ever read back from this run's own storage, never from user-supplied paths.
+A checkpoint holds the model checkpoint (adapter + LoRA, no base weights), DeepSpeed's resume state
+(trainable weights, ZeRO-2 optimizer partitions per rank, LR scheduler, global step; saved with
+``exclude_frozen_parameters=True``), each rank's RNG state (torch, CUDA, numpy, python) and a
+human-readable train state. Every worker writes its part into its own temporary directory and reports
+it; Ray Train merges the parts into one directory in ``train.storage_path``. DeepSpeed's files are
+torch pickles: they are only ever read back from this run's own storage, never from user-supplied paths.
 """
 
 from __future__ import annotations
@@ -23,9 +20,8 @@ import torch
 
 from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
-from m2t.model.checkpoint import save_checkpoint
+from m2t.model.checkpoint import RUN_DEEPSPEED, RUN_MODEL, RUN_RNG, RUN_STATE, save_checkpoint
 
-MODEL, DEEPSPEED, RNG, TRAIN_STATE = "model", "deepspeed", "rng", "train_state.json"
 TAG = "state"
 
 
@@ -60,23 +56,23 @@ def set_rng_state(state: dict) -> None:
 def save_state(engine, *, cfg: Config, out: Path, rank: int, info: dict) -> None:
     """Write this rank's part of a checkpoint into ``out`` (all ranks must call it: DeepSpeed syncs).
 
-    ``info`` (stage, step, epoch, val_loss, ...) goes into DeepSpeed's client state and ``train_state.json``.
+    ``info`` (stage, step, epoch, val_loss, ...) goes into DeepSpeed's client state and the train state file.
     """
-    engine.save_checkpoint(str(out / DEEPSPEED), tag=TAG, client_state={"m2t": info}, exclude_frozen_parameters=True)
-    (out / RNG).mkdir(exist_ok=True)
-    atomic_write_bytes(out / RNG / f"rank_{rank}.json", json.dumps(rng_state()).encode())
+    engine.save_checkpoint(str(out / RUN_DEEPSPEED), tag=TAG, client_state={"m2t": info}, exclude_frozen_parameters=True)
+    (out / RUN_RNG).mkdir(exist_ok=True)
+    atomic_write_bytes(out / RUN_RNG / f"rank_{rank}.json", json.dumps(rng_state()).encode())
     if rank == 0:
-        save_checkpoint(engine.module, cfg, out / MODEL)
-        atomic_write_bytes(out / TRAIN_STATE, (json.dumps(info, indent=2) + "\n").encode())
+        save_checkpoint(engine.module, cfg, out / RUN_MODEL)
+        atomic_write_bytes(out / RUN_STATE, (json.dumps(info, indent=2) + "\n").encode())
 
 
 def load_state(engine, *, ckpt: Path, rank: int) -> dict:
     """Restore optimizer, scheduler, step and trainable weights from ``ckpt`` into ``engine``, and this rank's
     RNG; returns the ``info`` saved with it."""
-    path, client = engine.load_checkpoint(str(ckpt / DEEPSPEED), tag=TAG, load_module_strict=False)
+    path, client = engine.load_checkpoint(str(ckpt / RUN_DEEPSPEED), tag=TAG, load_module_strict=False)
     if path is None:
-        raise RuntimeError(f"DeepSpeed found no resume state under {ckpt / DEEPSPEED}; the checkpoint is incomplete")
-    rng = ckpt / RNG / f"rank_{rank}.json"
+        raise RuntimeError(f"DeepSpeed found no resume state under {ckpt / RUN_DEEPSPEED}; the checkpoint is incomplete")
+    rng = ckpt / RUN_RNG / f"rank_{rank}.json"
     if rng.is_file():
         set_rng_state(json.loads(rng.read_text()))
     return client["m2t"]

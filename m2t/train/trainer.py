@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,12 +23,14 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from m2t.atomic import atomic_write_bytes, publish_dir
-from m2t.config import Config, ConfigError
+from m2t.config import Config
+from m2t.embed.stream import stream_embeddings
 from m2t.errors import InputError, M2TError
-from m2t.train.handoff import RUNTIME_ONLY, check_init, default_init, init_meta
+from m2t.model.checkpoint import RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
+from m2t.placement import train_workers
+from m2t.train.handoff import RUNTIME_ONLY, check_init, stage1_checkpoint
 from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
-from m2t.train.state import MODEL
 
 log = logging.getLogger(__name__)
 COLUMNS = ["id", "wild_type", "mutant", "description"]
@@ -58,15 +61,8 @@ def run_name(cfg: Config, *, stage: str, init: Path | None, encoder_id: str) -> 
                "schedule": getattr(cfg.train, stage).model_dump(mode="json"),
                "deepspeed": json.loads(Path(cfg.deepspeed.config).read_text()),
                "lora": cfg.lora.model_dump(mode="json") if stage == "finetune" else None,
-               "init": hashlib.sha256((init / "adapter.safetensors").read_bytes()).hexdigest() if init else None}
+               "init": adapter_digest(init) if init else None}
     return f"{stage}-{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]}"
-
-
-def use_gpu(cfg: Config) -> bool:
-    """``train.use_gpu``; ``auto`` = the Ray cluster has GPUs now."""
-    if cfg.train.use_gpu == "auto":
-        return ray.cluster_resources().get("GPU", 0) > 0
-    return cfg.train.use_gpu == "true"
 
 
 def record_dataset(cfg: Config, path: Path, *, stream: bool) -> ray.data.Dataset:
@@ -76,45 +72,26 @@ def record_dataset(cfg: Config, path: Path, *, stream: bool) -> ray.data.Dataset
         raise InputError(f"{path}: {missing} records have no description (mutation sets?); training needs the "
                          f"target text of every record")
     ds = ray.data.read_parquet(str(path), columns=COLUMNS)
-    if stream:
-        from m2t.embed.join import embedded_dataset
-
-        ds = embedded_dataset(cfg, ds, mode="stream")
-    return ds
-
-
-def check_stream_resources(cfg: Config, *, pools: int, gpus: bool) -> None:
-    """Without GPUs, streamed embeddings need the encoder pools (one per split) beside the training workers, and
-    half a CPU left for Ray Data's own tasks, or the run hangs: refuse such a plan with the numbers to change."""
-    cpus = float(ray.cluster_resources().get("CPU", 0))
-    need = cfg.train.num_workers * cfg.train.cpus_per_worker + pools * cfg.embed.num_actors * cfg.embed.cpus_per_actor
-    if not gpus and need > cpus - 0.5:
-        raise ConfigError(f"embed.mode=stream on this {cpus:g}-CPU cluster: train.num_workers × train.cpus_per_worker "
-                          f"({cfg.train.num_workers} × {cfg.train.cpus_per_worker:g}) + {pools} encoder pool(s) × "
-                          f"embed.num_actors × embed.cpus_per_actor ({cfg.embed.num_actors} × "
-                          f"{cfg.embed.cpus_per_actor:g}) = {need:g} CPUs leaves under 0.5 for Ray Data; lower them "
-                          f"(e.g. train.cpus_per_worker=0.25 embed.cpus_per_actor=0.25) or use embed.mode=store")
+    return stream_embeddings(cfg, ds) if stream else ds
 
 
 def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, init: Path | None, name: str,
-                  faults: list[dict] | None = None) -> TorchTrainer:
-    """The ``TorchTrainer`` of one stage (``faults``: injected worker kills, see :func:`train_loop_per_worker`)."""
-    stream, gpus = cfg.embed.mode == "stream", use_gpu(cfg)
-    if stream:
-        check_stream_resources(cfg, pools=1 + (inputs.val is not None), gpus=gpus)
+                  after_report: Callable[..., None] | None = None) -> TorchTrainer:
+    """The ``TorchTrainer`` of one stage (``after_report``: see :func:`train_loop_per_worker`)."""
+    stream = cfg.embed.mode == "stream"
+    workers = train_workers(cfg, encoder_pools=(1 + (inputs.val is not None)) * stream)
     datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
     if inputs.val is not None:
         datasets["val"] = record_dataset(cfg, inputs.val, stream=stream)
     loop_config = {"config": cfg.model_dump(mode="json"), "stage": stage, "init": str(init) if init else None,
-                   "encoder_id": inputs.encoder_id, "hidden_size_in": inputs.hidden_size,
+                   "encoder_id": inputs.encoder_id, "dim_in": inputs.dim_in,
                    "store": None if stream else str(cfg.embed.store), "out_dir": str(out_dir),
-                   "has_val": inputs.val is not None, "faults": faults}
+                   "has_val": inputs.val is not None, "after_report": after_report}
     scored = {"checkpoint_score_attribute": "val_loss", "checkpoint_score_order": "min"} if inputs.val else {}
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=cfg.train.num_workers, use_gpu=gpus,
-                                     resources_per_worker={"CPU": cfg.train.cpus_per_worker}),
+        scaling_config=ScalingConfig(**workers),
         run_config=RunConfig(name=name, storage_path=str(cfg.train.storage_path),
                              checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints, **scored),
                              failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
@@ -122,30 +99,28 @@ def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, ini
     )
 
 
-def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None, faults: list[dict] | None = None) -> dict:
+def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None,
+              after_report: Callable[..., None] | None = None) -> dict:
     """Train ``stage`` (``pretrain`` or ``finetune``) on Ray Train and publish ``outputs/<stage>/checkpoint``.
 
     Prepares missing records / embeddings first (:func:`m2t.train.inputs.prepare_inputs`). Stage 2
     starts from ``init`` (default ``outputs/pretrain/checkpoint``), refused with
     :class:`m2t.errors.MismatchError` when it does not fit. A run that fails more than
     ``train.max_failures`` times raises :class:`m2t.errors.M2TError`; calling again resumes it.
-    ``faults`` injects worker kills (tests, drills; see :func:`train_loop_per_worker`). Returns (and
+    ``after_report`` runs on every worker after each step's report (tests and drills inject faults with it;
+    see :func:`train_loop_per_worker`). Returns (and
     writes to ``outputs/<stage>/summary.json``) the run's summary.
     """
-    if not ray.is_initialized():
-        ray.init()
     started = time.time()
     out_dir = cfg.stage_dir(stage)
-    init_dir = None
-    if stage == "finetune":
-        init_dir = Path(init) if init is not None else default_init(cfg)
-        init_meta(init_dir)  # fail fast, before preparing inputs
+    init_dir = stage1_checkpoint(cfg, init) if stage == "finetune" else None  # fail fast, before preparing inputs
     inputs = prepare_inputs(cfg)
     if init_dir is not None:
-        check_init(cfg, init_dir, encoder_id=inputs.encoder_id, hidden_size_in=inputs.hidden_size)
+        check_init(cfg, init_dir, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in)
     name = run_name(cfg, stage=stage, init=init_dir, encoder_id=inputs.encoder_id)
     log.info("%s: run %s in %s (rerunning this command resumes it)", stage, name, cfg.train.storage_path)
-    trainer = build_trainer(cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name, faults=faults)
+    trainer = build_trainer(cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name,
+                            after_report=after_report)
     with report_poll(cfg.train.report_poll_s):
         try:
             result = trainer.fit()
@@ -155,10 +130,10 @@ def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None, faults
                            f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
                            f"Ray Train said:\n{detail}") from exc
     with result.checkpoint.as_directory() as ckpt:
-        state = json.loads((Path(ckpt) / "train_state.json").read_text())
-        publish_dir(Path(ckpt) / MODEL, out_dir / "checkpoint")
+        state = read_train_state(ckpt)
+        publish_dir(Path(ckpt) / RUN_MODEL, stage_checkpoint(cfg, stage))
     summary = {"stage": stage, "run_name": name, "run_dir": result.path, "step": state["step"],
-               "val_loss": state.get("val_loss"), "checkpoint": str(out_dir / "checkpoint"),
+               "val_loss": state.get("val_loss"), "checkpoint": str(stage_checkpoint(cfg, stage)),
                "ray_checkpoint": result.checkpoint.path, "init": str(init_dir) if init_dir else None,
                "metrics": str(out_dir / "metrics.jsonl"), "loss_curve": str(out_dir / "loss.png"),
                "seconds": round(time.time() - started, 1)}

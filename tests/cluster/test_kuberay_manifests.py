@@ -6,7 +6,17 @@ import copy
 
 import pytest
 import yaml
-from cluster_files import KUBERAY_YAMLS, REAL_CONFIG, SERVE_YAML, SHARED, code_uri, load_yaml, ray_image, ray_version, runtime_pip
+from cluster_files import (
+    KUBERAY_YAMLS,
+    REAL_CONFIG,
+    SERVE_YAML,
+    SHARED,
+    code_uri,
+    load_yaml,
+    ray_image,
+    ray_version,
+    runtime_pip,
+)
 from ray.autoscaler._private.kuberay.autoscaling_config import _derive_autoscaling_config_from_ray_cr
 
 from m2t.config import load_config

@@ -99,7 +99,7 @@ def test_serve_tiny_yaml_deploys_with_serve_run_and_describes_a_mutation(ray_clu
     spec = load_yaml(SERVE_TINY_YAML)
     cfg = load_config(REPO / spec["applications"][0]["args"]["config"])
     encoder = build_encoder(cfg.encoder)
-    model = build_model(cfg, stage="finetune", hidden_size_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
+    model = build_model(cfg, stage="finetune", dim_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
     ckpt = save_checkpoint(model, cfg, tmp_path / "checkpoint")
     port = free_port()  # the only two changes: a free port, and this checkpoint instead of outputs/'s
     spec["http_options"]["port"] = port

@@ -175,7 +175,9 @@ def test_derived_mutations_rebuild_the_mutant(case):
 
 
 def _hgvs(m: Mutation) -> str:
-    three = lambda residues: "".join(THREE_LETTER[r] for r in residues)
+    def three(residues):
+        return "".join(THREE_LETTER[r] for r in residues)
+
     if m.kind == "sub":
         return f"p.{three(m.first)}{m.start}{three(m.alt)}"
     if m.kind == "del":

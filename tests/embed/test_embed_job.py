@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from m2t.cli import EXIT_MISMATCH, EXIT_OK
+from m2t.cli import EXIT_MISMATCH, EXIT_OK, EXIT_PLACEMENT
 from m2t.config import load_config
 from m2t.data.readers import read_records
 from m2t.embed.pipeline import embed_records
@@ -43,6 +43,13 @@ def test_job_rejects_bad_rows_and_refuses_another_encoder(ray_cluster, tmp_path)
     other = _job(ray_cluster, "--input", str(data), "--output", str(store), "encoder.tiny.d_model=32")
     assert other.returncode == EXIT_MISMATCH
     assert "hidden_size: store has 64, asked for 32" in other.stderr
+
+
+def test_a_pool_the_cluster_cannot_place_exits_4_before_any_work(ray_cluster, tmp_path):
+    crowded = _job(ray_cluster, "--output", str(tmp_path / "store"), "embed.num_actors=3", "embed.cpus_per_actor=1")
+    assert crowded.returncode == EXIT_PLACEMENT == 4, crowded.stderr[-3000:]
+    assert "error: embed.num_actors × embed.cpus_per_actor = 3 × 1.0 CPUs leaves under half a CPU" in crowded.stderr
+    assert not (tmp_path / "store").exists()
 
 
 @pytest.mark.slow

@@ -7,12 +7,14 @@ import shutil
 
 import numpy as np
 import pytest
+import ray
 
 from m2t.config import load_config
-from m2t.data.records import Record
-from m2t.embed.join import embedded_dataset, iter_embeddings, lookup
+from m2t.data.records import Record, records_to_table
+from m2t.embed.identity import encoder_identity
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
+from m2t.embed.stream import stream_embeddings
 from m2t.encoders import build_encoder
 from m2t.errors import M2TError, MismatchError
 
@@ -80,19 +82,17 @@ def test_rerun_encodes_nothing_and_resume_encodes_exactly_the_missing(first_run,
 
 @pytest.mark.slow
 def test_store_and_stream_give_the_same_embeddings(first_run):
+    """Training reads a record's embeddings from the store (store mode) or gets them from the encoder actors
+    (stream mode): the same numbers either way."""
     cfg, _ = first_run
     store = EmbeddingStore.open(cfg.embed.store)
-    stored = {r.id: (wt, mut) for r, wt, mut in iter_embeddings(cfg, RECORDS, mode="store")}
-    assert sorted(stored) == [r.id for r in RECORDS]
-    rows = embedded_dataset(cfg, RECORDS, mode="stream").take_all()
+    rows = stream_embeddings(cfg, ray.data.from_arrow(records_to_table(RECORDS))).take_all()
     assert sorted(row["id"] for row in rows) == [r.id for r in RECORDS]
     for row in rows:
         record = next(r for r in RECORDS if r.id == row["id"])
         assert row["description"] == record.description and list(row["mutations"]) == list(record.mutations)
-        wt, mut = lookup(store, record)
+        wt, mut = store.get_many([record.wild_type, record.mutant])
         assert wt.shape == (len(record.wild_type), 64) and row["wt_emb"].dtype == np.float32
-        np.testing.assert_array_equal(stored[record.id][0], wt)
-        np.testing.assert_array_equal(stored[record.id][1], mut)
         # Both rounded through fp16; only the batch composition (padding) differs.
         np.testing.assert_allclose(row["wt_emb"], wt, atol=2e-3, rtol=2e-3)
         np.testing.assert_allclose(row["mut_emb"], mut, atol=2e-3, rtol=2e-3)
@@ -103,8 +103,10 @@ def test_other_encoder_is_refused(first_run):
     with pytest.raises(MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0', asked for "
                                             "'esm2:tiny:d64-l2-h4-seed1'"):
         embed_records(other, RECORDS)
+    identity = encoder_identity(other.encoder)  # what training checks before reading the store
     with pytest.raises(MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0'"):
-        embedded_dataset(other, RECORDS, mode="store")
+        EmbeddingStore.open(first_run[0].embed.store).check(encoder_id=identity.encoder_id,
+                                                           hidden_size=identity.hidden_size)
 
 
 def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):

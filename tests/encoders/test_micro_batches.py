@@ -1,5 +1,7 @@
 """Length-sorted micro-batches under a padded-token budget."""
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +30,6 @@ def test_micro_batches_properties(lengths, budget, max_padding):
         padded = len(b) * (max(lengths[i] for i in b) + 2)
         assert len(b) == 1 or padded <= budget
         assert sum(lengths[i] + 2 for i in b) >= (1 - max_padding) * padded  # padding within the cap
-    for b, nxt in zip(batches, batches[1:]):  # greedy: the next sequence did not fit, or would pad too much
+    for b, nxt in itertools.pairwise(batches):  # greedy: the next sequence did not fit, or would pad too much
         padded = (len(b) + 1) * (lengths[nxt[0]] + 2)
         assert padded > budget or sum(lengths[i] + 2 for i in [*b, nxt[0]]) < (1 - max_padding) * padded

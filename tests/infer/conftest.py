@@ -24,7 +24,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ckpt")
     cfg = tiny_config(root)
     torch.manual_seed(0)
-    model = build_model(cfg, stage="finetune", hidden_size_in=cfg.encoder.tiny.d_model,
+    model = build_model(cfg, stage="finetune", dim_in=cfg.encoder.tiny.d_model,
                         encoder_id=tiny_encoder_id(cfg.encoder))
     with torch.no_grad():
         for name, p in model.adapter.named_parameters():

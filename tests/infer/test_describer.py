@@ -7,7 +7,7 @@ from conftest import tiny_config
 
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
-from m2t.infer.describer import Describer, check_checkpoint
+from m2t.infer.describer import Describer, finetuned_checkpoint
 
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
 OTHER = "MKLVAAGIVALLWQ"
@@ -56,8 +56,8 @@ def test_store_of_another_encoder_is_ignored(tiny_checkpoint, tmp_path):
     assert d.store is None
 
 
-def test_check_checkpoint_names_the_command(tmp_path):
+def test_finetuned_checkpoint_names_the_command(tmp_path):
     with pytest.raises(InputError, match=r"does not exist; train one with `python jobs/pretrain.py && python jobs/finetune.py`"):
-        check_checkpoint(tmp_path / "nope")
+        finetuned_checkpoint(tiny_config(tmp_path), tmp_path / "nope")
     with pytest.raises(InputError, match="is not an m2t checkpoint"):
-        check_checkpoint(tmp_path)
+        finetuned_checkpoint(tiny_config(tmp_path), tmp_path)

@@ -29,9 +29,9 @@ def test_score_equals_direct_library_calls():
     assert ["", ""] == [t for t in pred_tok[1] if t == ""]  # single-space split keeps empty tokens
     want_b2 = corpus_bleu([[r] for r in ref_tok], pred_tok, weights=(0.5, 0.5))
     want_b4 = corpus_bleu([[r] for r in ref_tok], pred_tok, weights=(0.25,) * 4)
-    want_meteor = sum(meteor_score([r], p) for r, p in zip(ref_tok, pred_tok)) / 3
+    want_meteor = sum(meteor_score([r], p) for r, p in zip(ref_tok, pred_tok, strict=True)) / 3
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])
-    rouge = [scorer.score(r, p) for p, r in zip(PREDS, REFS)]
+    rouge = [scorer.score(r, p) for p, r in zip(PREDS, REFS, strict=True)]
     assert got["n"] == 3
     assert got["bleu2"] == pytest.approx(want_b2, abs=1e-12)
     assert got["bleu4"] == pytest.approx(want_b4, abs=1e-12)

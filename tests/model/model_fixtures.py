@@ -8,13 +8,27 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from m2t.config import Config, load_config
-from m2t.model import M2TModel, collate, make_example
+from m2t.config import REPO_ROOT, Config, load_config
+from m2t.model import DeltaAdapter, M2TModel, build_adapter, collate, make_example
 from m2t.model.tokenizer import BOS, END_HEADER, EOS, EOT, LLAMA3_CHAT_TEMPLATE, START_HEADER
+
+CONFIGS = REPO_ROOT / "jobs" / "configs"
 
 
 def tiny_cfg(*overrides: str) -> Config:
     return load_config(None, list(overrides))
+
+
+def tiny_adapter() -> DeltaAdapter:
+    """The adapter of ``jobs/configs/tiny.yaml`` (tiny ESM-2 64-d -> tiny Llama 64-d)."""
+    cfg = load_config(CONFIGS / "tiny.yaml")
+    return build_adapter(cfg.model, dim_in=cfg.encoder.tiny.d_model, dim_llm=cfg.model.tiny_llm.hidden_size)
+
+
+def llama3_esm3_adapter() -> DeltaAdapter:
+    """The adapter of ``jobs/configs/llama3_esm3.yaml`` (ESM3-open 1536-d -> Llama-3.1-8B 4096-d); build it under
+    ``torch.device("meta")`` to inspect shapes without allocating ~0.8 GB."""
+    return build_adapter(load_config(CONFIGS / "llama3_esm3.yaml").model, dim_in=1536, dim_llm=4096)
 
 
 def open_gates(model: M2TModel, value: float = 0.08) -> None:
@@ -32,8 +46,8 @@ def random_batch(model: M2TModel, cfg: Config, descriptions: list[str | None], l
     examples = []
     for text, (lw, lm) in zip(descriptions, lengths, strict=True):
         ex = make_example(model.tokenizer, cfg.model, text)
-        ex["wt_emb"] = torch.randn(lw, model.hidden_size_in, generator=g)
-        ex["mut_emb"] = torch.randn(lm, model.hidden_size_in, generator=g)
+        ex["wt_emb"] = torch.randn(lw, model.dim_in, generator=g)
+        ex["mut_emb"] = torch.randn(lm, model.dim_in, generator=g)
         examples.append(ex)
     return collate(examples, pad_id=model.tokenizer.pad_token_id)
 

@@ -45,7 +45,7 @@ def train_and_score(train, test, emb: dict[str, torch.Tensor], *, zero: bool) ->
     cfg = tiny_cfg()
     torch.manual_seed(0)
     rng = random.Random(0)
-    model = build_model(cfg, stage="pretrain", hidden_size_in=next(iter(emb.values())).shape[1])
+    model = build_model(cfg, stage="pretrain", dim_in=next(iter(emb.values())).shape[1])
     model.llm.requires_grad_(True)  # the tiny random LLM must also learn to write (see the module docstring)
 
     def example(wt: str, mut: str, new: str | None) -> dict:

@@ -33,7 +33,7 @@ def _logits(model, batch) -> torch.Tensor:
 def stage1(tmp_path_factory):
     cfg = tiny_cfg()
     torch.manual_seed(0)
-    model = build_model(cfg, stage="pretrain", hidden_size_in=64, encoder_id="esm2:tiny:test")
+    model = build_model(cfg, stage="pretrain", dim_in=64, encoder_id="esm2:tiny:test")
     _perturb(model, seed=1)
     out = save_checkpoint(model, cfg, tmp_path_factory.mktemp("stage1"))
     batch = random_batch(model, cfg, ["some answer", "a longer answer than that"], [(20, 19), (11, 11)])
@@ -45,7 +45,7 @@ def test_stage1_checkpoint_layout_and_identical_logits(stage1):
     assert sorted(p.name for p in out.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
     meta = json.loads((out / "m2t_model.json").read_text())
     assert meta["stage"] == "pretrain" and meta["builder"]["encoder_id"] == "esm2:tiny:test"
-    assert meta["builder"]["hidden_size_in"] == 64 and meta["config"]["model"]["num_media_tokens"] == 8
+    assert meta["builder"]["dim_in"] == 64 and meta["config"]["model"]["num_media_tokens"] == 8
     assert set(load_file(out / "adapter.safetensors")) == set(model.adapter.state_dict())  # adapter only
     loaded, loaded_cfg = load_checkpoint(out, stage="pretrain")
     assert loaded_cfg == cfg
@@ -96,13 +96,13 @@ def test_loading_is_strict(stage1, tmp_path):
     save_file(weights, broken / "adapter.safetensors")
     with pytest.raises(MismatchError, match="Missing key.*resampler.latents"):
         load_checkpoint(broken, stage="infer")
-    with pytest.raises(InputError, match="m2t_model.json is missing"):
+    with pytest.raises(InputError, match=r"is not an m2t checkpoint \(no m2t_model.json\)"):
         load_checkpoint(tmp_path, stage="infer")
 
 
 def test_resized_vocabulary_rows_are_saved_and_restored(tmp_path):
     cfg = tiny_cfg(f"model.llm={save_local_llm(tmp_path / 'hub')}")
-    model = build_model(cfg, stage="pretrain", hidden_size_in=64)
+    model = build_model(cfg, stage="pretrain", dim_in=64)
     assert len(model.new_token_ids) == 2
     _perturb(model, seed=3)
     with torch.no_grad():  # rows a rebuild cannot reproduce (transformers' resize draws them near the mean)

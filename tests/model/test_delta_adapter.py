@@ -1,8 +1,7 @@
 """DeltaAdapter shapes, for the tiny preset and the real ESM3 -> Llama-3.1-8B preset (on the meta device)."""
 
 import torch
-
-from m2t.model import llama3_esm3_adapter, tiny_adapter
+from model_fixtures import llama3_esm3_adapter, tiny_adapter
 
 
 def test_tiny_preset_maps_residues_to_media_vectors_and_starts_closed():

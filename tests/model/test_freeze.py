@@ -20,7 +20,7 @@ def _grads_after_backward(model, cfg) -> tuple[set[str], set[str]]:
 def test_stage1_trains_only_the_adapter(caplog):
     cfg = tiny_cfg()
     with caplog.at_level(logging.INFO, logger="m2t.model.freeze"):
-        model = build_model(cfg, stage="pretrain", hidden_size_in=64)
+        model = build_model(cfg, stage="pretrain", dim_in=64)
     open_gates(model)  # so every adapter weight, not only the gates, is on the gradient path
     with_grad, trainable = _grads_after_backward(model, cfg)
     assert trainable == {n for n, _ in model.named_parameters() if n.startswith("adapter.")}
@@ -31,7 +31,7 @@ def test_stage1_trains_only_the_adapter(caplog):
 
 def test_stage2_trains_only_lora_and_the_base_gets_no_gradient():
     cfg = tiny_cfg()
-    model = build_model(cfg, stage="finetune", hidden_size_in=64)
+    model = build_model(cfg, stage="finetune", dim_in=64)
     open_gates(model)
     with torch.no_grad():  # B = 0 at init would stop the gradient of A; give B a value
         for n, p in model.named_parameters():
@@ -45,7 +45,7 @@ def test_stage2_trains_only_lora_and_the_base_gets_no_gradient():
 
 def test_stage2_with_train_adapters_also_trains_the_adapter():
     cfg = tiny_cfg("lora.train_adapters=true")
-    model = build_model(cfg, stage="finetune", hidden_size_in=64)
+    model = build_model(cfg, stage="finetune", dim_in=64)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert {n for n in trainable if n.startswith("adapter.")} == {n for n, _ in model.adapter.named_parameters(prefix="adapter")}
     assert {n for n in trainable if not n.startswith("adapter.")} == {n for n in trainable if "lora_" in n}
@@ -53,7 +53,7 @@ def test_stage2_with_train_adapters_also_trains_the_adapter():
 
 def test_infer_freezes_everything_and_stage2_without_lora_is_refused():
     cfg = tiny_cfg()
-    model = build_model(cfg, stage="pretrain", hidden_size_in=64)
+    model = build_model(cfg, stage="pretrain", dim_in=64)
     assert set_trainable(model, stage="infer") == 0
     assert not any(p.requires_grad for p in model.parameters())
     with pytest.raises(ValueError, match="is LoRA applied"):

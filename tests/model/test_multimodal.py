@@ -11,7 +11,7 @@ from m2t.model import build_model, left_pad
 def setup():
     cfg = tiny_cfg()
     torch.manual_seed(0)
-    return cfg, build_model(cfg, stage="pretrain", hidden_size_in=64)
+    return cfg, build_model(cfg, stage="pretrain", dim_in=64)
 
 
 def test_closed_gates_leave_the_llm_logits_unchanged(setup):

@@ -45,7 +45,7 @@ from m2t.encoders import build_encoder
 from m2t.encoders.esm2 import Esm2Encoder, tiny_tokenizer
 from m2t.encoders.esm3 import tiny_model as esm3_model
 from m2t.encoders.esmc import tiny_model as esmc_model
-from m2t.infer.describer import pad
+from m2t.model.batching import pad_embeddings as pad
 from m2t.model import build_adapter, collate, load_checkpoint, make_example, merge_lora, save_checkpoint
 from m2t.train.batches import to_device
 from m2t.train.build import deepspeed_engine, stage_model
@@ -238,7 +238,7 @@ def _both_stages(tmp: Path) -> None:
     encoder = build_encoder(cfg.encoder)
     records = profile_records(wild_types=2, length_scale=0.5)
     embs = encoder.embed([s for r in records[:2] for s in (r.wild_type, r.mutant)])
-    common = {"resume": None, "encoder_id": encoder.encoder_id, "hidden_size_in": encoder.hidden_size}
+    common = {"resume": None, "encoder_id": encoder.encoder_id, "dim_in": encoder.hidden_size}
 
     def batch(model):
         return collate([{**make_example(model.tokenizer, cfg.model, r.description), "wt_emb": embs[2 * i],

@@ -107,7 +107,7 @@ PUBLISHER = textwrap.dedent("""
 
 def test_sigkilled_checkpoint_publish_leaves_the_old_or_the_new_checkpoint(tmp_path):
     cfg = load_config(None)
-    model = build_model(cfg, stage="pretrain", hidden_size_in=64, encoder_id="esm2:tiny:d64-l2-h4-seed0")
+    model = build_model(cfg, stage="pretrain", dim_in=64, encoder_id="esm2:tiny:d64-l2-h4-seed0")
     a = save_checkpoint(model, cfg, tmp_path / "a")
     with torch.no_grad():
         for p in model.adapter.parameters():

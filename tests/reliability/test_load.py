@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from m2t.bench.load import NO_ANSWER
+from m2t.bench.loadtest import invalid_requests, mixed_requests, summarize
 from m2t.config import load_config
-from m2t.serve.loadtest import invalid_requests, mixed_requests, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 RSS = {"replica": {"growth": 0.01}, "proxy": {"growth": 0.02}}
@@ -70,7 +70,7 @@ def test_checks_pass_only_when_everything_is_answered_as_expected():
 
 
 def test_a_run_too_short_to_compare_its_quarters_fails_the_memory_check_with_a_reason():
-    from m2t.serve.loadtest import rss_growth
+    from m2t.bench.loadtest import rss_growth
 
     short = rss_growth([(0.0, {"replica": 100}), (0.25, {"replica": 100})], "replica")
     assert short["growth"] is None and "too short" in short["why"]

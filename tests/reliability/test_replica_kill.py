@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from m2t.bench.apps import bench_checkpoint, served
+from m2t.bench.loadtest import serve_processes
 from m2t.config import load_config
-from m2t.serve.loadtest import serve_processes
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 30.0  # serve.request_timeout_s: the longest any client may wait

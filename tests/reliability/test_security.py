@@ -114,7 +114,7 @@ def test_secrets_never_reach_checkpoints_job_outputs_or_logs(tmp_path):
     try:
         encoder = build_encoder(cfg.encoder)
         torch.manual_seed(0)
-        model = build_model(cfg, stage="finetune", hidden_size_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
+        model = build_model(cfg, stage="finetune", dim_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
         ckpt = save_checkpoint(model, cfg, tmp_path / "checkpoint")
     finally:
         for k, v in old.items():

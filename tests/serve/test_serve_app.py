@@ -34,7 +34,7 @@ def checkpoint(tmp_path_factory) -> Path:
     cfg = load_config(None, OVERRIDES)
     encoder = build_encoder(cfg.encoder)
     torch.manual_seed(0)
-    model = build_model(cfg, stage="finetune", hidden_size_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
+    model = build_model(cfg, stage="finetune", dim_in=encoder.hidden_size, encoder_id=encoder.encoder_id)
     with torch.no_grad():
         for module in model.adapter.modules():
             if isinstance(module, TanhGate):

@@ -102,22 +102,22 @@ def test_metrics_restart_keeps_the_restored_steps_and_drops_a_torn_line(tmp_path
 def stage1_ckpt(tmp_path_factory):
     cfg = load_config(None)
     torch.manual_seed(0)
-    model = build_model(cfg, stage="pretrain", hidden_size_in=64, encoder_id=ENCODER)
+    model = build_model(cfg, stage="pretrain", dim_in=64, encoder_id=ENCODER)
     return cfg, save_checkpoint(model, cfg, tmp_path_factory.mktemp("stage1"))
 
 
 def test_stage2_accepts_a_matching_stage1_checkpoint(stage1_ckpt):
     cfg, ckpt = stage1_ckpt
-    assert check_init(cfg, ckpt, encoder_id=ENCODER, hidden_size_in=64)["stage"] == "pretrain"
+    assert check_init(cfg, ckpt, encoder_id=ENCODER, dim_in=64)["stage"] == "pretrain"
     runtime = load_config(None, ["model.gradient_checkpointing=true", "model.dtype=float32"])
-    check_init(runtime, ckpt, encoder_id=ENCODER, hidden_size_in=64)  # runtime settings may differ
+    check_init(runtime, ckpt, encoder_id=ENCODER, dim_in=64)  # runtime settings may differ
 
 
 def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_ckpt, tmp_path):
     _, ckpt = stage1_ckpt
     other = load_config(None, ["model.gca.heads=8", "model.num_media_tokens=4"])
     with pytest.raises(MismatchError) as err:
-        check_init(other, ckpt, encoder_id="esm3:esm3_sm_open_v1", hidden_size_in=1536)
+        check_init(other, ckpt, encoder_id="esm3:esm3_sm_open_v1", dim_in=1536)
     text = str(err.value)
     for expected in ("model.gca.heads: checkpoint 4, config 8", "model.num_media_tokens: checkpoint 8, config 4",
                      "encoder: checkpoint 'esm2:tiny:d64-l2-h4-seed0', this run's embeddings 'esm3:esm3_sm_open_v1'",
@@ -125,31 +125,31 @@ def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_c
         assert expected in text
     llm = load_config(None, ["model.tiny_llm.hidden_size=32"])
     with pytest.raises(MismatchError, match=r"model.tiny_llm.hidden_size: checkpoint 64, config 32"):
-        check_init(llm, ckpt, encoder_id=ENCODER, hidden_size_in=64)
-    with pytest.raises(InputError, match="no stage-1 checkpoint"):
-        check_init(load_config(None), tmp_path / "absent", encoder_id=ENCODER, hidden_size_in=64)
+        check_init(llm, ckpt, encoder_id=ENCODER, dim_in=64)
+    with pytest.raises(InputError, match="stage-1 checkpoint .*absent does not exist; run `python jobs/pretrain.py`"):
+        check_init(load_config(None), tmp_path / "absent", encoder_id=ENCODER, dim_in=64)
 
 
 def test_stage2_refuses_a_stage2_checkpoint(tmp_path):
     cfg = load_config(None)
-    model = build_model(cfg, stage="finetune", hidden_size_in=64, encoder_id=ENCODER)
+    model = build_model(cfg, stage="finetune", dim_in=64, encoder_id=ENCODER)
     ckpt = save_checkpoint(model, cfg, tmp_path / "stage2")
     with pytest.raises(MismatchError, match=r"stage: it is a finetune \(stage-2\) checkpoint"):
-        check_init(cfg, ckpt, encoder_id=ENCODER, hidden_size_in=64)
+        check_init(cfg, ckpt, encoder_id=ENCODER, dim_in=64)
 
 
 def test_stage_models_train_the_right_parts_and_follow_gradient_checkpointing(stage1_ckpt):
     cfg, ckpt = stage1_ckpt  # saved without gradient checkpointing
-    stage1 = stage_model(cfg, stage="pretrain", init=None, resume=None, encoder_id=ENCODER, hidden_size_in=64)
+    stage1 = stage_model(cfg, stage="pretrain", init=None, resume=None, encoder_id=ENCODER, dim_in=64)
     assert not stage1.llm.is_gradient_checkpointing
     assert {n.split(".")[0] for n, p in stage1.named_parameters() if p.requires_grad} == {"adapter"}
     on = load_config(None, ["model.gradient_checkpointing=true"])
-    stage2 = stage_model(on, stage="finetune", init=ckpt, resume=None, encoder_id=ENCODER, hidden_size_in=64)
+    stage2 = stage_model(on, stage="finetune", init=ckpt, resume=None, encoder_id=ENCODER, dim_in=64)
     assert stage2.llm.is_gradient_checkpointing
     trainable = [n for n, p in stage2.named_parameters() if p.requires_grad]
     assert trainable and all(".lora_" in n for n in trainable)
     with pytest.raises(ValueError, match="starts from a stage-1 checkpoint"):
-        stage_model(cfg, stage="finetune", init=None, resume=None, encoder_id=ENCODER, hidden_size_in=64)
+        stage_model(cfg, stage="finetune", init=None, resume=None, encoder_id=ENCODER, dim_in=64)
 
 
 # ---- batches --------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_length_groups_batch_similar_lengths_in_a_random_order():
     plain = sum(8 * max(texts[i:i + 8]) for i in range(0, 64, 8))  # the same rows in arrival order
     assert padded < 0.75 * plain
     spans = sorted((min(len(d) for d in g["description"]), max(len(d) for d in g["description"])) for g in groups)
-    assert all(hi <= next_lo for (_, hi), (next_lo, _) in zip(spans, spans[1:]))  # groups don't overlap in length
+    assert all(hi <= next_lo for (_, hi), (next_lo, _) in itertools.pairwise(spans))  # groups don't overlap in length
     longest = [max(len(d) for d in g["description"]) for g in groups]
     assert longest != sorted(longest)  # the batches come in a shuffled order, not shortest first
     again = length_groups(rows, batch_size=8, rng=np.random.default_rng(0))

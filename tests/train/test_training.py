@@ -17,11 +17,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from faults import KillAfter
 from safetensors.torch import load_file
 
-from m2t.config import REPO_ROOT, ConfigError, load_config
+from m2t.config import REPO_ROOT, load_config
 from m2t.errors import M2TError, MismatchError
 from m2t.model import build_model, load_checkpoint, read_meta
+from m2t.placement import PlacementError
 from m2t.train.batches import BatchMaker
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
@@ -76,9 +78,10 @@ def pretrained(data, tmp_path_factory):
     cfg = tiny(root, data / "embeddings", "train.pretrain.checkpoint_every=4", "train.pretrain.eval_every=4")
     strict = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_failures": 0})})
     with pytest.raises(M2TError, match="rerun the same command to resume") as stopped:
-        run_stage(strict, stage="pretrain", faults=[{"step": 7, "rank": 1, "marker": str(root / "kill-1")}])
+        run_stage(strict, stage="pretrain", after_report=KillAfter(step=7, rank=1, marker=str(root / "kill-1")))
     tolerant = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_failures": 3})})
-    summary = run_stage(tolerant, stage="pretrain", faults=[{"step": 11, "rank": 0, "marker": str(root / "kill-2")}])
+    summary = run_stage(tolerant, stage="pretrain", after_report=KillAfter(step=11, rank=0,
+                                                                                marker=str(root / "kill-2")))
     yield cfg, root, summary, stopped.value
 
 
@@ -120,7 +123,7 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
     assert read_meta(ckpt)["builder"]["encoder_id"] == "esm2:tiny:d64-l2-h4-seed0"
     trained, _ = load_checkpoint(ckpt, stage="infer")
-    untrained = build_model(cfg, stage="pretrain", hidden_size_in=64)  # gates closed: the LLM alone
+    untrained = build_model(cfg, stage="pretrain", dim_in=64)  # gates closed: the LLM alone
     before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
     assert after < before - 0.02, (before, after)
     assert summary["val_loss"] == pytest.approx(rows[-1]["val_loss"])
@@ -130,7 +133,8 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
     """Stage 2 with the embeddings streamed from encoder actors (embed.mode=stream) instead of read from the store."""
     cfg, root, _, _ = pretrained
     crowded = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2")
-    with pytest.raises(ConfigError, match=r"leaves under 0.5 for Ray Data"):  # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
+    with pytest.raises(PlacementError, match=r"= 2 CPUs leaves under half a CPU of this 2-CPU cluster for Ray Data"):
+        # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
         run_stage(crowded, stage="finetune")
     cfg = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2",
                "train.cpus_per_worker=0.25", "embed.cpus_per_actor=0.25")

@@ -30,7 +30,7 @@ from m2t.bench.load import NO_ANSWER, run_load
 from m2t.bench.machine import machine_info
 from m2t.config import Config
 from m2t.data.records import Record
-from m2t.infer.describer import check_checkpoint
+from m2t.infer.describer import finetuned_checkpoint
 
 APP = "load"  # route prefix; the Serve app is "m2t-bench-load" (see m2t.bench.apps.served)
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"  # K at 2, A at 4
@@ -129,8 +129,9 @@ def rss_growth(samples: list[tuple[float, dict[str, int]]], role: str) -> dict:
     first = [s[role] for t, s in samples if t <= t0 + quarter]
     last = [s[role] for t, s in samples if t >= t1 - quarter]
     mib = 2**20
-    f, l = float(np.mean(first)) / mib, float(np.mean(last)) / mib
-    return {"first_quarter_mib": round(f, 1), "last_quarter_mib": round(l, 1), "growth": round((l - f) / f, 4),
+    early, late = float(np.mean(first)) / mib, float(np.mean(last)) / mib
+    return {"first_quarter_mib": round(early, 1), "last_quarter_mib": round(late, 1),
+            "growth": round((late - early) / early, 4),
             "max_mib": round(max(s[role] for _, s in samples) / mib, 1), "samples": len(samples)}
 
 
@@ -163,7 +164,7 @@ def run_loadtest(cfg: Config, *, workdir: Path, checkpoint: Path | None = None, 
     ``checkpoint`` None = an untrained stage-2 checkpoint of ``cfg`` written under ``workdir``.
     Returns the result object (``passed`` plus each check, counts per status, latency, RSS per role).
     """
-    path = check_checkpoint(checkpoint) if checkpoint is not None else bench_checkpoint(cfg, workdir / "checkpoint")
+    path = finetuned_checkpoint(cfg, checkpoint) if checkpoint is not None else bench_checkpoint(cfg, workdir / "checkpoint")
     records = benchmark_records(wild_types=40, length_scale=0.25)
     bodies, expect, kinds = mixed_requests(cfg, records, requests=requests, invalid_share=invalid_share)
     with served({APP: cfg}, path) as urls:

@@ -7,7 +7,7 @@ import torch
 
 from m2t.config import load_config
 from m2t.encoders import build_encoder
-from m2t.serve.cache import EmbeddingLRU
+from m2t.infer.cache import EmbeddingLRU
 
 
 @pytest.fixture(scope="module")
