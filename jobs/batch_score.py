@@ -23,8 +23,12 @@ from m2t.infer.describer import finetuned_checkpoint
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)")
-    parser.add_argument("--input", type=Path, nargs="+", default=None, help="mutation-set file(s): CSV, JSONL or Parquet")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+    )
+    parser.add_argument(
+        "--input", type=Path, nargs="+", default=None, help="mutation-set file(s): CSV, JSONL or Parquet"
+    )
     parser.add_argument("--scan", type=Path, default=None, help="FASTA of wild type(s) to scan (every substitution)")
     parser.add_argument("--positions", default=None, help="scan positions, 1-based: 1-50 or 1-10,20 (default: all)")
     parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/batch_score)")
@@ -32,12 +36,20 @@ def main() -> None:
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
     ray.init(ignore_reinit_error=True)  # (tests run the job in a process already connected)
-    summary = batch_score(cfg, checkpoint=checkpoint, output=args.output or cfg.stage_dir("batch_score"),
-                          inputs=args.input, scan=args.scan, positions=args.positions)
+    summary = batch_score(
+        cfg,
+        checkpoint=checkpoint,
+        output=args.output or cfg.stage_dir("batch_score"),
+        inputs=args.input,
+        scan=args.scan,
+        positions=args.positions,
+    )
     print(json.dumps(summary, indent=2))
-    print(f"batch_score: {summary['scored']} scored, {summary['skipped']} skipped (already written), "
-          f"{summary['rejected']} rejected of {summary['total']}; {summary['written']} rows in "
-          f"{summary['outputs']['predictions.parquet']}")
+    print(
+        f"batch_score: {summary['scored']} scored, {summary['skipped']} skipped (already written), "
+        f"{summary['rejected']} rejected of {summary['total']}; {summary['written']} rows in "
+        f"{summary['outputs']['predictions.parquet']}"
+    )
 
 
 if __name__ == "__main__":

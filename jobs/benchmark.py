@@ -30,12 +30,22 @@ BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", choices=[*BENCHMARKS, "all"], help="which benchmark to run")
-    parser.add_argument("--scale", choices=[*SCALES, "real"], default="small",
-                        help="input and run sizes (default: small; tiny is a smoke test; real = full models on a GPU)")
-    parser.add_argument("--dry-run", action="store_true", help="--scale real only: toy sizes on CPU, to check the script")
+    parser.add_argument(
+        "--scale",
+        choices=[*SCALES, "real"],
+        default="small",
+        help="input and run sizes (default: small; tiny is a smoke test; real = full models on a GPU)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="--scale real only: toy sizes on CPU, to check the script"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml; "
-                                                                   "llama3_esm3.yaml for --scale real)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config (default: jobs/configs/tiny.yaml; llama3_esm3.yaml for --scale real)",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()  # overrides may follow the options
     if args.dry_run and args.scale != "real":

@@ -49,9 +49,11 @@ def main() -> None:
     print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
         print(f"  {stage:12s} {Path(out) / stage}")
-    print("\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
-          "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
-          "-d '{\"wild_type\": \"MKTAYIAKQR\", \"mutations\": \"K2R\"}'")
+    print(
+        "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
+        "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
+        '-d \'{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}\''
+    )
 
 
 if __name__ == "__main__":

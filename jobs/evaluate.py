@@ -22,8 +22,12 @@ from m2t.infer.report import HEADERS
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)")
-    parser.add_argument("--data", type=Path, nargs="+", default=None, help="data file(s); metrics are reported per file")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+    )
+    parser.add_argument(
+        "--data", type=Path, nargs="+", default=None, help="data file(s); metrics are reported per file"
+    )
     parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/evaluate)")
     args = parser.parse_args()
     cfg = load(args)

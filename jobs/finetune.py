@@ -23,7 +23,9 @@ from m2t.train.trainer import run_stage
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--init", type=Path, default=None, help="stage-1 checkpoint (default: outputs/pretrain/checkpoint)")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="stage-1 checkpoint (default: outputs/pretrain/checkpoint)"
+    )
     args = parser.parse_args()
     cfg = load(args)
     ray.init()

@@ -28,8 +28,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests to send (default 2000)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at once (default 32)")
     parser.add_argument("--invalid-share", type=float, default=0.25, help="share of invalid requests (default 0.25)")
-    parser.add_argument("--warmup", type=int, default=500, help="requests of the same mix sent first, not counted (default 500)")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint to serve (default: an untrained tiny one)")
+    parser.add_argument(
+        "--warmup", type=int, default=500, help="requests of the same mix sent first, not counted (default 500)"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint to serve (default: an untrained tiny one)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="result JSON (default: outputs/reliability/load.json)")
     parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
@@ -45,19 +49,32 @@ def main() -> None:
 
     ray.init(address="local", include_dashboard=False)
     try:
-        result = run_loadtest(cfg, workdir=cfg.stage_dir("reliability") / "work", checkpoint=args.checkpoint,
-                              requests=args.requests, concurrency=args.concurrency, invalid_share=args.invalid_share,
-                              warmup=args.warmup)
+        result = run_loadtest(
+            cfg,
+            workdir=cfg.stage_dir("reliability") / "work",
+            checkpoint=args.checkpoint,
+            requests=args.requests,
+            concurrency=args.concurrency,
+            invalid_share=args.invalid_share,
+            warmup=args.warmup,
+        )
     finally:
         ray.shutdown()
     write_json(result, out)
-    print(json.dumps({k: result[k] for k in ("checks", "rss")} | {"statuses": result["load"]["statuses"],
-                     "requests_per_s": round(result["load"]["requests_per_s"], 1)}, indent=2))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("checks", "rss")}
+            | {"statuses": result["load"]["statuses"], "requests_per_s": round(result["load"]["requests_per_s"], 1)},
+            indent=2,
+        )
+    )
     print(f"\nwrote {out}")
     if not result["passed"]:
         failed = [k for k, ok in result["checks"].items() if not ok]
         why = [f"{role}: {r['why']}" for role, r in result["rss"].items() if r.get("why")]
-        raise M2TError(f"load test failed: {', '.join(failed)}{' (' + '; '.join(why) + ')' if why else ''} (details in {out})")
+        raise M2TError(
+            f"load test failed: {', '.join(failed)}{' (' + '; '.join(why) + ')' if why else ''} (details in {out})"
+        )
 
 
 if __name__ == "__main__":

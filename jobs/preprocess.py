@@ -55,19 +55,27 @@ def main() -> None:
             import ray
 
             ray.init()
-        result = read_records(inputs, max_length=cfg.data.max_length, extended_alphabet=cfg.data.extended_alphabet,
-                              use_ray=use_ray)
+        result = read_records(
+            inputs, max_length=cfg.data.max_length, extended_alphabet=cfg.data.extended_alphabet, use_ray=use_ray
+        )
     else:
         records = generate(**cfg.data.synthetic.model_dump())
         result = ReadResult(accepted=records, rejects=[], sources=["synthetic"])
     write_records(out / "records.parquet", result.accepted)
     (out / "rejects.jsonl").write_text("".join(json.dumps(vars(r)) + "\n" for r in result.rejects))
-    summary = {**result.summary(), "inputs": [str(p) for p in inputs] or ["synthetic"],
-               "engine": "ray" if use_ray else "in-process", "max_length": cfg.data.max_length,
-               "extended_alphabet": cfg.data.extended_alphabet, "seconds": round(time.perf_counter() - started, 2)}
+    summary = {
+        **result.summary(),
+        "inputs": [str(p) for p in inputs] or ["synthetic"],
+        "engine": "ray" if use_ray else "in-process",
+        "max_length": cfg.data.max_length,
+        "extended_alphabet": cfg.data.extended_alphabet,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"preprocess: {format_summary(summary)} -> {out}/records.parquet"
-          + (f", reasons in {out}/rejects.jsonl" if result.rejects else ""))
+    print(
+        f"preprocess: {format_summary(summary)} -> {out}/records.parquet"
+        + (f", reasons in {out}/rejects.jsonl" if result.rejects else "")
+    )
 
 
 if __name__ == "__main__":

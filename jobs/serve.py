@@ -23,7 +23,9 @@ from m2t.serve.http import API_KEY_ENV
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+    )
     parser.add_argument("--host", default=None, help="bind address (default: serve.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: serve.port, 8000)")
     args = parser.parse_args()
@@ -36,20 +38,25 @@ def main() -> None:
     ray.init()
     key = os.environ.get(API_KEY_ENV)
     app = make_app(cfg, checkpoint, api_key=key or None)
-    serve.start(http_options={"host": cfg.serve.host, "port": cfg.serve.port, "request_timeout_s": cfg.serve.request_timeout_s})
+    serve.start(
+        http_options={"host": cfg.serve.host, "port": cfg.serve.port, "request_timeout_s": cfg.serve.request_timeout_s}
+    )
     serve.run(app, name="m2t", route_prefix="/")
 
     host = "127.0.0.1" if cfg.serve.host in ("0.0.0.0", "::") else cfg.serve.host
     url = f"http://{host}:{cfg.serve.port}"
-    auth = f" -H \"Authorization: Bearer ${API_KEY_ENV}\"" if key else ""
-    print(f"\nm2t is serving {checkpoint} at {url}  (API docs: {url}/docs; Ctrl-C stops it)\n"
-          f"  curl -s {url}/healthz\n"
-          f"  curl -s {url}/v1/model{auth}\n"
-          f"  curl -s {url}/v1/describe{auth} -H 'content-type: application/json' \\\n"
-          "       -d '{\"wild_type\": \"MKTAYIAKQRQISFVKSHFSRQ\", \"mutations\": \"K2R\"}'\n"
-          f"  curl -s {url}/v1/describe:batch{auth} -H 'content-type: application/json' \\\n"
-          "       -d '{\"items\": [{\"wild_type\": \"MKTAYIAKQR\", \"mutations\": \"K2R\"}, "
-          "{\"wild_type\": \"MKTAYIAKQR\", \"mutant\": \"MKTAYIAKQW\"}]}'", flush=True)
+    auth = f' -H "Authorization: Bearer ${API_KEY_ENV}"' if key else ""
+    print(
+        f"\nm2t is serving {checkpoint} at {url}  (API docs: {url}/docs; Ctrl-C stops it)\n"
+        f"  curl -s {url}/healthz\n"
+        f"  curl -s {url}/v1/model{auth}\n"
+        f"  curl -s {url}/v1/describe{auth} -H 'content-type: application/json' \\\n"
+        '       -d \'{"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R"}\'\n'
+        f"  curl -s {url}/v1/describe:batch{auth} -H 'content-type: application/json' \\\n"
+        '       -d \'{"items": [{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}, '
+        '{"wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW"}]}\'',
+        flush=True,
+    )
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even when started in the background
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop / kill
     try:

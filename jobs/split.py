@@ -22,10 +22,16 @@ from m2t.errors import InputError
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, default=None, help="records.parquet (default: outputs/data/records.parquet)")
+    parser.add_argument(
+        "--input", type=Path, default=None, help="records.parquet (default: outputs/data/records.parquet)"
+    )
     parser.add_argument("--output", type=Path, default=None, help="output directory (default: outputs/data)")
-    parser.add_argument("--val-fraction", type=float, default=None, help="fraction of records for val (data.val_fraction)")
-    parser.add_argument("--test-fraction", type=float, default=None, help="fraction of records for test (data.test_fraction)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=None, help="fraction of records for val (data.val_fraction)"
+    )
+    parser.add_argument(
+        "--test-fraction", type=float, default=None, help="fraction of records for test (data.test_fraction)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="split seed (data.split_seed)")
     args = parser.parse_args()
     flags = {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction, "split_seed": args.seed}
@@ -41,8 +47,9 @@ def main() -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {out} is a file; pass a directory")
     out.mkdir(parents=True, exist_ok=True)
-    splits = split_records(records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
-                           seed=cfg.data.split_seed)
+    splits = split_records(
+        records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
+    )
     if cfg.data.test_fraction == 0:
         splits.pop("test")
         (out / "test.parquet").unlink(missing_ok=True)  # a stale one from an earlier run would mislead
@@ -50,8 +57,14 @@ def main() -> None:
     for name, part in splits.items():
         write_records(out / f"{name}.parquet", part)
         counts[name] = {"records": len(part), "proteins": len(protein_groups(part))}
-    summary = {"input": str(source), "seed": cfg.data.split_seed, "val_fraction": cfg.data.val_fraction,
-               "test_fraction": cfg.data.test_fraction, "records": len(records), "splits": counts}
+    summary = {
+        "input": str(source),
+        "seed": cfg.data.split_seed,
+        "val_fraction": cfg.data.val_fraction,
+        "test_fraction": cfg.data.test_fraction,
+        "records": len(records),
+        "splits": counts,
+    }
     (out / "split.json").write_text(json.dumps(summary, indent=2) + "\n")
     shown = ", ".join(f"{name} {c['records']} ({c['proteins']} proteins)" for name, c in counts.items())
     print(f"split: {len(records)} records -> {shown} in {out}")

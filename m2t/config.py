@@ -72,21 +72,31 @@ class SyntheticConfig(Section):
 
 
 class DataConfig(Section):
-    inputs: list[RelPath] = _f([], "Input files (JSONL, JSON array, MutaDescribe CSV, mutation sets, Parquet). Empty: the synthetic set.")
-    synthetic: SyntheticConfig = _f(SyntheticConfig(), "Synthetic set used when `inputs` is empty (labelled synthetic).")
+    inputs: list[RelPath] = _f(
+        [], "Input files (JSONL, JSON array, MutaDescribe CSV, mutation sets, Parquet). Empty: the synthetic set."
+    )
+    synthetic: SyntheticConfig = _f(
+        SyntheticConfig(), "Synthetic set used when `inputs` is empty (labelled synthetic)."
+    )
     max_length: int = _f(1022, "Longest accepted sequence, in residues.", ge=1)
     extended_alphabet: bool = _f(False, "Also accept X, B, Z, U and O besides the 20 standard amino acids.")
     val_fraction: float = _f(0.1, "Fraction of proteins held out for validation.", ge=0, lt=1)
     test_fraction: float = _f(0.0, "Fraction of proteins held out for test.", ge=0, lt=1)
     split_seed: int = _f(0, "Seed of the grouped split.")
-    ray_threshold_mb: float = _f(64.0, "Inputs totalling at least this many MB are validated on Ray Data; smaller ones in one "
-                                       "process (preprocess.py --ray forces Ray Data).", ge=0)
+    ray_threshold_mb: float = _f(
+        64.0,
+        "Inputs totalling at least this many MB are validated on Ray Data; smaller ones in one "
+        "process (preprocess.py --ray forces Ray Data).",
+        ge=0,
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(f"val_fraction + test_fraction ({self.val_fraction} + {self.test_fraction}) must be below 1, "
-                             "or nothing is left to train on")
+            raise ValueError(
+                f"val_fraction + test_fraction ({self.val_fraction} + {self.test_fraction}) must be below 1, "
+                "or nothing is left to train on"
+            )
         return self
 
 
@@ -94,34 +104,51 @@ class TinyEncoderConfig(Section):
     d_model: int = _f(64, "Hidden size of the tiny random encoder.", ge=8)
     n_layers: int = _f(2, "Layers of the tiny random encoder.", ge=1)
     n_heads: int = _f(4, "Attention heads of the tiny random encoder.", ge=1)
-    v_heads: int | None = _f(None, "ESM3 only: vector heads of its geometric attention (ESM3-open has 256); empty = "
-                                   "n_heads // 2.", ge=1)
+    v_heads: int | None = _f(
+        None, "ESM3 only: vector heads of its geometric attention (ESM3-open has 256); empty = n_heads // 2.", ge=1
+    )
     seed: int = _f(0, "Seed of the tiny encoder's random weights.")
 
     @model_validator(mode="after")
     def _heads(self) -> TinyEncoderConfig:
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
-            raise ValueError(f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads of even width "
-                             "(rotary position embeddings), e.g. d_model=64, n_heads=4")
+            raise ValueError(
+                f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads of even width "
+                "(rotary position embeddings), e.g. d_model=64, n_heads=4"
+            )
         return self
 
 
 class EncoderConfig(Section):
     backend: Literal["esm3", "esmc", "esm2"] = _f("esm2", "Protein language model family.")
-    name: str = _f("tiny", "Weights: 'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
-                         "or 'tiny' for the backend's seeded random twin.")
+    name: str = _f(
+        "tiny",
+        "Weights: 'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
+        "or 'tiny' for the backend's seeded random twin.",
+    )
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
-    token_budget: int = _f(8192, "Max padded tokens (sequences × (longest + 2)) per encoder micro-batch; a sequence "
-                                 "longer than that runs alone.", ge=16)
-    max_padding: float = _f(0.1, "Largest share of padding tokens in an encoder micro-batch: a length-mixed batch runs "
-                                 "as more, fuller micro-batches instead of computing on padding (1.0 = no cap).", gt=0, le=1)
+    token_budget: int = _f(
+        8192,
+        "Max padded tokens (sequences × (longest + 2)) per encoder micro-batch; a sequence "
+        "longer than that runs alone.",
+        ge=16,
+    )
+    max_padding: float = _f(
+        0.1,
+        "Largest share of padding tokens in an encoder micro-batch: a length-mixed batch runs "
+        "as more, fuller micro-batches instead of computing on padding (1.0 = no cap).",
+        gt=0,
+        le=1,
+    )
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
 
     @model_validator(mode="after")
     def _esm3(self) -> EncoderConfig:
         if self.backend == "esm3" and self.name == "tiny" and self.tiny.d_model % 8:
-            raise ValueError(f"tiny.d_model ({self.tiny.d_model}) must be a multiple of 8 for ESM3 (8 function-token embeddings)")
+            raise ValueError(
+                f"tiny.d_model ({self.tiny.d_model}) must be a multiple of 8 for ESM3 (8 function-token embeddings)"
+            )
         if self.backend != "esm3" and self.tiny.v_heads is not None:
             raise ValueError(f"tiny.v_heads is an ESM3 setting; the {self.backend} backend has no geometric attention")
         if self.backend == "esm3" and self.device == "cpu" and self.dtype == "bfloat16":
@@ -152,8 +179,11 @@ class ResamplerConfig(Section):
 
 
 class ModelConfig(Section):
-    llm: HubIdOrDir = _f("tiny", "Base causal LM: a hub id, a local dir (starting with '.', '/' or '~'; relative to "
-                                 "this file), or 'tiny' for a random Llama built offline.")
+    llm: HubIdOrDir = _f(
+        "tiny",
+        "Base causal LM: a hub id, a local dir (starting with '.', '/' or '~'; relative to "
+        "this file), or 'tiny' for a random Llama built offline.",
+    )
     tiny_llm: TinyLlmConfig = _f(TinyLlmConfig(), "Dims of the tiny Llama used when llm is 'tiny'.")
     num_media_tokens: int = _f(8, "Vectors the resampler emits; they replace the single <delta_P> token.", ge=1)
     gca: GcaConfig = _f(GcaConfig(), "Gated cross-attention (mutant attends to wild type).")
@@ -171,8 +201,13 @@ class LoraConfig(Section):
     r: int = _f(8, "LoRA rank.", ge=1)
     alpha: int = _f(16, "LoRA alpha.", ge=1)
     dropout: float = _f(0.05, "LoRA dropout.", ge=0, lt=1)
-    target_modules: list[str] = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "LLM linear layers that get LoRA.")
-    train_adapters: bool = _f(False, "Stage 2 also trains GCA + resampler + projector (frozen by default, as in the seed).")
+    target_modules: list[str] = _f(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        "LLM linear layers that get LoRA.",
+    )
+    train_adapters: bool = _f(
+        False, "Stage 2 also trains GCA + resampler + projector (frozen by default, as in the seed)."
+    )
 
 
 class StageConfig(Section):
@@ -182,12 +217,18 @@ class StageConfig(Section):
     min_lr_ratio: float = _f(0.1, "Final LR as a fraction of the peak.", ge=0, le=1)
     weight_decay: float = _f(0.0, "AdamW weight decay.", ge=0)
     micro_batch_size: int = _f(8, "Samples per worker per forward.", ge=1)
-    group_by_length: int = _f(8, "Micro-batches formed together: each group of group_by_length × micro_batch_size "
-                                 "shuffled records is sorted by length and cut into micro-batches, taken in a seeded "
-                                 "random order, so each pads little (1 = off; cf. transformers' group_by_length).", ge=1)
+    group_by_length: int = _f(
+        8,
+        "Micro-batches formed together: each group of group_by_length × micro_batch_size "
+        "shuffled records is sorted by length and cut into micro-batches, taken in a seeded "
+        "random order, so each pads little (1 = off; cf. transformers' group_by_length).",
+        ge=1,
+    )
     grad_accum: int = _f(1, "Gradient accumulation steps.", ge=1)
     grad_clip: float = _f(1.0, "Gradient norm clipping.", gt=0)
-    eval_every: int = _f(20, "Validation loss every N steps; also at every checkpoint and at the end (0 = only there).", ge=0)
+    eval_every: int = _f(
+        20, "Validation loss every N steps; also at every checkpoint and at the end (0 = only there).", ge=0
+    )
     checkpoint_every: int = _f(20, "Checkpoint every N steps (and always at the end).", ge=1)
     log_generations: int = _f(0, "Generations logged at each eval.", ge=0)
 
@@ -196,14 +237,23 @@ class TrainConfig(Section):
     num_workers: int = _f(2, "Ray Train workers (one GPU each when use_gpu).", ge=1)
     use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per worker (true/false); auto = when the cluster has GPUs.")
     cpus_per_worker: float = _f(1.0, "CPUs reserved per training worker.", gt=0)
-    storage_path: StorageUri = _f("outputs/ray_results", "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters).")
+    storage_path: StorageUri = _f(
+        "outputs/ray_results", "Ray Train storage (shared storage, e.g. s3://, on multi-node clusters)."
+    )
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
     keep_checkpoints: int = _f(2, "Checkpoints kept (best by val loss plus the latest).", ge=1)
     seed: int = _f(0, "Training seed.")
-    report_poll_s: float = _f(0.2, "How often the Ray Train controller collects reports (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, "
-                                   "unless set in the environment); each step's report waits for the previous one to be collected.", gt=0)
-    run_name: str = _f("", "Ray Train run name under storage_path; empty = '<stage>-<hash of the settings that shape "
-                           "training>', so rerunning the same command resumes its run and changed settings start anew.")
+    report_poll_s: float = _f(
+        0.2,
+        "How often the Ray Train controller collects reports (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, "
+        "unless set in the environment); each step's report waits for the previous one to be collected.",
+        gt=0,
+    )
+    run_name: str = _f(
+        "",
+        "Ray Train run name under storage_path; empty = '<stage>-<hash of the settings that shape "
+        "training>', so rerunning the same command resumes its run and changed settings start anew.",
+    )
     pretrain: StageConfig = _f(StageConfig(), "Stage 1: GCA + resampler + projector.")
     finetune: StageConfig = _f(StageConfig(lr=5e-4), "Stage 2: LoRA on the LLM.")
 
@@ -213,12 +263,22 @@ class DeepSpeedConfig(Section):
 
 
 class EmbedConfig(Section):
-    store: RelPath = _f(Path("outputs/embeddings"), "Embedding store directory (shared storage on multi-node clusters).")
-    dtype: Literal["float16", "bfloat16", "float32"] = _f("float16", "Storage dtype of per-residue embeddings (streamed ones are rounded through it too).")
+    store: RelPath = _f(
+        Path("outputs/embeddings"), "Embedding store directory (shared storage on multi-node clusters)."
+    )
+    dtype: Literal["float16", "bfloat16", "float32"] = _f(
+        "float16", "Storage dtype of per-residue embeddings (streamed ones are rounded through it too)."
+    )
     num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs; capped at the GPU count).", ge=1)
-    cpus_per_actor: float = _f(0.5, "CPUs per encoder actor; without GPUs keep num_actors × this below the cluster's CPUs minus 0.5.", gt=0)
-    batch_sequences: int = _f(32, "Sequences per Ray Data batch sent to an actor; in store mode each batch becomes one shard.", ge=1)
-    mode: Literal["store", "stream"] = _f("store", "Training reads the store, or streams embeddings from the encoder actors.")
+    cpus_per_actor: float = _f(
+        0.5, "CPUs per encoder actor; without GPUs keep num_actors × this below the cluster's CPUs minus 0.5.", gt=0
+    )
+    batch_sequences: int = _f(
+        32, "Sequences per Ray Data batch sent to an actor; in store mode each batch becomes one shard.", ge=1
+    )
+    mode: Literal["store", "stream"] = _f(
+        "store", "Training reads the store, or streams embeddings from the encoder actors."
+    )
 
 
 class GenerationConfig(Section):
@@ -229,43 +289,79 @@ class GenerationConfig(Section):
 
 
 class BatchScoreConfig(Section):
-    num_actors: int = _f(1, "Scorer actors, each holding the model and encoder (one GPU each when the cluster has GPUs; "
-                            "capped at the GPU count).", ge=1)
-    cpus_per_actor: float = _f(1.0, "CPUs per scorer actor; without GPUs keep num_actors × this at most the cluster's "
-                                    "CPUs minus 0.5, or Ray Data's own tasks starve.", gt=0)
-    batch_rows: int = _f(64, "Rows per batch sent to an actor (rows are grouped by wild type); each batch becomes one "
-                             "output part, the unit of resuming. Generation runs in generation.batch_size chunks.", ge=1)
-    wt_cache_size: int = _f(64, "Wild-type embeddings each scorer actor keeps (LRU; rows arrive grouped by wild type, so "
-                                "a few suffice), so a wild type is encoded once.", ge=0)
+    num_actors: int = _f(
+        1,
+        "Scorer actors, each holding the model and encoder (one GPU each when the cluster has GPUs; "
+        "capped at the GPU count).",
+        ge=1,
+    )
+    cpus_per_actor: float = _f(
+        1.0,
+        "CPUs per scorer actor; without GPUs keep num_actors × this at most the cluster's "
+        "CPUs minus 0.5, or Ray Data's own tasks starve.",
+        gt=0,
+    )
+    batch_rows: int = _f(
+        64,
+        "Rows per batch sent to an actor (rows are grouped by wild type); each batch becomes one "
+        "output part, the unit of resuming. Generation runs in generation.batch_size chunks.",
+        ge=1,
+    )
+    wt_cache_size: int = _f(
+        64,
+        "Wild-type embeddings each scorer actor keeps (LRU; rows arrive grouped by wild type, so "
+        "a few suffice), so a wild type is encoded once.",
+        ge=0,
+    )
 
 
 class ServeConfig(Section):
     host: str = _f("127.0.0.1", "Bind address (loopback unless told otherwise).")
     port: int = _f(8000, "HTTP port.", ge=1, le=65535)
     max_batch_size: int = _f(8, "@serve.batch maximum batch.", ge=1)
-    batch_wait_timeout_s: float = _f(0.1, "Longest a request waits, once the replica is free, for a fuller batch. A batch "
-                                          "starts earlier when as many requests wait as clients were seen in the last second "
-                                          "(a lone client never waits).", ge=0)
+    batch_wait_timeout_s: float = _f(
+        0.1,
+        "Longest a request waits, once the replica is free, for a fuller batch. A batch "
+        "starts earlier when as many requests wait as clients were seen in the last second "
+        "(a lone client never waits).",
+        ge=0,
+    )
     max_body_bytes: int = _f(1_000_000, "Largest accepted request body (413 above).", ge=1024)
     max_batch_items: int = _f(64, "Most items in one /v1/describe:batch request.", ge=1)
     max_new_tokens_limit: int = _f(256, "Largest max_new_tokens a client may ask for.", ge=1)
     wt_cache_size: int = _f(1024, "Wild-type embeddings kept in the LRU cache.", ge=0)
     min_replicas: int = _f(1, "Autoscaling lower bound.", ge=1)
     max_replicas: int = _f(1, "Autoscaling upper bound.", ge=1)
-    target_ongoing_requests: float = _f(8.0, "Autoscaling target of in-flight requests per replica (about max_batch_size).", gt=0)
-    max_ongoing_requests: int = _f(32, "Requests a replica accepts at once (at least max_batch_size, so batches can fill).", ge=1)
-    use_gpu: Literal["auto"] | bool = _f("auto", "One GPU per replica (true/false); auto = when the cluster (or, before Ray starts, this machine) has GPUs.")
+    target_ongoing_requests: float = _f(
+        8.0, "Autoscaling target of in-flight requests per replica (about max_batch_size).", gt=0
+    )
+    max_ongoing_requests: int = _f(
+        32, "Requests a replica accepts at once (at least max_batch_size, so batches can fill).", ge=1
+    )
+    use_gpu: Literal["auto"] | bool = _f(
+        "auto",
+        "One GPU per replica (true/false); auto = when the cluster (or, before Ray starts, this machine) has GPUs.",
+    )
     cpus_per_replica: float = _f(1.0, "CPUs reserved per replica (besides its GPU, when it has one).", gt=0)
-    request_timeout_s: float = _f(60.0, "Server-side request timeout: a request not answered by then gets HTTP 408 "
-                                        "(also one queued while its replica restarts).", gt=0)
-    health_check_period_s: float = _f(2.0, "How often Serve checks each replica (a dead one is replaced after the next "
-                                           "check; Ray's default is 10 s).", gt=0)
+    request_timeout_s: float = _f(
+        60.0,
+        "Server-side request timeout: a request not answered by then gets HTTP 408 "
+        "(also one queued while its replica restarts).",
+        gt=0,
+    )
+    health_check_period_s: float = _f(
+        2.0,
+        "How often Serve checks each replica (a dead one is replaced after the next check; Ray's default is 10 s).",
+        gt=0,
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ServeConfig:
         if self.max_ongoing_requests < self.max_batch_size:
-            raise ValueError(f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
-                             f"({self.max_batch_size}), or batches can never fill")
+            raise ValueError(
+                f"max_ongoing_requests ({self.max_ongoing_requests}) must be >= max_batch_size "
+                f"({self.max_batch_size}), or batches can never fill"
+            )
         if self.max_replicas < self.min_replicas:
             raise ValueError(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
         return self

@@ -31,8 +31,9 @@ class PlacementError(M2TError):
 def cluster_resources() -> dict[str, float]:
     """The running cluster's total resources (``CPU``, ``GPU``, custom ones)."""
     if not ray.is_initialized():
-        raise PlacementError("Ray is not running in this process; the jobs start or join it (ray.init) before "
-                             "placing work")
+        raise PlacementError(
+            "Ray is not running in this process; the jobs start or join it (ray.init) before placing work"
+        )
     return ray.cluster_resources()
 
 
@@ -52,8 +53,10 @@ def check_cpu_headroom(*, need: float, what: str, fix: str) -> None:
     :data:`DATA_HEADROOM_CPUS` (it would hang); ``what`` spells the sum (``... = N CPUs``), ``fix`` what to lower."""
     cpus = float(cluster_resources().get("CPU", 0))
     if need > cpus - DATA_HEADROOM_CPUS:
-        raise PlacementError(f"{what} leaves under half a CPU of this {cpus:g}-CPU cluster for Ray Data's own tasks "
-                             f"(it would hang); {fix}")
+        raise PlacementError(
+            f"{what} leaves under half a CPU of this {cpus:g}-CPU cluster for Ray Data's own tasks "
+            f"(it would hang); {fix}"
+        )
 
 
 def actor_pool(*, num_actors: int, cpus_per_actor: float, section: str) -> dict[str, Any]:
@@ -75,10 +78,12 @@ def actor_pool(*, num_actors: int, cpus_per_actor: float, section: str) -> dict[
             size = gpus
     else:
         room = max(float(resources.get("CPU", 0)) - DATA_HEADROOM_CPUS, 0.25)
-        check_cpu_headroom(need=size * cpus_per_actor,
-                           what=f"{section}.num_actors × {section}.cpus_per_actor = {size} × {cpus_per_actor} CPUs",
-                           fix=f"lower them so their product is at most {room:g}, e.g. {section}.num_actors={size} "
-                               f"{section}.cpus_per_actor={room / size:.2g}")
+        check_cpu_headroom(
+            need=size * cpus_per_actor,
+            what=f"{section}.num_actors × {section}.cpus_per_actor = {size} × {cpus_per_actor} CPUs",
+            fix=f"lower them so their product is at most {room:g}, e.g. {section}.num_actors={size} "
+            f"{section}.cpus_per_actor={room / size:.2g}",
+        )
     return {"compute": ActorPoolStrategy(size=size), "num_gpus": num_gpus, "num_cpus": cpus_per_actor}
 
 
@@ -92,8 +97,9 @@ def encoder_pool(cfg: Config) -> dict[str, Any]:
 def scorer_pool(cfg: Config) -> dict[str, Any]:
     """``map_batches`` arguments of the scorer actors (``batch_score.num_actors``, ``batch_score.cpus_per_actor``),
     one pre-cut Arrow block per call."""
-    pool = actor_pool(num_actors=cfg.batch_score.num_actors, cpus_per_actor=cfg.batch_score.cpus_per_actor,
-                      section="batch_score")
+    pool = actor_pool(
+        num_actors=cfg.batch_score.num_actors, cpus_per_actor=cfg.batch_score.cpus_per_actor, section="batch_score"
+    )
     return {**pool, "batch_size": None, "batch_format": "pyarrow"}
 
 
@@ -106,12 +112,17 @@ def train_workers(cfg: Config, *, encoder_pools: int = 0) -> dict[str, Any]:
         t, e = cfg.train, cfg.embed
         need = t.num_workers * t.cpus_per_worker + encoder_pools * e.num_actors * e.cpus_per_actor
         check_cpu_headroom(
-            need=need, what=f"embed.mode=stream: train.num_workers × train.cpus_per_worker ({t.num_workers} × "
-                            f"{t.cpus_per_worker:g}) + {encoder_pools} encoder pool(s) × embed.num_actors × "
-                            f"embed.cpus_per_actor ({e.num_actors} × {e.cpus_per_actor:g}) = {need:g} CPUs",
-            fix="lower them (e.g. train.cpus_per_worker=0.25 embed.cpus_per_actor=0.25) or use embed.mode=store")
-    return {"num_workers": cfg.train.num_workers, "use_gpu": gpus,
-            "resources_per_worker": {"CPU": cfg.train.cpus_per_worker}}
+            need=need,
+            what=f"embed.mode=stream: train.num_workers × train.cpus_per_worker ({t.num_workers} × "
+            f"{t.cpus_per_worker:g}) + {encoder_pools} encoder pool(s) × embed.num_actors × "
+            f"embed.cpus_per_actor ({e.num_actors} × {e.cpus_per_actor:g}) = {need:g} CPUs",
+            fix="lower them (e.g. train.cpus_per_worker=0.25 embed.cpus_per_actor=0.25) or use embed.mode=store",
+        )
+    return {
+        "num_workers": cfg.train.num_workers,
+        "use_gpu": gpus,
+        "resources_per_worker": {"CPU": cfg.train.cpus_per_worker},
+    }
 
 
 def replica_resources(serve_cfg: ServeConfig) -> dict[str, Any]:

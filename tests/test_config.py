@@ -53,7 +53,11 @@ def test_every_shipped_config_file_validates(path):
 def test_default_is_tiny_and_llama3_esm3_is_the_real_setup():
     assert load_config(None) == load_config(DEFAULT_CONFIG)
     real = load_config(CONFIGS / "llama3_esm3.yaml")
-    assert (real.model.llm, real.encoder.name, real.model.dtype) == ("meta-llama/Meta-Llama-3.1-8B-Instruct", "esm3_sm_open_v1", "bfloat16")
+    assert (real.model.llm, real.encoder.name, real.model.dtype) == (
+        "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "esm3_sm_open_v1",
+        "bfloat16",
+    )
     assert json.loads(Path(real.deepspeed.config).read_text())["zero_optimization"]["stage"] == 2
 
 
@@ -69,13 +73,20 @@ def test_unknown_key_names_key_file_and_closest_keys(tmp_path):
 
 def test_all_errors_reported_at_once(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("data:\n  max_length: -3\n  val_fractoin: 0.2\nmodel:\n  num_media_tokens: many\nencoder:\n  backend: esm9\n")
+    path.write_text(
+        "data:\n  max_length: -3\n  val_fractoin: 0.2\nmodel:\n  num_media_tokens: many\nencoder:\n  backend: esm9\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)
     assert text.startswith("4 config error(s):")
-    for words in ["'data.max_length'", "'data.val_fractoin'; did you mean 'val_fraction'", "'model.num_media_tokens'",
-                  "'encoder.backend'", "'esm3', 'esmc' or 'esm2'"]:
+    for words in [
+        "'data.max_length'",
+        "'data.val_fractoin'; did you mean 'val_fraction'",
+        "'model.num_media_tokens'",
+        "'encoder.backend'",
+        "'esm3', 'esmc' or 'esm2'",
+    ]:
         assert words in text, text
     assert text.count(str(path)) == 4
 
@@ -84,8 +95,10 @@ def test_relative_paths_resolve_against_the_config_file_and_overrides_against_th
     conf = tmp_path / "conf"
     conf.mkdir()
     path = conf / "c.yaml"
-    path.write_text("data:\n  inputs: [in/a.jsonl, /abs/b.csv]\ndeepspeed:\n  config: zero2.json\n"
-                    "train:\n  storage_path: s3://bucket/runs\noutput:\n  root: ../out\n")
+    path.write_text(
+        "data:\n  inputs: [in/a.jsonl, /abs/b.csv]\ndeepspeed:\n  config: zero2.json\n"
+        "train:\n  storage_path: s3://bucket/runs\noutput:\n  root: ../out\n"
+    )
     cfg = load_config(path)
     assert cfg.data.inputs == [conf / "in" / "a.jsonl", Path("/abs/b.csv")]
     assert cfg.deepspeed.config == conf / "zero2.json"
@@ -116,19 +129,30 @@ def test_model_llm_is_a_hub_id_or_a_local_dir(tmp_path, monkeypatch):
 
 
 def test_overrides_are_parsed_as_yaml_and_applied_in_order():
-    cfg = load_config(None, ["data.max_length=500", "data.extended_alphabet=true", "lora.target_modules=[q_proj]",
-                             "data.max_length=600", 'model.system_prompt="Be brief: one line."'])  # YAML: quote text with ': '
+    cfg = load_config(
+        None,
+        [
+            "data.max_length=500",
+            "data.extended_alphabet=true",
+            "lora.target_modules=[q_proj]",
+            "data.max_length=600",
+            'model.system_prompt="Be brief: one line."',
+        ],
+    )  # YAML: quote text with ': '
     assert (cfg.data.max_length, cfg.data.extended_alphabet, cfg.lora.target_modules) == (600, True, ["q_proj"])
     assert cfg.model.system_prompt == "Be brief: one line."
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    (["data.max_length"], "not of the form key.sub=value"),
-    (["data.max_length.x=1"], "'max_length' is not a section"),
-    (["data.val_fraction=0.6", "data.test_fraction=0.5"], "must be below 1"),
-    (["data.synthetic.min_length=200"], "max_length (120) must be >= min_length (200)"),
-    (["data.max_length=0"], "'data.max_length': Input should be greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.max_length"], "not of the form key.sub=value"),
+        (["data.max_length.x=1"], "'max_length' is not a section"),
+        (["data.val_fraction=0.6", "data.test_fraction=0.5"], "must be below 1"),
+        (["data.synthetic.min_length=200"], "max_length (120) must be >= min_length (200)"),
+        (["data.max_length=0"], "'data.max_length': Input should be greater than or equal to 1"),
+    ],
+)
 def test_bad_overrides(overrides, message):
     with pytest.raises(ConfigError) as err:
         load_config(None, overrides)
@@ -153,4 +177,5 @@ def test_every_field_has_a_description():
             ann = field.annotation
             if isinstance(ann, type) and issubclass(ann, Section):
                 walk(ann, f"{prefix}{name}.")
+
     walk(Config)

@@ -101,4 +101,3 @@ PAIRS = list(itertools.combinations(PAGES, 2))
 def test_no_line_is_in_two_places(a, b):
     """Each detail lives once: the README links to docs/<area>.md instead of repeating it, and pages link each other."""
     assert sorted(prose_lines(a) & prose_lines(b)) == []
-

@@ -16,11 +16,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Rank of each part of the library: a module may import its own part or a part of lower rank, never a higher one.
 RANKS = {
-    "m2t": 0, "m2t.config": 0, "m2t.errors": 0, "m2t.atomic": 0, "m2t.modules": 0,
-    "m2t.placement": 1, "m2t.data": 1,
-    "m2t.encoders": 2, "m2t.model": 2,
+    "m2t": 0,
+    "m2t.config": 0,
+    "m2t.errors": 0,
+    "m2t.atomic": 0,
+    "m2t.modules": 0,
+    "m2t.placement": 1,
+    "m2t.data": 1,
+    "m2t.encoders": 2,
+    "m2t.model": 2,
     "m2t.embed": 3,
-    "m2t.train": 4, "m2t.infer": 4,
+    "m2t.train": 4,
+    "m2t.infer": 4,
     "m2t.serve": 5,
     "m2t.bench": 6,
     "m2t.cli": 7,
@@ -105,8 +112,12 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def upward(edges: dict[str, set[str]]) -> list[str]:
     """Imports from a part of the library to a part of higher rank."""
-    return [f"{a} -> {b}" for a, targets in sorted(edges.items()) for b in sorted(targets)
-            if part(a) != part(b) and RANKS[part(b)] > RANKS[part(a)]]
+    return [
+        f"{a} -> {b}"
+        for a, targets in sorted(edges.items())
+        for b in sorted(targets)
+        if part(a) != part(b) and RANKS[part(b)] > RANKS[part(a)]
+    ]
 
 
 def test_every_module_has_a_layer():

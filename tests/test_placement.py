@@ -18,9 +18,12 @@ def test_pools_take_fractional_cpus_and_no_gpu(ray_cluster):
 
 
 def test_a_pool_that_leaves_ray_data_no_cpu_is_refused_with_the_fix(ray_cluster):
-    with pytest.raises(PlacementError, match=r"embed.num_actors × embed.cpus_per_actor = 2 × 1.0 CPUs leaves under "
-                                             r"half a CPU of this 2-CPU cluster .* at most 1.5, e.g. embed.num_actors=2 "
-                                             r"embed.cpus_per_actor=0.75"):
+    with pytest.raises(
+        PlacementError,
+        match=r"embed.num_actors × embed.cpus_per_actor = 2 × 1.0 CPUs leaves under "
+        r"half a CPU of this 2-CPU cluster .* at most 1.5, e.g. embed.num_actors=2 "
+        r"embed.cpus_per_actor=0.75",
+    ):
         actor_pool(num_actors=2, cpus_per_actor=1.0, section="embed")
     actor_pool(num_actors=2, cpus_per_actor=0.75, section="embed")  # exactly the room left: accepted
 

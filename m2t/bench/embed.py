@@ -37,7 +37,9 @@ def bench_encoder_config(cfg: Config, scale: Scale) -> EncoderConfig:
     """The configured encoder when it has real weights; else a random ESM C of the scale's dims (ESM-2-8M-like)."""
     if cfg.encoder.name != "tiny":
         return cfg.encoder
-    tiny = TinyEncoderConfig(d_model=scale.encoder_dim, n_layers=scale.encoder_layers, n_heads=scale.encoder_heads, seed=0)
+    tiny = TinyEncoderConfig(
+        d_model=scale.encoder_dim, n_layers=scale.encoder_layers, n_heads=scale.encoder_heads, seed=0
+    )
     return cfg.encoder.model_copy(update={"backend": "esmc", "tiny": tiny, "token_budget": scale.token_budget})
 
 
@@ -73,26 +75,40 @@ def run_direct(encoder, records: list[Record], *, batch_sequences: int) -> tuple
     calls, started = encoder.forward_calls, time.perf_counter()
     todo = sorted(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)), key=len)
     for i in range(0, len(todo), batch_sequences):
-        encoder.embed(todo[i:i + batch_sequences])
+        encoder.embed(todo[i : i + batch_sequences])
     _sync(encoder)
     return time.perf_counter() - started, [len(s) for s in todo], encoder.forward_calls - calls
 
 
 def _side(seconds: float, lengths: list[int], *, workload: int, flops: float, peak: float, how: str, **extra) -> dict:
-    return {"value": workload / seconds, "seconds": round(seconds, 3), "sequences_encoded": len(lengths),
-            "residues_encoded": sum(lengths), "flops": flops, "flops_per_s": flops / seconds,
-            "share_of_peak": round(flops / seconds / peak, 4), "how": how, **extra}
+    return {
+        "value": workload / seconds,
+        "seconds": round(seconds, 3),
+        "sequences_encoded": len(lengths),
+        "residues_encoded": sum(lengths),
+        "flops": flops,
+        "flops_per_s": flops / seconds,
+        "share_of_peak": round(flops / seconds / peak, 4),
+        "how": how,
+        **extra,
+    }
 
 
-def run_embed(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None,
-              rounds: int = 3) -> list[dict]:
+def run_embed(
+    cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None, rounds: int = 3
+) -> list[dict]:
     """The ``embed`` result (direct) and, when ``scale.ray_pipeline``, ``embed_ray`` (the Ray Data pipeline).
 
     The baseline runs once over the records, in ``rounds`` parts; ours runs whole after each part (so
     load drift on a shared machine hits both) and its time is the mean of its ``rounds`` runs.
     """
-    records = records if records is not None else benchmark_records(
-        wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length)
+    records = (
+        records
+        if records is not None
+        else benchmark_records(
+            wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length
+        )
+    )
     enc_cfg = bench_encoder_config(cfg, scale)
     with torch_threads(ray_worker_threads(cfg.embed.cpus_per_actor)):
         direct = _run_direct(cfg, enc_cfg, records, rounds=rounds)
@@ -112,26 +128,52 @@ def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, r
     machine = {**machine_info(dtype=encoder.dtype, device=encoder.device), "loadavg_1m_before": before}
     base_s, base_len, ours_runs = 0.0, [], []
     for k in range(rounds):
-        seconds, lengths = run_baseline(encoder, records[k * len(records) // rounds:(k + 1) * len(records) // rounds])
+        seconds, lengths = run_baseline(encoder, records[k * len(records) // rounds : (k + 1) * len(records) // rounds])
         base_s, base_len = base_s + seconds, base_len + lengths
         ours_runs.append(run_direct(encoder, records, batch_sequences=cfg.embed.batch_sequences))
     ours_s = sum(run[0] for run in ours_runs) / rounds
     ours_len, micro = ours_runs[0][1], ours_runs[0][2]
     peak, model = machine["matmul_flops"], encoder.model
-    baseline = _side(base_s, base_len, workload=workload, flops=encoder_forward_flops(model, base_len), peak=peak,
-                     how="seed: encode -> logits(return_embeddings=True), one sequence at a time, WT and mutant of "
-                         "every record")
-    ours = _side(ours_s, ours_len, workload=workload, flops=encoder_forward_flops(model, ours_len), peak=peak,
-                 how=f"direct: distinct sequences, length-sorted, chunks of embed.batch_sequences="
-                     f"{cfg.embed.batch_sequences} through encoder.embed (token_budget={enc_cfg.token_budget}, max_padding={enc_cfg.max_padding}), "
-                     f"in this process, no Ray; mean of {rounds} runs", micro_batches=micro,
-                 runs_seconds=[round(run[0], 3) for run in ours_runs])
-    inputs = {**describe_inputs(records), "encoder_id": encoder.encoder_id, "matmul_params": matmul_params(model),
-              "token_budget": enc_cfg.token_budget, "max_padding": enc_cfg.max_padding, "batch_sequences": cfg.embed.batch_sequences,
-              "torch_threads": torch.get_num_threads(), "max_abs_diff_seed_vs_ours": diff}
+    baseline = _side(
+        base_s,
+        base_len,
+        workload=workload,
+        flops=encoder_forward_flops(model, base_len),
+        peak=peak,
+        how="seed: encode -> logits(return_embeddings=True), one sequence at a time, WT and mutant of every record",
+    )
+    ours = _side(
+        ours_s,
+        ours_len,
+        workload=workload,
+        flops=encoder_forward_flops(model, ours_len),
+        peak=peak,
+        how=f"direct: distinct sequences, length-sorted, chunks of embed.batch_sequences="
+        f"{cfg.embed.batch_sequences} through encoder.embed (token_budget={enc_cfg.token_budget}, max_padding={enc_cfg.max_padding}), "
+        f"in this process, no Ray; mean of {rounds} runs",
+        micro_batches=micro,
+        runs_seconds=[round(run[0], 3) for run in ours_runs],
+    )
+    inputs = {
+        **describe_inputs(records),
+        "encoder_id": encoder.encoder_id,
+        "matmul_params": matmul_params(model),
+        "token_budget": enc_cfg.token_budget,
+        "max_padding": enc_cfg.max_padding,
+        "batch_sequences": cfg.embed.batch_sequences,
+        "torch_threads": torch.get_num_threads(),
+        "max_abs_diff_seed_vs_ours": diff,
+    }
     met = ours["value"] >= 4 * baseline["value"] and ours["share_of_peak"] >= 0.5
-    return result(benchmark="embed", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
-                  target={"rule": ">= 4x and >= 50% of matmul peak", "met": bool(met)})
+    return result(
+        benchmark="embed",
+        ours=ours,
+        baseline=baseline,
+        units=UNITS,
+        inputs=inputs,
+        machine=machine,
+        target={"rule": ">= 4x and >= 50% of matmul peak", "met": bool(met)},
+    )
 
 
 def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, direct: dict) -> dict:
@@ -146,14 +188,28 @@ def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, direct: dict)
     summary = embed_records(cfg, records, store=store)
     seconds = time.perf_counter() - started
     lengths = [len(s) for s in dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant))]
-    ours = _side(seconds, lengths, workload=direct["inputs"]["residues"], flops=direct["ours"]["flops"],
-                 peak=direct["machine"]["matmul_flops"],
-                 how=f"Ray Data pipeline (embed_records into a fresh store): {cfg.embed.num_actors} actor(s) x "
-                     f"{cfg.embed.cpus_per_actor} CPU, shard writes included; wall time of the call",
-                 pipeline_seconds=summary["seconds"], store_sequences=summary["store_counts"]["sequences"])
-    return result(benchmark="embed_ray", ours=ours, baseline=direct["baseline"], units=UNITS,
-                  inputs={**direct["inputs"], "num_actors": cfg.embed.num_actors,
-                          "cpus_per_actor": cfg.embed.cpus_per_actor,
-                          "cluster_cpus": ray.cluster_resources().get("CPU", 0)},
-                  machine=direct["machine"],
-                  target={"rule": "reported (the embed target is on the direct path)", "met": None})
+    ours = _side(
+        seconds,
+        lengths,
+        workload=direct["inputs"]["residues"],
+        flops=direct["ours"]["flops"],
+        peak=direct["machine"]["matmul_flops"],
+        how=f"Ray Data pipeline (embed_records into a fresh store): {cfg.embed.num_actors} actor(s) x "
+        f"{cfg.embed.cpus_per_actor} CPU, shard writes included; wall time of the call",
+        pipeline_seconds=summary["seconds"],
+        store_sequences=summary["store_counts"]["sequences"],
+    )
+    return result(
+        benchmark="embed_ray",
+        ours=ours,
+        baseline=direct["baseline"],
+        units=UNITS,
+        inputs={
+            **direct["inputs"],
+            "num_actors": cfg.embed.num_actors,
+            "cpus_per_actor": cfg.embed.cpus_per_actor,
+            "cluster_cpus": ray.cluster_resources().get("CPU", 0),
+        },
+        machine=direct["machine"],
+        target={"rule": "reported (the embed target is on the direct path)", "met": None},
+    )

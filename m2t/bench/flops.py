@@ -15,8 +15,11 @@ from torch import nn
 def matmul_params(model: nn.Module) -> int:
     """Weights that multiply activations in a forward: every ``nn.Linear`` weight (embedding tables are
     lookups), except ESM-2's contact-prediction head, which only runs when contacts are asked for."""
-    return sum(m.weight.numel() for name, m in model.named_modules()
-               if isinstance(m, nn.Linear) and not name.startswith("contact_head"))
+    return sum(
+        m.weight.numel()
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and not name.startswith("contact_head")
+    )
 
 
 def transformer_dims(model: nn.Module) -> tuple[int, int]:

@@ -37,8 +37,10 @@ def _shrink(group: list[Record], length_scale: float, min_length: int) -> list[R
     sequences = {s for r in group for s in (r.wild_type, r.mutant)}
     n = len(group[0].wild_type)
     if len({len(s) for s in sequences}) != 1:
-        raise ValueError(f"protein {group[0].protein_id}: sequences of different lengths; the benchmark inputs "
-                         f"expect substitutions only (as in MutaDescribe)")
+        raise ValueError(
+            f"protein {group[0].protein_id}: sequences of different lengths; the benchmark inputs "
+            f"expect substitutions only (as in MutaDescribe)"
+        )
     length = max(min_length, round(n * length_scale))
     if length >= n:
         return group
@@ -50,8 +52,15 @@ def _shrink(group: list[Record], length_scale: float, min_length: int) -> list[R
     def cut(s: str) -> str:
         return "".join(s[i] for i in keep)
 
-    return [replace(r, wild_type=cut(r.wild_type), mutant=cut(r.mutant),
-                    mutations=tuple(derive_mutations(cut(r.wild_type), cut(r.mutant)))) for r in group]
+    return [
+        replace(
+            r,
+            wild_type=cut(r.wild_type),
+            mutant=cut(r.mutant),
+            mutations=tuple(derive_mutations(cut(r.wild_type), cut(r.mutant))),
+        )
+        for r in group
+    ]
 
 
 def _shape(records: list[Record]) -> tuple[float, float]:
@@ -81,25 +90,37 @@ def _draw_proteins(records: list[Record], *, wild_types: int, seed: int, lookahe
     return chosen
 
 
-def benchmark_records(*, wild_types: int, length_scale: float, min_length: int = 20, seed: int = 0,
-                      source: Path | None = MUTADESCRIBE) -> list[Record]:
+def benchmark_records(
+    *, wild_types: int, length_scale: float, min_length: int = 20, seed: int = 0, source: Path | None = MUTADESCRIBE
+) -> list[Record]:
     """About ``wild_types`` × 1.94 records shaped like MutaDescribe's test_medium split (see the module doc)."""
     if source is not None and source.is_file():
         records = read_records([source], max_length=MAX_LENGTH, extended_alphabet=True).accepted
-        return [r for group in _draw_proteins(records, wild_types=wild_types, seed=seed)
-                for r in _shrink(group, length_scale, min_length)]
-    return generate(n_proteins=wild_types, mutants_per_protein=MUTANTS_PER_WT,
-                    min_length=max(min_length, round(MIN_LENGTH * length_scale)),
-                    max_length=max(min_length, round(MAX_LENGTH * length_scale)), seed=seed)
+        return [
+            r
+            for group in _draw_proteins(records, wild_types=wild_types, seed=seed)
+            for r in _shrink(group, length_scale, min_length)
+        ]
+    return generate(
+        n_proteins=wild_types,
+        mutants_per_protein=MUTANTS_PER_WT,
+        min_length=max(min_length, round(MIN_LENGTH * length_scale)),
+        max_length=max(min_length, round(MAX_LENGTH * length_scale)),
+        seed=seed,
+    )
 
 
 def describe_inputs(records: list[Record]) -> dict:
     """The shape of a record set: counts of records / distinct sequences and wild-type lengths."""
     wts = list(dict.fromkeys(r.wild_type for r in records))
     lengths = [len(w) for w in wts]
-    return {"records": len(records), "wild_types": len(wts),
-            "distinct_mutants": len({r.mutant for r in records}),
-            "distinct_sequences": len({s for r in records for s in (r.wild_type, r.mutant)}),
-            "sequences": 2 * len(records), "residues": sum(len(r.wild_type) + len(r.mutant) for r in records),
-            "wt_length": {"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)},
-            "source": records[0].source if records else None}
+    return {
+        "records": len(records),
+        "wild_types": len(wts),
+        "distinct_mutants": len({r.mutant for r in records}),
+        "distinct_sequences": len({s for r in records for s in (r.wild_type, r.mutant)}),
+        "sequences": 2 * len(records),
+        "residues": sum(len(r.wild_type) + len(r.mutant) for r in records),
+        "wt_length": {"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)},
+        "source": records[0].source if records else None,
+    }

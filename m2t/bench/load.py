@@ -22,8 +22,16 @@ import numpy as np
 NO_ANSWER = "no answer"  # status key of requests that got no HTTP response (refused, reset, timed out)
 
 
-async def _load(url: str, payloads: Sequence[dict], *, concurrency: int, max_requests: int, time_limit_s: float,
-                timeout_s: float, expect: Sequence[int] | None) -> dict:
+async def _load(
+    url: str,
+    payloads: Sequence[dict],
+    *,
+    concurrency: int,
+    max_requests: int,
+    time_limit_s: float,
+    timeout_s: float,
+    expect: Sequence[int] | None,
+) -> dict:
     latencies: list[float] = []
     timings: list[dict] = []
     errors: list[str] = []
@@ -48,8 +56,9 @@ async def _load(url: str, payloads: Sequence[dict], *, concurrency: int, max_req
                 continue
             seen[str(response.status_code)] += 1
             if want is not None and response.status_code // 100 != want // 100:
-                unexpected.append(f"request {i}: expected {want // 100}xx, got HTTP {response.status_code}: "
-                                  f"{response.text[:200]}")
+                unexpected.append(
+                    f"request {i}: expected {want // 100}xx, got HTTP {response.status_code}: {response.text[:200]}"
+                )
             if response.status_code == 200:
                 latencies.append(time.perf_counter() - started)
                 timings.append(response.json().get("timings") or {})
@@ -62,14 +71,22 @@ async def _load(url: str, payloads: Sequence[dict], *, concurrency: int, max_req
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         seconds = time.perf_counter() - started
     ms = np.array(latencies) * 1000.0
-    return {"concurrency": concurrency, "sent": sent, "ok": len(latencies), "errors": len(errors),
-            "first_error": errors[0] if errors else None, "seconds": round(seconds, 3),
-            "requests_per_s": len(latencies) / seconds if seconds else 0.0,
-            "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
-            "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
-            "mean_ms": float(ms.mean()) if len(ms) else None, "server_ms": _server_means(timings),
-            "statuses": {k: dict(sorted(v.items())) for k, v in sorted(statuses.items())},
-            "unexpected": len(unexpected), "first_unexpected": unexpected[:5]}
+    return {
+        "concurrency": concurrency,
+        "sent": sent,
+        "ok": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "seconds": round(seconds, 3),
+        "requests_per_s": len(latencies) / seconds if seconds else 0.0,
+        "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
+        "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
+        "mean_ms": float(ms.mean()) if len(ms) else None,
+        "server_ms": _server_means(timings),
+        "statuses": {k: dict(sorted(v.items())) for k, v in sorted(statuses.items())},
+        "unexpected": len(unexpected),
+        "first_unexpected": unexpected[:5],
+    }
 
 
 def _server_means(timings: list[dict]) -> dict:
@@ -78,8 +95,16 @@ def _server_means(timings: list[dict]) -> dict:
     return {k: round(float(np.mean([t[k] for t in timings if k in t])), 2) for k in keys}
 
 
-def run_load(url: str, payloads: Sequence[dict], *, concurrency: int, max_requests: int, time_limit_s: float,
-             timeout_s: float = 120.0, expect: Sequence[int] | None = None) -> dict:
+def run_load(
+    url: str,
+    payloads: Sequence[dict],
+    *,
+    concurrency: int,
+    max_requests: int,
+    time_limit_s: float,
+    timeout_s: float = 120.0,
+    expect: Sequence[int] | None = None,
+) -> dict:
     """POST ``payloads`` (cycled; request ``i`` sends ``payloads[i % len]``) as JSON to ``url``.
 
     Returns counts, requests/s (answered with 200 per second of the run), latency percentiles in ms (of
@@ -91,8 +116,17 @@ def run_load(url: str, payloads: Sequence[dict], *, concurrency: int, max_reques
     if expect is not None and len(expect) != len(payloads):
         raise ValueError(f"expect has {len(expect)} entries for {len(payloads)} payloads")
     with frozen_heap():
-        return asyncio.run(_load(url, payloads, concurrency=concurrency, max_requests=max_requests,
-                                 time_limit_s=time_limit_s, timeout_s=timeout_s, expect=expect))
+        return asyncio.run(
+            _load(
+                url,
+                payloads,
+                concurrency=concurrency,
+                max_requests=max_requests,
+                time_limit_s=time_limit_s,
+                timeout_s=timeout_s,
+                expect=expect,
+            )
+        )
 
 
 @contextmanager

@@ -50,14 +50,19 @@ def invalid_requests(cfg: Config) -> list[tuple[str, dict | str]]:
         ("wrong type", {"wild_type": 42, "mutations": "K2R"}),
         ("null wild type", {"wild_type": None, "mutations": "K2R"}),
         ("unknown field", {"wild_type": WT, "mutations": "K2R", "temprature": 0.5}),
-        ("max_new_tokens over the limit", {"wild_type": WT, "mutations": "K2R", "max_new_tokens": s.max_new_tokens_limit + 1}),
+        (
+            "max_new_tokens over the limit",
+            {"wild_type": WT, "mutations": "K2R", "max_new_tokens": s.max_new_tokens_limit + 1},
+        ),
         ("sequence over max_length", {"wild_type": "A" * (cfg.data.max_length + 1), "mutations": "A1G"}),
         ("body over max_body_bytes", {"wild_type": "A" * (s.max_body_bytes + 1), "mutations": "A1G"}),
         ("not a JSON object", "K2R"),
     ]
 
 
-def mixed_requests(cfg: Config, records: list[Record], *, requests: int, invalid_share: float) -> tuple[list, list[int], list[str]]:
+def mixed_requests(
+    cfg: Config, records: list[Record], *, requests: int, invalid_share: float
+) -> tuple[list, list[int], list[str]]:
     """``requests`` bodies in sending order (``records`` cycled, with every ``1 / invalid_share``-th one invalid),
     the status class each must get (200 or 400) and what each is."""
     valid = [{"wild_type": r.wild_type, "mutations": list(r.mutations)} for r in records]
@@ -122,17 +127,24 @@ def rss_growth(samples: list[tuple[float, dict[str, int]]], role: str) -> dict:
     """Mean RSS (MiB) of the first and the last quarter of the sampled time, and the relative growth
     (``None``, with ``why``, when the run was too short to compare its quarters)."""
     if len(samples) < 8:
-        return {"growth": None, "samples": len(samples),
-                "why": f"only {len(samples)} RSS samples: the run was too short to compare its quarters; send more requests"}
+        return {
+            "growth": None,
+            "samples": len(samples),
+            "why": f"only {len(samples)} RSS samples: the run was too short to compare its quarters; send more requests",
+        }
     t0, t1 = samples[0][0], samples[-1][0]
     quarter = (t1 - t0) / 4
     first = [s[role] for t, s in samples if t <= t0 + quarter]
     last = [s[role] for t, s in samples if t >= t1 - quarter]
     mib = 2**20
     early, late = float(np.mean(first)) / mib, float(np.mean(last)) / mib
-    return {"first_quarter_mib": round(early, 1), "last_quarter_mib": round(late, 1),
-            "growth": round((late - early) / early, 4),
-            "max_mib": round(max(s[role] for _, s in samples) / mib, 1), "samples": len(samples)}
+    return {
+        "first_quarter_mib": round(early, 1),
+        "last_quarter_mib": round(late, 1),
+        "growth": round((late - early) / early, 4),
+        "max_mib": round(max(s[role] for _, s in samples) / mib, 1),
+        "samples": len(samples),
+    }
 
 
 def summarize(load: dict, *, requests: int, max_rss_growth: float, rss: dict) -> dict:
@@ -149,45 +161,101 @@ def summarize(load: dict, *, requests: int, max_rss_growth: float, rss: dict) ->
         "valid_answered_200": set(statuses.get("2xx", {})) <= {"200"},
         "rss_growth_under_limit": all(r["growth"] is not None and r["growth"] < max_rss_growth for r in rss.values()),
     }
-    return {"checks": checks, "passed": all(checks.values()), "valid_sent": counts["2xx"], "invalid_sent": counts["4xx"]}
+    return {
+        "checks": checks,
+        "passed": all(checks.values()),
+        "valid_sent": counts["2xx"],
+        "invalid_sent": counts["4xx"],
+    }
 
 
 def rss_mib(procs: list[psutil.Process]) -> float:
     return round(sum(p.memory_info().rss for p in procs) / 2**20, 1)
 
 
-def run_loadtest(cfg: Config, *, workdir: Path, checkpoint: Path | None = None, requests: int = 2000,
-                 concurrency: int = 32, invalid_share: float = 0.25, warmup: int = 500, max_rss_growth: float = 0.10,
-                 timeout_s: float = 60.0, time_limit_s: float = 1200.0) -> dict:
+def run_loadtest(
+    cfg: Config,
+    *,
+    workdir: Path,
+    checkpoint: Path | None = None,
+    requests: int = 2000,
+    concurrency: int = 32,
+    invalid_share: float = 0.25,
+    warmup: int = 500,
+    max_rss_growth: float = 0.10,
+    timeout_s: float = 60.0,
+    time_limit_s: float = 1200.0,
+) -> dict:
     """Run the load test on the Ray cluster this process is connected to (it starts and shuts down Ray Serve).
 
     ``checkpoint`` None = an untrained stage-2 checkpoint of ``cfg`` written under ``workdir``.
     Returns the result object (``passed`` plus each check, counts per status, latency, RSS per role).
     """
-    path = finetuned_checkpoint(cfg, checkpoint) if checkpoint is not None else bench_checkpoint(cfg, workdir / "checkpoint")
+    path = (
+        finetuned_checkpoint(cfg, checkpoint)
+        if checkpoint is not None
+        else bench_checkpoint(cfg, workdir / "checkpoint")
+    )
     records = benchmark_records(wild_types=40, length_scale=0.25)
     bodies, expect, kinds = mixed_requests(cfg, records, requests=requests, invalid_share=invalid_share)
     with served({APP: cfg}, path) as urls:
         url, app = f"{urls[APP]}/v1/describe", f"m2t-bench-{APP}"
         started_mib = rss_mib(serve_processes(app)["replica"])
         if warmup:
-            run_load(url, bodies, concurrency=concurrency, max_requests=warmup, time_limit_s=time_limit_s, timeout_s=timeout_s)
+            run_load(
+                url,
+                bodies,
+                concurrency=concurrency,
+                max_requests=warmup,
+                time_limit_s=time_limit_s,
+                timeout_s=timeout_s,
+            )
         warm_mib = rss_mib(serve_processes(app)["replica"])
         with rss_sampler(app) as samples:
-            load = run_load(url, bodies, concurrency=concurrency, max_requests=requests, time_limit_s=time_limit_s,
-                            timeout_s=timeout_s, expect=expect)
+            load = run_load(
+                url,
+                bodies,
+                concurrency=concurrency,
+                max_requests=requests,
+                time_limit_s=time_limit_s,
+                timeout_s=timeout_s,
+                expect=expect,
+            )
     roles = list(samples[0][1]) if samples else ["replica"]  # the roles found on this machine
     rss = {role: rss_growth(samples, role) for role in roles}
     rss["replica"] |= {"at_start_mib": started_mib, "after_warmup_mib": warm_mib}
     return {
-        "test": "bounded load", **summarize(load, requests=requests, max_rss_growth=max_rss_growth, rss=rss),
-        "requests": requests, "concurrency": concurrency, "invalid_share": invalid_share, "warmup_requests": warmup,
-        "invalid_kinds": sorted(set(kinds) - {"valid"}), "max_rss_growth": max_rss_growth,
-        "client_timeout_s": timeout_s, "rss": rss,
-        "load": {k: load[k] for k in ("sent", "ok", "seconds", "requests_per_s", "p50_ms", "p99_ms", "mean_ms",
-                                      "statuses", "unexpected", "first_unexpected", "server_ms")},
-        "inputs": {"checkpoint": str(checkpoint) if checkpoint else "untrained stage-2 checkpoint of the config",
-                   "valid": describe_inputs(records),
-                   "max_batch_size": cfg.serve.max_batch_size, "max_new_tokens": cfg.generation.max_new_tokens},
+        "test": "bounded load",
+        **summarize(load, requests=requests, max_rss_growth=max_rss_growth, rss=rss),
+        "requests": requests,
+        "concurrency": concurrency,
+        "invalid_share": invalid_share,
+        "warmup_requests": warmup,
+        "invalid_kinds": sorted(set(kinds) - {"valid"}),
+        "max_rss_growth": max_rss_growth,
+        "client_timeout_s": timeout_s,
+        "rss": rss,
+        "load": {
+            k: load[k]
+            for k in (
+                "sent",
+                "ok",
+                "seconds",
+                "requests_per_s",
+                "p50_ms",
+                "p99_ms",
+                "mean_ms",
+                "statuses",
+                "unexpected",
+                "first_unexpected",
+                "server_ms",
+            )
+        },
+        "inputs": {
+            "checkpoint": str(checkpoint) if checkpoint else "untrained stage-2 checkpoint of the config",
+            "valid": describe_inputs(records),
+            "max_batch_size": cfg.serve.max_batch_size,
+            "max_new_tokens": cfg.generation.max_new_tokens,
+        },
         "machine": machine_info(),
     }

@@ -33,8 +33,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_flops(*, dtype: torch.dtype, device: torch.device, size: int = 2048, seconds: float = 1.0,
-                 repeats: int = 3) -> float:
+def matmul_flops(
+    *, dtype: torch.dtype, device: torch.device, size: int = 2048, seconds: float = 1.0, repeats: int = 3
+) -> float:
     """Best-of-``repeats`` FLOP/s of ``(size, size) @ (size, size)`` in ``dtype`` on ``device``.
 
     Each repeat runs matmuls for about ``seconds``; a matmul counts ``2 * size**3`` FLOPs. The best
@@ -43,7 +44,7 @@ def matmul_flops(*, dtype: torch.dtype, device: torch.device, size: int = 2048, 
     gen = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=gen).to(device, dtype)
     b = torch.randn(size, size, generator=gen).to(device, dtype)
-    flop = 2.0 * size ** 3
+    flop = 2.0 * size**3
     with torch.inference_mode():
         torch.mm(a, b)  # warm-up: thread pool, kernels
         _sync(device)
@@ -77,8 +78,9 @@ def ray_worker_threads(cpus: float) -> int:
     return max(1, math.floor(cpus))
 
 
-def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
-                 matmul_size: int = 2048) -> dict:
+def machine_info(
+    *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", matmul_size: int = 2048
+) -> dict:
     """What ran the benchmark, with ``matmul_flops`` measured now (call it next to the timed run: on a
     shared machine the peak moves with the load, so the share of peak is taken of the peak of the moment).
     On a GPU also its memory and the CUDA version; ``matmul_size`` 8192 or more fills a large GPU."""
@@ -87,12 +89,22 @@ def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | s
     extra = {}
     if gpu is not None:
         props = torch.cuda.get_device_properties(device)
-        extra = {"gpu_memory_gib": round(props.total_memory / 2**30, 1), "gpu_capability": f"{props.major}.{props.minor}",
-                 "cuda": torch.version.cuda}
+        extra = {
+            "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+            "gpu_capability": f"{props.major}.{props.minor}",
+            "cuda": torch.version.cuda,
+        }
     return {
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "device": str(device), "gpu": gpu, **extra, "dtype": str(dtype).removeprefix("torch."),
-        "matmul_size": matmul_size, "matmul_flops": matmul_flops(dtype=dtype, device=device, size=matmul_size, seconds=0.5),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "gpu": gpu,
+        **extra,
+        "dtype": str(dtype).removeprefix("torch."),
+        "matmul_size": matmul_size,
+        "matmul_flops": matmul_flops(dtype=dtype, device=device, size=matmul_size, seconds=0.5),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
 

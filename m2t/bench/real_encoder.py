@@ -37,7 +37,7 @@ def run_real_embed(cfg: Config, encoder, records: list[Record], *, machine: dict
     """The ``real_embed`` result (the encoder is built by the caller, who keeps it for the training inputs)."""
     distinct = sorted(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)), key=len)
     size = cfg.embed.batch_sequences
-    ours_batches = [distinct[i:i + size] for i in range(0, len(distinct), size)]
+    ours_batches = [distinct[i : i + size] for i in range(0, len(distinct), size)]
     one_at_a_time = [[s] for r in records for s in (r.wild_type, r.mutant)]
     _timed(encoder, [distinct[:2], distinct[-2:], [distinct[-1]]])  # warm-up: kernels for short and long
     reset_peak_memory(encoder.device)
@@ -51,21 +51,45 @@ def run_real_embed(cfg: Config, encoder, records: list[Record], *, machine: dict
 
     def side(seconds: float, lengths: list[int], how: str, **extra) -> dict:
         flops = encoder_forward_flops(encoder.model, lengths)
-        return {"value": workload / seconds, "seconds": round(seconds, 3), "sequences_encoded": len(lengths),
-                "residues_encoded": sum(lengths), "flops": flops, "flops_per_s": flops / seconds,
-                "mfu": round(flops / seconds / peak, 4), "how": how, **extra}
+        return {
+            "value": workload / seconds,
+            "seconds": round(seconds, 3),
+            "sequences_encoded": len(lengths),
+            "residues_encoded": sum(lengths),
+            "flops": flops,
+            "flops_per_s": flops / seconds,
+            "mfu": round(flops / seconds / peak, 4),
+            "how": how,
+            **extra,
+        }
 
-    ours = side(ours_s, [len(s) for s in distinct],
-                f"distinct sequences, length-sorted, chunks of embed.batch_sequences={size} through encoder.embed "
-                f"(token_budget={encoder.token_budget}, max_padding={encoder.max_padding})", micro_batches=micro,
-                peak_memory_gib=ours_peak)
+    ours = side(
+        ours_s,
+        [len(s) for s in distinct],
+        f"distinct sequences, length-sorted, chunks of embed.batch_sequences={size} through encoder.embed "
+        f"(token_budget={encoder.token_budget}, max_padding={encoder.max_padding})",
+        micro_batches=micro,
+        peak_memory_gib=ours_peak,
+    )
     baseline = side(base_s, [len(s[0]) for s in one_at_a_time], "every record's wild type and mutant, one per call")
-    inputs = {"records": len(records), "distinct_sequences": len(distinct), "residues": workload,
-              "wt_lengths": f"MutaDescribe's {POINTS} wild-type length quantiles {WT_LENGTHS[0]}..{WT_LENGTHS[-1]}",
-              "encoder_id": encoder.encoder_id, "dtype": str(encoder.dtype).removeprefix("torch."),
-              "matmul_params": matmul_params(encoder.model)}
-    return result(benchmark="real_embed", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
-                  target={"rule": "reported", "met": None})
+    inputs = {
+        "records": len(records),
+        "distinct_sequences": len(distinct),
+        "residues": workload,
+        "wt_lengths": f"MutaDescribe's {POINTS} wild-type length quantiles {WT_LENGTHS[0]}..{WT_LENGTHS[-1]}",
+        "encoder_id": encoder.encoder_id,
+        "dtype": str(encoder.dtype).removeprefix("torch."),
+        "matmul_params": matmul_params(encoder.model),
+    }
+    return result(
+        benchmark="real_embed",
+        ours=ours,
+        baseline=baseline,
+        units=UNITS,
+        inputs=inputs,
+        machine=machine,
+        target={"rule": "reported", "met": None},
+    )
 
 
 def encoder_inputs(encoder, records: list[Record], *, store_dtype: str) -> dict[str, torch.Tensor]:
@@ -73,4 +97,6 @@ def encoder_inputs(encoder, records: list[Record], *, store_dtype: str) -> dict[
     from m2t.embed.actor import round_to
 
     distinct = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
-    return {s: torch.from_numpy(round_to(e, store_dtype)) for s, e in zip(distinct, encoder.embed(distinct), strict=True)}
+    return {
+        s: torch.from_numpy(round_to(e, store_dtype)) for s, e in zip(distinct, encoder.embed(distinct), strict=True)
+    }

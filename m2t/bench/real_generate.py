@@ -22,8 +22,9 @@ from m2t.data.records import Record
 UNITS = "generated tokens/s (all sequences of a describe call)"
 
 
-def run_real_generate(cfg: Config, checkpoint: Path, records: list[Record], *, scale: RealScale,
-                      machine: dict) -> list[dict]:
+def run_real_generate(
+    cfg: Config, checkpoint: Path, records: list[Record], *, scale: RealScale, machine: dict
+) -> list[dict]:
     """One ``real_describe_b<N>`` result per batch size; the baseline of each is batch size 1."""
     from m2t.infer.describer import Describer
 
@@ -38,6 +39,7 @@ def run_real_generate(cfg: Config, checkpoint: Path, records: list[Record], *, s
     sides = {}
     try:
         for b in scale.batch_sizes:
+
             def call(b: int = b) -> tuple[float, int]:
                 nonlocal offset
                 chunk = [pairs[(offset + i) % len(pairs)] for i in range(b)]
@@ -55,15 +57,36 @@ def run_real_generate(cfg: Config, checkpoint: Path, records: list[Record], *, s
             runs = [call() for _ in range(scale.generate_repeats)]
             seconds = sum(s for s, _ in runs)
             tokens = b * sum(n for _, n in runs)
-            sides[b] = {"value": tokens / seconds, "batch_size": b, "calls": len(runs),
-                        "latency_s": [round(s, 3) for s, _ in runs], "mean_latency_s": round(seconds / len(runs), 3),
-                        "tokens_per_sequence": [n for _, n in runs], "peak_memory_gib": peak_memory_gib(device),
-                        "how": f"Describer.describe of {b} pairs (encode both, splice, generate), greedy"}
+            sides[b] = {
+                "value": tokens / seconds,
+                "batch_size": b,
+                "calls": len(runs),
+                "latency_s": [round(s, 3) for s, _ in runs],
+                "mean_latency_s": round(seconds / len(runs), 3),
+                "tokens_per_sequence": [n for _, n in runs],
+                "peak_memory_gib": peak_memory_gib(device),
+                "how": f"Describer.describe of {b} pairs (encode both, splice, generate), greedy",
+            }
     finally:
         hook.remove()
-    inputs = {"checkpoint": "stage-2 checkpoint of the random-weight model", "max_new_tokens": scale.max_new_tokens,
-              "encoder_id": describer.encoder.encoder_id, "load_checkpoint_s": round(load_s, 1),
-              "wt_cache_size": 0, "generation_batch_size": cfg.generation.batch_size}
+    inputs = {
+        "checkpoint": "stage-2 checkpoint of the random-weight model",
+        "max_new_tokens": scale.max_new_tokens,
+        "encoder_id": describer.encoder.encoder_id,
+        "load_checkpoint_s": round(load_s, 1),
+        "wt_cache_size": 0,
+        "generation_batch_size": cfg.generation.batch_size,
+    }
     first = sides[scale.batch_sizes[0]]
-    return [result(benchmark=f"real_describe_b{b}", ours=side, baseline=first, units=UNITS, inputs=inputs,
-                   machine=machine, target={"rule": "reported", "met": None}) for b, side in sides.items()]
+    return [
+        result(
+            benchmark=f"real_describe_b{b}",
+            ours=side,
+            baseline=first,
+            units=UNITS,
+            inputs=inputs,
+            machine=machine,
+            target={"rule": "reported", "met": None},
+        )
+        for b, side in sides.items()
+    ]

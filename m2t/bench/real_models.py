@@ -25,12 +25,28 @@ from m2t.model.tokenizer import BOS, EOT, LLAMA3_CHAT_TEMPLATE, tiny_corpus
 
 # meta-llama/Llama-3.1-8B-Instruct's config.json, less the layer count
 LLAMA31_8B = {
-    "vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-    "num_attention_heads": 32, "num_key_value_heads": 8, "hidden_act": "silu", "max_position_embeddings": 131072,
-    "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "attention_bias": False, "mlp_bias": False,
-    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                     "original_max_position_embeddings": 8192},
-    "tie_word_embeddings": False, "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009],
+    "vocab_size": 128256,
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "hidden_act": "silu",
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 500000.0,
+    "attention_bias": False,
+    "mlp_bias": False,
+    "rope_scaling": {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    },
+    "tie_word_embeddings": False,
+    "bos_token_id": 128000,
+    "eos_token_id": [128001, 128008, 128009],
     "initializer_range": 0.02,
 }
 # esm.pretrained.ESM3_sm_open_v0's ESM3(...) arguments
@@ -40,9 +56,19 @@ ORDINARY = 128000  # Llama-3's ordinary (BPE) tokens; its 256 special tokens fol
 
 def llama3_special_tokens() -> list[str]:
     """Llama-3.1's 256 special tokens in id order (128000 ...)."""
-    named = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
-             "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
-             "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"]
+    named = [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|reserved_special_token_0|>",
+        "<|reserved_special_token_1|>",
+        "<|finetune_right_pad_id|>",
+        "<|reserved_special_token_2|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eom_id|>",
+        "<|eot_id|>",
+        "<|python_tag|>",
+    ]
     return named + [f"<|reserved_special_token_{i}|>" for i in range(3, 248)]
 
 
@@ -50,8 +76,12 @@ def llama3_tokenizer(*, bpe_vocab: int = 2000) -> PreTrainedTokenizerFast:
     """A tokenizer with Llama-3.1's vocabulary layout and specials (see the module doc); no ``<delta_P>`` yet."""
     trained = Tokenizer(models.BPE())
     trained.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trained.train_from_iterator(tiny_corpus(ModelConfig()), trainer=trainers.BpeTrainer(
-        vocab_size=bpe_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    trained.train_from_iterator(
+        tiny_corpus(ModelConfig()),
+        trainer=trainers.BpeTrainer(
+            vocab_size=bpe_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        ),
+    )
     model = json.loads(trained.to_str())["model"]
     vocab = dict(model["vocab"])
     vocab.update({f"<unused_{i}>": i for i in range(len(vocab), ORDINARY)})  # never produced: no merge makes them
@@ -60,8 +90,9 @@ def llama3_tokenizer(*, bpe_vocab: int = 2000) -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in llama3_special_tokens()])
-    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
-                                                       special_tokens=[(BOS, tok.token_to_id(BOS))])
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, tok.token_to_id(BOS))]
+    )
     out = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOT)
     out.chat_template = LLAMA3_CHAT_TEMPLATE
     assert len(out) == LLAMA31_8B["vocab_size"] and out.convert_tokens_to_ids(EOT) == 128009
@@ -73,8 +104,14 @@ def llama31_8b_config(*, num_layers: int = 32, **dims) -> LlamaConfig:
     return LlamaConfig(**{**LLAMA31_8B, "num_hidden_layers": num_layers, **dims})
 
 
-def write_random_llm(out_dir: str | Path, *, config: LlamaConfig, dtype: torch.dtype = torch.bfloat16,
-                     device: str | torch.device = "cpu", seed: int = 0) -> Path:
+def write_random_llm(
+    out_dir: str | Path,
+    *,
+    config: LlamaConfig,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> Path:
     """A local model directory (``config.json``, safetensors weights, tokenizer) of ``config`` with random
     weights, initialised on ``device`` in ``dtype``; ``model.llm=<dir>`` then loads it like a hub model."""
     out = Path(out_dir)

@@ -39,15 +39,22 @@ NAMES = ("embed", "train", "serve")  # as jobs/benchmark.py names them; serve = 
 def check_device(scale: RealScale) -> None:
     """Refuse at once, in one line, when the scale's device is a GPU and none is visible."""
     if scale.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--scale real needs a CUDA GPU and none is visible here (torch.cuda.is_available() is "
-                         "False); add --dry-run to run the same code at toy size on CPU")
+        raise InputError(
+            "--scale real needs a CUDA GPU and none is visible here (torch.cuda.is_available() is "
+            "False); add --dry-run to run the same code at toy size on CPU"
+        )
 
 
 def real_config(cfg: Config, scale: RealScale, llm_dir: Path, root: Path) -> Config:
     """``cfg`` (the real setup's config) on the random models: the written Llama, ESM3-open's twin."""
-    encoder = esm3_open_twin(n_layers=scale.esm3_layers, dims=scale.esm3_dims, device=scale.device,
-                             dtype=scale.encoder_dtype, token_budget=cfg.encoder.token_budget,
-                             max_padding=cfg.encoder.max_padding)
+    encoder = esm3_open_twin(
+        n_layers=scale.esm3_layers,
+        dims=scale.esm3_dims,
+        device=scale.device,
+        dtype=scale.encoder_dtype,
+        token_budget=cfg.encoder.token_budget,
+        max_padding=cfg.encoder.max_padding,
+    )
     data = cfg.model_dump()
     data["encoder"] = encoder.model_dump()
     data["model"].update(llm=str(llm_dir), dtype=scale.model_dtype)
@@ -62,7 +69,9 @@ def _free(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def run_real(cfg: Config, names: Sequence[str], *, scale: RealScale, out: Path, workdir: Path | None = None) -> list[dict]:
+def run_real(
+    cfg: Config, names: Sequence[str], *, scale: RealScale, out: Path, workdir: Path | None = None
+) -> list[dict]:
     """Run ``names`` (of :data:`NAMES`, or ``all``) at ``scale``; writes ``out`` after each and returns the results."""
     check_device(scale)
     with torch_threads(scale.torch_threads or torch.get_num_threads()):
@@ -72,14 +81,22 @@ def run_real(cfg: Config, names: Sequence[str], *, scale: RealScale, out: Path, 
 def _run(cfg: Config, names: list[str], *, scale: RealScale, out: Path, workdir: Path | None) -> list[dict]:
     started, device = time.monotonic(), scale.torch_device
     dtype = getattr(torch, scale.model_dtype)
-    machine = {**machine_info(dtype=dtype, device=device, matmul_size=scale.matmul_size), "scale": scale.name,
-               "phases_s": {}, "skipped": []}
+    machine = {
+        **machine_info(dtype=dtype, device=device, matmul_size=scale.matmul_size),
+        "scale": scale.name,
+        "phases_s": {},
+        "skipped": [],
+    }
     results: list[dict] = []
 
     def phase(name: str, begun: float) -> None:
         machine["phases_s"][name] = round(time.monotonic() - begun, 1)
-        log.info("real benchmark: %s done in %.1f s (%.0f s in all)", name, time.monotonic() - begun,
-                 time.monotonic() - started)
+        log.info(
+            "real benchmark: %s done in %.1f s (%.0f s in all)",
+            name,
+            time.monotonic() - begun,
+            time.monotonic() - started,
+        )
         write_json(results, out)
 
     def in_budget(name: str) -> bool:
@@ -92,12 +109,18 @@ def _run(cfg: Config, names: list[str], *, scale: RealScale, out: Path, workdir:
     tmp = Path(tempfile.mkdtemp(prefix="m2t-real-", dir=workdir))
     try:
         begun = time.monotonic()
-        llm_dir = write_random_llm(tmp / "llm", config=llama31_8b_config(num_layers=scale.llm_layers, **scale.llm_dims),
-                                   dtype=dtype, device=device)
+        llm_dir = write_random_llm(
+            tmp / "llm",
+            config=llama31_8b_config(num_layers=scale.llm_layers, **scale.llm_dims),
+            dtype=dtype,
+            device=device,
+        )
         cfg = real_config(cfg, scale, llm_dir, tmp / "outputs")
-        machine["models"] = {"llm": f"Llama-3.1-8B-Instruct's config with {scale.llm_layers} layers"
-                                    f"{' (toy dims)' if scale.llm_dims else ''}, random weights, {scale.model_dtype}",
-                             "encoder": f"{tiny_encoder_id(cfg.encoder)}, {scale.encoder_dtype}"}
+        machine["models"] = {
+            "llm": f"Llama-3.1-8B-Instruct's config with {scale.llm_layers} layers"
+            f"{' (toy dims)' if scale.llm_dims else ''}, random weights, {scale.model_dtype}",
+            "encoder": f"{tiny_encoder_id(cfg.encoder)}, {scale.encoder_dtype}",
+        }
         phase("write_random_llm", begun)
         _benchmarks(cfg, names, results, scale=scale, machine=machine, tmp=tmp, phase=phase, in_budget=in_budget)
     finally:
@@ -107,8 +130,9 @@ def _run(cfg: Config, names: list[str], *, scale: RealScale, out: Path, workdir:
     return results
 
 
-def _benchmarks(cfg: Config, names: list[str], results: list[dict], *, scale: RealScale, machine: dict, tmp: Path,
-                phase, in_budget) -> None:
+def _benchmarks(
+    cfg: Config, names: list[str], results: list[dict], *, scale: RealScale, machine: dict, tmp: Path, phase, in_budget
+) -> None:
     """Run the chosen benchmarks in order, appending to ``results`` (``phase`` writes them after each)."""
     from m2t.bench.real_encoder import encoder_inputs, run_real_embed
     from m2t.bench.real_generate import run_real_generate

@@ -42,9 +42,22 @@ class RealScale:
 REAL = RealScale(name="real", device="cuda")
 # the same code paths on CPU: 2 layers, 64-d, Llama-3.1's vocabulary, GQA ratio and rope scaling kept
 DRY = RealScale(
-    name="dry", device="cpu", esm3_layers=2, esm3_dims={"d_model": 64, "n_heads": 4, "v_heads": 4}, llm_layers=2,
+    name="dry",
+    device="cpu",
+    esm3_layers=2,
+    esm3_dims={"d_model": 64, "n_heads": 4, "v_heads": 4},
+    llm_layers=2,
     llm_dims={"hidden_size": 64, "intermediate_size": 224, "num_attention_heads": 4, "num_key_value_heads": 1},
-    encoder_dtype="float32", wild_types=6, length_scale=0.1, max_words=12, train_steps=1, extra_micro_batch=None,
-    batch_sizes=(1, 2), max_new_tokens=2, generate_repeats=1, matmul_size=256, budget_s=300.0,
+    encoder_dtype="float32",
+    wild_types=6,
+    length_scale=0.1,
+    max_words=12,
+    train_steps=1,
+    extra_micro_batch=None,
+    batch_sizes=(1, 2),
+    max_new_tokens=2,
+    generate_repeats=1,
+    matmul_size=256,
+    budget_s=300.0,
     torch_threads=1,  # toy ops on a busy 2-core machine ran 4x slower on two threads
 )

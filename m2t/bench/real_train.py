@@ -28,8 +28,17 @@ from m2t.model.llm import enable_gradient_checkpointing
 UNITS = "samples/s (optimizer steps, Llama-3.1-8B-Instruct)"
 
 
-def micro_batches(model: M2TModel, cfg: Config, records: list[Record], inputs: dict[str, torch.Tensor], *,
-                  size: int, count: int, group: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+def micro_batches(
+    model: M2TModel,
+    cfg: Config,
+    records: list[Record],
+    inputs: dict[str, torch.Tensor],
+    *,
+    size: int,
+    count: int,
+    group: int,
+    seed: int = 0,
+) -> list[dict[str, torch.Tensor]]:
     """``count`` collated micro-batches of ``size``: the records cycled in a seeded order, each ``group``
     micro-batches' worth sorted by description and wild-type length and cut (``train.<stage>.group_by_length``)."""
     order = list(records)
@@ -37,10 +46,21 @@ def micro_batches(model: M2TModel, cfg: Config, records: list[Record], inputs: d
     stream = [order[i % len(order)] for i in range(size * count)]
     out = []
     for g in range(0, len(stream), size * group):
-        part = sorted(stream[g:g + size * group], key=lambda r: (len(r.description or ""), len(r.wild_type)))
+        part = sorted(stream[g : g + size * group], key=lambda r: (len(r.description or ""), len(r.wild_type)))
         for i in range(0, len(part), size):
-            out.append(collate([{**make_example(model.tokenizer, cfg.model, r.description), "wt_emb": inputs[r.wild_type],
-                                 "mut_emb": inputs[r.mutant]} for r in part[i:i + size]], pad_id=model.pad_id))
+            out.append(
+                collate(
+                    [
+                        {
+                            **make_example(model.tokenizer, cfg.model, r.description),
+                            "wt_emb": inputs[r.wild_type],
+                            "mut_emb": inputs[r.mutant],
+                        }
+                        for r in part[i : i + size]
+                    ],
+                    pad_id=model.pad_id,
+                )
+            )
     return out[:count]
 
 
@@ -67,8 +87,17 @@ def step_flops(model: M2TModel, batch: dict[str, torch.Tensor]) -> float:
     return float(counter.get_total_flops())
 
 
-def _variant(model: M2TModel, batches: list[dict], *, stage_cfg: StageConfig, checkpointing: bool, device: torch.device,
-             dtype: torch.dtype, flops_per_step: float, peak: float) -> dict:
+def _variant(
+    model: M2TModel,
+    batches: list[dict],
+    *,
+    stage_cfg: StageConfig,
+    checkpointing: bool,
+    device: torch.device,
+    dtype: torch.dtype,
+    flops_per_step: float,
+    peak: float,
+) -> dict:
     if checkpointing:
         enable_gradient_checkpointing(model.llm)
     elif model.llm.is_gradient_checkpointing:
@@ -94,13 +123,21 @@ def _variant(model: M2TModel, batches: list[dict], *, stage_cfg: StageConfig, ch
     timed = batches[1:]
     samples = sum(b["input_ids"].shape[0] for b in timed)
     tokens = sum(int(b["attention_mask"].sum()) for b in timed)
-    del optimizer
-    return {"value": samples / seconds, "seconds": round(seconds, 3), "steps": len(timed), "samples": samples,
-            "tokens_per_s": tokens / seconds, "tokens_per_sample": round(tokens / samples, 1),
-            "padded_tokens_per_step": sum(b["input_ids"].numel() for b in timed) / len(timed),
-            "flops_per_step": flops_per_step, "mfu": round(flops_per_step * len(timed) / seconds / peak, 4),
-            "peak_memory_gib": peak_memory_gib(device), "trainable_params": sum(p.numel() for p in params),
-            "how": f"gradient checkpointing {'on' if checkpointing else 'off'}"}
+    optimizer.state.clear()  # free the AdamW states before the next variant
+    return {
+        "value": samples / seconds,
+        "seconds": round(seconds, 3),
+        "steps": len(timed),
+        "samples": samples,
+        "tokens_per_s": tokens / seconds,
+        "tokens_per_sample": round(tokens / samples, 1),
+        "padded_tokens_per_step": sum(b["input_ids"].numel() for b in timed) / len(timed),
+        "flops_per_step": flops_per_step,
+        "mfu": round(flops_per_step * len(timed) / seconds / peak, 4),
+        "peak_memory_gib": peak_memory_gib(device),
+        "trainable_params": sum(p.numel() for p in params),
+        "how": f"gradient checkpointing {'on' if checkpointing else 'off'}",
+    }
 
 
 def _stage(model: M2TModel, cfg: Config, stage: str, records, inputs, *, scale: RealScale, machine: dict) -> list[dict]:
@@ -109,26 +146,57 @@ def _stage(model: M2TModel, cfg: Config, stage: str, records, inputs, *, scale: 
     sizes = [stage_cfg.micro_batch_size] + ([scale.extra_micro_batch] if scale.extra_micro_batch else [])
     out = []
     for size in dict.fromkeys(sizes):
-        batches = micro_batches(model, cfg, records, inputs, size=size, count=1 + scale.train_steps,
-                                group=stage_cfg.group_by_length)
+        batches = micro_batches(
+            model, cfg, records, inputs, size=size, count=1 + scale.train_steps, group=stage_cfg.group_by_length
+        )
         flops = step_flops(model, _to(batches[0], device, dtype))
-        sides = {on: _variant(model, batches, stage_cfg=stage_cfg, checkpointing=on, device=device, dtype=dtype,
-                              flops_per_step=flops, peak=machine["matmul_flops"]) for on in (True, False)}
+        sides = {
+            on: _variant(
+                model,
+                batches,
+                stage_cfg=stage_cfg,
+                checkpointing=on,
+                device=device,
+                dtype=dtype,
+                flops_per_step=flops,
+                peak=machine["matmul_flops"],
+            )
+            for on in (True, False)
+        }
         configured = cfg.model.gradient_checkpointing
         ours, baseline = sides[configured], sides[not configured]
         ours["how"] += " (the config's model.gradient_checkpointing)"
         number = {"pretrain": 1, "finetune": 2}[stage]
-        out.append(result(benchmark=f"real_train_stage{number}_mb{size}", ours=ours, baseline=baseline, units=UNITS,
-                          inputs={"stage": stage, "micro_batch_size": size, "records": len(records),
-                                  "optimizer": "torch AdamW, all parameters bf16 (no DeepSpeed on the GPU machine)",
-                                  "llm_layers": model.llm.config.num_hidden_layers,
-                                  "lora": cfg.lora.model_dump() if number == 2 else None},
-                          machine=machine, target={"rule": "reported", "met": None}))
+        out.append(
+            result(
+                benchmark=f"real_train_stage{number}_mb{size}",
+                ours=ours,
+                baseline=baseline,
+                units=UNITS,
+                inputs={
+                    "stage": stage,
+                    "micro_batch_size": size,
+                    "records": len(records),
+                    "optimizer": "torch AdamW, all parameters bf16 (no DeepSpeed on the GPU machine)",
+                    "llm_layers": model.llm.config.num_hidden_layers,
+                    "lora": cfg.lora.model_dump() if number == 2 else None,
+                },
+                machine=machine,
+                target={"rule": "reported", "met": None},
+            )
+        )
     return out
 
 
-def run_real_train(cfg: Config, model: M2TModel, records: list[Record], inputs: dict[str, torch.Tensor], *,
-                   scale: RealScale, machine: dict) -> tuple[list[dict], M2TModel]:
+def run_real_train(
+    cfg: Config,
+    model: M2TModel,
+    records: list[Record],
+    inputs: dict[str, torch.Tensor],
+    *,
+    scale: RealScale,
+    machine: dict,
+) -> tuple[list[dict], M2TModel]:
     """Stage 1 on ``model`` (a fresh stage-1 model on the device), then stage 2 after adding LoRA from
     ``cfg.lora``; returns the results and the stage-2 model (for the describe benchmark's checkpoint)."""
     results = _stage(model, cfg, "pretrain", records, inputs, scale=scale, machine=machine)

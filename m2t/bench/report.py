@@ -14,13 +14,30 @@ from pathlib import Path
 from m2t.atomic import atomic_write_bytes
 
 
-def result(*, benchmark: str, ours: dict, baseline: dict, units: str, inputs: dict, machine: dict,
-           target: dict | None = None, ratio: float | None = None) -> dict:
+def result(
+    *,
+    benchmark: str,
+    ours: dict,
+    baseline: dict,
+    units: str,
+    inputs: dict,
+    machine: dict,
+    target: dict | None = None,
+    ratio: float | None = None,
+) -> dict:
     """A result object; ``ratio`` defaults to ``ours["value"] / baseline["value"]``."""
     if ratio is None:
         ratio = ours["value"] / baseline["value"] if baseline["value"] else float("inf")
-    return {"benchmark": benchmark, "ours": ours, "baseline": baseline, "ratio": float(f"{ratio:.4g}"), "units": units,
-            "inputs": inputs, "machine": machine, "target": target or {"rule": "none", "met": None}}
+    return {
+        "benchmark": benchmark,
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": float(f"{ratio:.4g}"),
+        "units": units,
+        "inputs": inputs,
+        "machine": machine,
+        "target": target or {"rule": "none", "met": None},
+    }
 
 
 def load_before() -> float:
@@ -51,8 +68,17 @@ def format_table(results: list[dict]) -> str:
     """A markdown table: benchmark, ours, baseline, ratio, units, target and whether it is met."""
     rows = [("benchmark", "ours", "baseline", "ratio", "units", "target", "")]
     for r in results:
-        rows.append((r["benchmark"], _num(r["ours"]["value"]), _num(r["baseline"]["value"]), f"{r['ratio']:.2f}x",
-                     r["units"], r["target"]["rule"], _met(r["target"])))
+        rows.append(
+            (
+                r["benchmark"],
+                _num(r["ours"]["value"]),
+                _num(r["baseline"]["value"]),
+                f"{r['ratio']:.2f}x",
+                r["units"],
+                r["target"]["rule"],
+                _met(r["target"]),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

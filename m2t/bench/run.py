@@ -41,8 +41,9 @@ def run_benchmarks(cfg: Config, names: Sequence[str], *, scale: Scale, workdir: 
     """
     names = expand(names)
     workdir.mkdir(parents=True, exist_ok=True)
-    records = benchmark_records(wild_types=scale.wild_types, length_scale=scale.length_scale,
-                                min_length=scale.min_length)
+    records = benchmark_records(
+        wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length
+    )
     results: list[dict] = []
     for name in names:
         started = time.perf_counter()

@@ -32,23 +32,34 @@ def _variant(cfg: Config, **serve_changes) -> Config:
 
 def bench_config(cfg: Config, scale: Scale) -> Config:
     """``cfg`` with the scale's generation length, CPU-only replicas of at most 0.5 CPU unless GPUs are used."""
-    serve = {"cpus_per_replica": min(cfg.serve.cpus_per_replica, 0.5),
-             "max_ongoing_requests": max(cfg.serve.max_ongoing_requests, max(scale.concurrency))}
+    serve = {
+        "cpus_per_replica": min(cfg.serve.cpus_per_replica, 0.5),
+        "max_ongoing_requests": max(cfg.serve.max_ongoing_requests, max(scale.concurrency)),
+    }
     generation = cfg.generation.model_copy(update={"max_new_tokens": scale.max_new_tokens})
-    return Config.model_validate({**cfg.model_dump(), "serve": {**cfg.serve.model_dump(), **serve},
-                                  "generation": generation.model_dump()})
+    return Config.model_validate(
+        {**cfg.model_dump(), "serve": {**cfg.serve.model_dump(), **serve}, "generation": generation.model_dump()}
+    )
 
 
 def _measure(url: str, payloads: list[dict], *, concurrency: int, scale: Scale) -> dict:
     before = stats(url)
-    load = run_load(f"{url}/v1/describe", payloads, concurrency=concurrency, max_requests=scale.requests_per_level,
-                    time_limit_s=scale.level_time_limit_s)
+    load = run_load(
+        f"{url}/v1/describe",
+        payloads,
+        concurrency=concurrency,
+        max_requests=scale.requests_per_level,
+        time_limit_s=scale.level_time_limit_s,
+    )
     after = stats(url)
     batches = after["batches"] - before["batches"]
     sizes = Counter(after["batch_sizes"]) - Counter(before["batch_sizes"])  # this level's batches only
-    return {"value": load["requests_per_s"], **load,
-            "mean_batch_size": (after["items"] - before["items"]) / batches if batches else None,
-            "batch_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0])))}
+    return {
+        "value": load["requests_per_s"],
+        **load,
+        "mean_batch_size": (after["items"] - before["items"]) / batches if batches else None,
+        "batch_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+    }
 
 
 def warm_up(url: str, payloads: list[dict], *, batch: int) -> None:
@@ -60,16 +71,27 @@ def warm_up(url: str, payloads: list[dict], *, batch: int) -> None:
 def run_serve(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None) -> list[dict]:
     """One result per concurrency level (``serve_c<N>``), then the saturation scan's (``scan``)."""
     before = load_before()
-    records = records if records is not None else benchmark_records(
-        wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length)
+    records = (
+        records
+        if records is not None
+        else benchmark_records(
+            wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length
+        )
+    )
     cfg = bench_config(cfg, scale)
     checkpoint = bench_checkpoint(cfg, workdir / "serve_checkpoint")
     variants = {"ours": cfg, "baseline": _variant(cfg, max_batch_size=1), "nocache": _variant(cfg, wt_cache_size=0)}
     payloads = [{"wild_type": r.wild_type, "mutations": list(r.mutations)} for r in records]
-    inputs = {**describe_inputs(records), "max_new_tokens": scale.max_new_tokens,
-              "requests_per_level": scale.requests_per_level, "level_time_limit_s": scale.level_time_limit_s,
-              "max_batch_size": cfg.serve.max_batch_size, "batch_wait_timeout_s": cfg.serve.batch_wait_timeout_s,
-              "cpus_per_replica": cfg.serve.cpus_per_replica, "checkpoint": "untrained stage-2 checkpoint of the config"}
+    inputs = {
+        **describe_inputs(records),
+        "max_new_tokens": scale.max_new_tokens,
+        "requests_per_level": scale.requests_per_level,
+        "level_time_limit_s": scale.level_time_limit_s,
+        "max_batch_size": cfg.serve.max_batch_size,
+        "batch_wait_timeout_s": cfg.serve.batch_wait_timeout_s,
+        "cpus_per_replica": cfg.serve.cpus_per_replica,
+        "checkpoint": "untrained stage-2 checkpoint of the config",
+    }
     out = []
     with served(variants, checkpoint) as urls:
         for name in ("ours", "baseline"):
@@ -84,9 +106,17 @@ def run_serve(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
             if c == 32:
                 met = ours["value"] >= 4 * baseline["value"] and (ours["p99_ms"] or 0) <= (baseline["p99_ms"] or 0)
                 target = {"rule": ">= 4x and p99 <= baseline's", "met": bool(met and not ours["errors"])}
-            out.append(result(benchmark=f"serve_c{c}", ours=ours, baseline=baseline, units=UNITS,
-                              inputs={**inputs, "concurrency": c}, machine=machine, target=target))
+            out.append(
+                result(
+                    benchmark=f"serve_c{c}",
+                    ours=ours,
+                    baseline=baseline,
+                    units=UNITS,
+                    inputs={**inputs, "concurrency": c},
+                    machine=machine,
+                    target=target,
+                )
+            )
             before = load_before()
         out.append(run_scan(scale, workdir=workdir, cache_url=urls["ours"], nocache_url=urls["nocache"], cfg=cfg))
     return out
-

@@ -52,8 +52,14 @@ def single_process_group():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
-           "LOCAL_WORLD_SIZE": "1"}
+    env = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_WORLD_SIZE": "1",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     dist.init_process_group("gloo", rank=0, world_size=1)
@@ -70,15 +76,24 @@ def single_process_group():
 
 def rows_of(records: list[Record]) -> dict[str, np.ndarray]:
     """A Ray Data-style numpy batch of records (the columns the training loop reads)."""
-    return {"id": np.array([r.id for r in records]), "wild_type": np.array([r.wild_type for r in records]),
-            "mutant": np.array([r.mutant for r in records]), "description": np.array([r.description for r in records])}
+    return {
+        "id": np.array([r.id for r in records]),
+        "wild_type": np.array([r.wild_type for r in records]),
+        "mutant": np.array([r.mutant for r in records]),
+        "description": np.array([r.description for r in records]),
+    }
 
 
 def seed_batch(records: list[Record], *, encoder, tokenizer, cfg: Config, pad_to: int) -> dict[str, torch.Tensor]:
     """The seed's batch: embeddings computed now, one sequence at a time; text padded to ``pad_to``; no protein masks."""
-    examples = [{**make_example(tokenizer, cfg.model, r.description),
-                 "wt_emb": seed_embed(encoder, r.wild_type), "mut_emb": seed_embed(encoder, r.mutant)}
-                for r in records]
+    examples = [
+        {
+            **make_example(tokenizer, cfg.model, r.description),
+            "wt_emb": seed_embed(encoder, r.wild_type),
+            "mut_emb": seed_embed(encoder, r.mutant),
+        }
+        for r in records
+    ]
     batch = collate(examples, pad_id=tokenizer.pad_token_id)
     b, t = batch["input_ids"].shape
     if t < pad_to:
@@ -87,7 +102,8 @@ def seed_batch(records: list[Record], *, encoder, tokenizer, cfg: Config, pad_to
         batch["attention_mask"] = torch.cat([batch["attention_mask"], torch.zeros(b, extra, dtype=torch.long)], dim=1)
         batch["labels"] = torch.cat([batch["labels"], torch.full((b, extra), IGNORE)], dim=1)  # (b, pad_to)
     batch["input_ids"], batch["attention_mask"], batch["labels"] = (
-        batch[k][:, :pad_to] for k in ("input_ids", "attention_mask", "labels"))
+        batch[k][:, :pad_to] for k in ("input_ids", "attention_mask", "labels")
+    )
     batch["wt_mask"] = torch.ones_like(batch["wt_mask"])  # the seed attends to padding too
     batch["mut_mask"] = torch.ones_like(batch["mut_mask"])
     return batch
@@ -147,14 +163,20 @@ def run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record]
 
 def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None) -> list[dict]:
     before = load_before()
-    records = records if records is not None else benchmark_records(
-        wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length)
+    records = (
+        records
+        if records is not None
+        else benchmark_records(
+            wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length
+        )
+    )
     encoder = build_encoder(cfg.encoder)
     unique = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
     store_dir = workdir / "train_store"
     shutil.rmtree(store_dir, ignore_errors=True)  # a fresh store each run
-    store = EmbeddingStore.open_or_create(store_dir, encoder_id=encoder.encoder_id, hidden_size=encoder.hidden_size,
-                                          dtype=cfg.embed.dtype)
+    store = EmbeddingStore.open_or_create(
+        store_dir, encoder_id=encoder.encoder_id, hidden_size=encoder.hidden_size, dtype=cfg.embed.dtype
+    )
     if store.missing(unique):
         store.write_shard(unique, encoder.embed(unique))
     stage_cfg = cfg.train.pretrain
@@ -168,11 +190,19 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
     # micro-batches' worth of it by length (step -1, the warm-up, is grouped[0])
     mega, rng = size * stage_cfg.group_by_length, np.random.default_rng(cfg.train.seed)
     stream = [records[j % len(records)] for j in range(-(-(scale.train_steps + 1) * size // mega) * mega)]
-    grouped = [part for g in range(0, len(stream), mega)
-               for part in length_groups(rows_of(stream[g:g + mega]), batch_size=size, rng=rng)]
+    grouped = [
+        part
+        for g in range(0, len(stream), mega)
+        for part in length_groups(rows_of(stream[g : g + mega]), batch_size=size, rng=rng)
+    ]
 
-    common = {"stage": "pretrain", "init": None, "resume": None, "encoder_id": encoder.encoder_id,
-              "dim_in": encoder.hidden_size}
+    common = {
+        "stage": "pretrain",
+        "init": None,
+        "resume": None,
+        "encoder_id": encoder.encoder_id,
+        "dim_in": encoder.hidden_size,
+    }
     with single_process_group():
         torch.manual_seed(cfg.train.seed)
         model = stage_model(cfg, **common)
@@ -182,10 +212,19 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         seed_model = stage_model(cfg, **common)
         seed_engine, _, _ = deepspeed_engine(seed_model, cfg, stage_cfg=stage_cfg, world_size=1)
         machine = {**machine_info(dtype=dtype, device=engine.device), "loadavg_1m_before": before}
-        timed = _timed(interleave(scale.train_steps, scale.baseline_train_steps), {
-            "ours": (engine, lambda i: make(grouped[i + 1]), dtype),
-            "baseline": (seed_engine, lambda i: seed_batch(chunk(i), encoder=encoder, tokenizer=model.tokenizer,
-                                                           cfg=cfg, pad_to=scale.train_pad_to), dtype)})
+        timed = _timed(
+            interleave(scale.train_steps, scale.baseline_train_steps),
+            {
+                "ours": (engine, lambda i: make(grouped[i + 1]), dtype),
+                "baseline": (
+                    seed_engine,
+                    lambda i: seed_batch(
+                        chunk(i), encoder=encoder, tokenizer=model.tokenizer, cfg=cfg, pad_to=scale.train_pad_to
+                    ),
+                    dtype,
+                ),
+            },
+        )
     (ours_s, ours_batches), (base_s, base_batches) = timed["ours"], timed["baseline"]
     torch.manual_seed(cfg.train.seed)
     flops = step_flops(stage_model(cfg, **common), ours_batches, dtype)
@@ -195,17 +234,51 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         tokens = sum(int(b["attention_mask"].sum()) for b in batches)
         padded = sum(b["input_ids"].numel() for b in batches)
         samples = sum(b["input_ids"].shape[0] for b in batches)
-        return {"value": samples / seconds, "seconds": round(seconds, 3), "steps": len(batches), "samples": samples,
-                "tokens_per_s": tokens / seconds, "padded_tokens_per_step": padded / len(batches), "how": how}
+        return {
+            "value": samples / seconds,
+            "seconds": round(seconds, 3),
+            "steps": len(batches),
+            "samples": samples,
+            "tokens_per_s": tokens / seconds,
+            "padded_tokens_per_step": padded / len(batches),
+            "how": how,
+        }
 
-    ours = side(ours_s, ours_batches, f"store embeddings (BatchMaker), dynamic padding, length-grouped micro-batches "
-                                      f"(group_by_length={stage_cfg.group_by_length}), DeepSpeed ZeRO-2 step")
-    ours.update(flops_per_step=flops / len(ours_batches), flops_per_s=flops / ours_s,
-                share_of_peak=round(flops / ours_s / peak, 4))
-    baseline = side(base_s, base_batches, f"encoder inside the step (one sequence at a time), text padded to "
-                                          f"{scale.train_pad_to} tokens, no protein masks; same DeepSpeed ZeRO-2 step")
-    inputs = {**describe_inputs(records), "encoder_id": encoder.encoder_id, "llm": cfg.model.llm,
-              "micro_batch_size": size, "pad_to": scale.train_pad_to, "zero_stage": 2, "world_size": 1,
-              "torch_threads": torch.get_num_threads()}
-    return [result(benchmark="train", ours=ours, baseline=baseline, units=UNITS, inputs=inputs, machine=machine,
-                   target={"rule": ">= 5x", "met": bool(ours["value"] >= 5 * baseline["value"])})]
+    ours = side(
+        ours_s,
+        ours_batches,
+        f"store embeddings (BatchMaker), dynamic padding, length-grouped micro-batches "
+        f"(group_by_length={stage_cfg.group_by_length}), DeepSpeed ZeRO-2 step",
+    )
+    ours.update(
+        flops_per_step=flops / len(ours_batches),
+        flops_per_s=flops / ours_s,
+        share_of_peak=round(flops / ours_s / peak, 4),
+    )
+    baseline = side(
+        base_s,
+        base_batches,
+        f"encoder inside the step (one sequence at a time), text padded to "
+        f"{scale.train_pad_to} tokens, no protein masks; same DeepSpeed ZeRO-2 step",
+    )
+    inputs = {
+        **describe_inputs(records),
+        "encoder_id": encoder.encoder_id,
+        "llm": cfg.model.llm,
+        "micro_batch_size": size,
+        "pad_to": scale.train_pad_to,
+        "zero_stage": 2,
+        "world_size": 1,
+        "torch_threads": torch.get_num_threads(),
+    }
+    return [
+        result(
+            benchmark="train",
+            ours=ours,
+            baseline=baseline,
+            units=UNITS,
+            inputs=inputs,
+            machine=machine,
+            target={"rule": ">= 5x", "met": bool(ours["value"] >= 5 * baseline["value"])},
+        )
+    ]

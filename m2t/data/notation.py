@@ -48,9 +48,11 @@ class Mutation:
 
 def _patterns(aa: str) -> dict[str, re.Pattern]:
     # "del" before "sub": 'del' would read as a three-letter code.
-    return {"del": re.compile(rf"({aa})(\d+)(?:_({aa})(\d+))?del", re.IGNORECASE),
-            "ins": re.compile(rf"({aa})(\d+)_({aa})(\d+)ins((?:{aa})+)", re.IGNORECASE),
-            "sub": re.compile(rf"({aa})(\d+)({aa})", re.IGNORECASE)}
+    return {
+        "del": re.compile(rf"({aa})(\d+)(?:_({aa})(\d+))?del", re.IGNORECASE),
+        "ins": re.compile(rf"({aa})(\d+)_({aa})(\d+)ins((?:{aa})+)", re.IGNORECASE),
+        "sub": re.compile(rf"({aa})(\d+)({aa})", re.IGNORECASE),
+    }
 
 
 _ONE, _THREE = _patterns("[A-Z]"), _patterns("[A-Z]{3}")
@@ -60,10 +62,10 @@ _SEPARATORS = re.compile(r"[;,/\s]+")
 def _residues(codes: str, width: int, token: str) -> str:
     out = ""
     for i in range(0, len(codes), width):
-        code = codes[i:i + width].upper()
+        code = codes[i : i + width].upper()
         one = code if width == 1 else ONE_LETTER.get(code)
         if one is None or one not in STANDARD + EXTENDED:
-            raise NotationError(f"mutation {token!r}: {codes[i:i + width]!r} is not an amino-acid code")
+            raise NotationError(f"mutation {token!r}: {codes[i : i + width]!r} is not an amino-acid code")
         out += one
     return out
 
@@ -120,8 +122,9 @@ def apply_mutations(wild_type: str, mutations: Sequence[Mutation | str]) -> str:
     inserted: dict[int, Mutation] = {}
     for mut in parsed:
         if mut.end > n:
-            raise NotationError(f"mutation {mut} refers to position {mut.end}, past the end of the "
-                                f"{n}-residue wild type")
+            raise NotationError(
+                f"mutation {mut} refers to position {mut.end}, past the end of the {n}-residue wild type"
+            )
         for pos, residue in ((mut.start, mut.first), (mut.end, mut.last)):
             if wild_type[pos - 1] != residue:
                 raise NotationError(f"mutation {mut} expects {residue} at position {pos}, found {wild_type[pos - 1]}")
@@ -143,26 +146,31 @@ def apply_mutations(wild_type: str, mutations: Sequence[Mutation | str]) -> str:
 
 
 def _subs(wt: str, mut: str, offset: int) -> list[Mutation]:
-    return [Mutation(kind="sub", start=offset + i + 1, end=offset + i + 1, first=a, last=a, alt=b)
-            for i, (a, b) in enumerate(zip(wt, mut, strict=True)) if a != b]
+    return [
+        Mutation(kind="sub", start=offset + i + 1, end=offset + i + 1, first=a, last=a, alt=b)
+        for i, (a, b) in enumerate(zip(wt, mut, strict=True))
+        if a != b
+    ]
 
 
 def _describe(wt: str, mut: str, i1: int, i2: int, j1: int, j2: int) -> list[Mutation]:
     """Mutations turning ``wt[i1:i2]`` into ``mut[j1:j2]`` (0-based, half-open)."""
     n, lw, lm = len(wt), i2 - i1, j2 - j1
     if lw >= lm:  # substitutions, then a deletion of the rest
-        out = _subs(wt[i1:i1 + lm], mut[j1:j2], i1)
+        out = _subs(wt[i1 : i1 + lm], mut[j1:j2], i1)
         if lw > lm:
             a, b = i1 + lm + 1, i2
             out.append(Mutation(kind="del", start=a, end=b, first=wt[a - 1], last=wt[b - 1]))
         return out
     k = i2 if i2 <= n - 1 else max(i1, 1)  # insert between wild-type positions k and k + 1
     if not (1 <= k <= n - 1 and i1 <= k <= i2):
-        raise NotationError(f"cannot write the change to the {n}-residue wild type as substitutions, deletions "
-                            "and insertions between two residues")
+        raise NotationError(
+            f"cannot write the change to the {n}-residue wild type as substitutions, deletions "
+            "and insertions between two residues"
+        )
     left, extra = k - i1, lm - lw
-    ins = Mutation(kind="ins", start=k, end=k + 1, first=wt[k - 1], last=wt[k], alt=mut[j1 + left:j1 + left + extra])
-    return [*_subs(wt[i1:k], mut[j1:j1 + left], i1), ins, *_subs(wt[k:i2], mut[j1 + left + extra:j2], k)]
+    ins = Mutation(kind="ins", start=k, end=k + 1, first=wt[k - 1], last=wt[k], alt=mut[j1 + left : j1 + left + extra])
+    return [*_subs(wt[i1:k], mut[j1 : j1 + left], i1), ins, *_subs(wt[k:i2], mut[j1 + left + extra : j2], k)]
 
 
 def derive_mutations(wild_type: str, mutant: str) -> list[str]:
@@ -181,7 +189,7 @@ def derive_mutations(wild_type: str, mutant: str) -> list[str]:
     if p + s in (n, m):
         spans = [(p, n - s, p, m - s)]
     else:
-        ops = SequenceMatcher(None, wt[p:n - s], mut[p:m - s], autojunk=False).get_opcodes()
+        ops = SequenceMatcher(None, wt[p : n - s], mut[p : m - s], autojunk=False).get_opcodes()
         spans = [(p + i1, p + i2, p + j1, p + j2) for tag, i1, i2, j1, j2 in ops if tag != "equal"]
     merged: list[tuple[int, int, int, int]] = []
     for i1, i2, j1, j2 in spans:

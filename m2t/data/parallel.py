@@ -33,8 +33,9 @@ def _validate_batch(batch: pa.Table, *, max_length: int, extended_alphabet: bool
     return pa.table({"order": batch.column("order"), "kind": kinds, "item": items, "raw": raws})
 
 
-def validate_on_ray(rows: Iterable[RawRow], *, max_length: int,
-                    extended_alphabet: bool) -> list[tuple[str, Record | Reject]]:
+def validate_on_ray(
+    rows: Iterable[RawRow], *, max_length: int, extended_alphabet: bool
+) -> list[tuple[str, Record | Reject]]:
     """``(raw text, validate_row(row))`` of every row, run on Ray Data tasks, in input order."""
     tables, rows = [], iter(rows)
     while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
@@ -43,12 +44,25 @@ def validate_on_ray(rows: Iterable[RawRow], *, max_length: int,
         tables.append(pa.table({"order": range(start, start + len(texts)), "row": texts}))
     if not tables:
         return []
-    done = ray.data.from_arrow(tables).map_batches(
-        _validate_batch, fn_kwargs={"max_length": max_length, "extended_alphabet": extended_alphabet},
-        batch_format="pyarrow", batch_size=512).take_all()
+    done = (
+        ray.data.from_arrow(tables)
+        .map_batches(
+            _validate_batch,
+            fn_kwargs={"max_length": max_length, "extended_alphabet": extended_alphabet},
+            batch_format="pyarrow",
+            batch_size=512,
+        )
+        .take_all()
+    )
     out: list[tuple[str, Record | Reject]] = []
     for row in sorted(done, key=lambda r: r["order"]):
         values = json.loads(row["item"])
-        out.append((row["raw"], Record(**{**values, "mutations": tuple(values["mutations"])})
-                    if row["kind"] == "record" else Reject(**values)))
+        out.append(
+            (
+                row["raw"],
+                Record(**{**values, "mutations": tuple(values["mutations"])})
+                if row["kind"] == "record"
+                else Reject(**values),
+            )
+        )
     return out

@@ -39,8 +39,13 @@ class ReadResult:
                 counts["total"] += 1
                 counts[key] += 1
         by_reason = dict(Counter(r.kind for r in self.rejects).most_common())
-        return {"total": len(self.accepted) + len(self.rejects), "accepted": len(self.accepted),
-                "rejected": len(self.rejects), "by_reason": by_reason, "by_source": by_source}
+        return {
+            "total": len(self.accepted) + len(self.rejects),
+            "accepted": len(self.accepted),
+            "rejected": len(self.rejects),
+            "by_reason": by_reason,
+            "by_source": by_source,
+        }
 
 
 def settle(results: Iterable[tuple[str, Record | Reject]], *, sources: Sequence[str] = ()) -> ReadResult:
@@ -51,16 +56,24 @@ def settle(results: Iterable[tuple[str, Record | Reject]], *, sources: Sequence[
         if isinstance(item, Reject):
             rejects.append(item)
         elif item.id in first:
-            rejects.append(Reject(source=item.source, line=item.line, kind="duplicate_id", raw=raw,
-                                  reason=f"duplicate id {item.id!r} (first used at {first[item.id]})"))
+            rejects.append(
+                Reject(
+                    source=item.source,
+                    line=item.line,
+                    kind="duplicate_id",
+                    raw=raw,
+                    reason=f"duplicate id {item.id!r} (first used at {first[item.id]})",
+                )
+            )
         else:
             first[item.id] = f"{item.source}:{item.line}"
             accepted.append(item)
     return ReadResult(accepted=accepted, rejects=rejects, sources=list(sources))
 
 
-def read_records(paths: Sequence[str | Path], *, max_length: int, extended_alphabet: bool,
-                 use_ray: bool = False) -> ReadResult:
+def read_records(
+    paths: Sequence[str | Path], *, max_length: int, extended_alphabet: bool, use_ray: bool = False
+) -> ReadResult:
     """Read and validate every row of ``paths``. ``use_ray`` validates on Ray Data (large inputs);
     the result is the same. :class:`m2t.errors.InputError` when a file is missing or of an unknown type."""
     paths = [Path(p) for p in paths]
@@ -72,13 +85,16 @@ def read_records(paths: Sequence[str | Path], *, max_length: int, extended_alpha
 
         results = validate_on_ray(rows, max_length=max_length, extended_alphabet=extended_alphabet)
     else:
-        results = ((row.raw, validate_row(row, max_length=max_length, extended_alphabet=extended_alphabet))
-                   for row in rows)
+        results = (
+            (row.raw, validate_row(row, max_length=max_length, extended_alphabet=extended_alphabet)) for row in rows
+        )
     return settle(results, sources=[str(p) for p in paths])
 
 
 def format_summary(summary: dict) -> str:
     """One line: ``384 rows from 1 input(s): 380 accepted, 4 rejected (too_long 4)``."""
     reasons = ", ".join(f"{kind} {n}" for kind, n in summary["by_reason"].items())
-    return (f"{summary['total']} rows from {len(summary['by_source'])} input(s): {summary['accepted']} accepted, "
-            f"{summary['rejected']} rejected" + (f" ({reasons})" if reasons else ""))
+    return (
+        f"{summary['total']} rows from {len(summary['by_source'])} input(s): {summary['accepted']} accepted, "
+        f"{summary['rejected']} rejected" + (f" ({reasons})" if reasons else "")
+    )

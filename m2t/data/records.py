@@ -13,11 +13,20 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write
 from m2t.errors import InputError
 
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("wild_type", pa.string()), ("mutant", pa.string()),
-    ("mutations", pa.list_(pa.string())), ("description", pa.string()), ("protein_id", pa.string()),
-    ("protein_name", pa.string()), ("function", pa.string()), ("source", pa.string()), ("line", pa.int64()),
-])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("wild_type", pa.string()),
+        ("mutant", pa.string()),
+        ("mutations", pa.list_(pa.string())),
+        ("description", pa.string()),
+        ("protein_id", pa.string()),
+        ("protein_name", pa.string()),
+        ("function", pa.string()),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +93,6 @@ def read_records_file(path: str | Path) -> list[Record]:
         return table_to_records(table)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-
 
 
 def as_dict(item: Record | Reject) -> dict:

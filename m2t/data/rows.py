@@ -21,8 +21,10 @@ from m2t.data.records import Record, Reject
 from m2t.data.sources import RawRow
 from m2t.data.validate import RowError, clean_description, sequence_problem
 
-FORMATS = ("wild_type_seq/mutation_seq/text_description (seed JSONL), entry/protein1/protein2 (MutaDescribe), "
-           "or wild_type with mutations or mutant (mutation set)")
+FORMATS = (
+    "wild_type_seq/mutation_seq/text_description (seed JSONL), entry/protein1/protein2 (MutaDescribe), "
+    "or wild_type with mutations or mutant (mutation set)"
+)
 
 
 def _required(fields: dict, key: str) -> str:
@@ -70,8 +72,16 @@ def _seed(f: dict, limits: dict, default_id: str) -> dict:
     if not description:
         besides = " besides the <delta_P> placeholder" if text.strip() else ""
         raise RowError("empty_field", f"field 'text_description' is empty{besides}")
-    return {"id": _id(f, default_id), "wild_type": wt, "mutant": mut, "mutations": _derive(wt, mut),
-            "description": description, "protein_id": None, "protein_name": None, "function": None}
+    return {
+        "id": _id(f, default_id),
+        "wild_type": wt,
+        "mutant": mut,
+        "mutations": _derive(wt, mut),
+        "description": description,
+        "protein_id": None,
+        "protein_name": None,
+        "function": None,
+    }
 
 
 def _mutadescribe(f: dict, limits: dict) -> dict:
@@ -90,17 +100,30 @@ def _mutadescribe(f: dict, limits: dict) -> dict:
         raise RowError("notation_mismatch", f"entry {entry!r}: {exc}") from None
     derived = _derive(wt, mut)
     if sorted(map(str, given)) != sorted(derived):
-        raise RowError("notation_mismatch",
-                       f"entry {entry!r} names {named} but protein1 and protein2 differ by {';'.join(derived)}")
+        raise RowError(
+            "notation_mismatch",
+            f"entry {entry!r} names {named} but protein1 and protein2 differ by {';'.join(derived)}",
+        )
     for key in ("uniprot_description", "GPT_description"):
         if key not in f:
             raise RowError("missing_field", f"missing field '{key}'")
-    description = clean_description(f"{_optional(f, 'uniprot_description') or ''} {_optional(f, 'GPT_description') or ''}")
+    description = clean_description(
+        f"{_optional(f, 'uniprot_description') or ''} {_optional(f, 'GPT_description') or ''}"
+    )
     if not description:
-        raise RowError("empty_field", "fields 'uniprot_description' and 'GPT_description' are both empty: no target text")
-    return {"id": entry, "wild_type": wt, "mutant": mut, "mutations": derived, "description": description,
-            "protein_id": accession, "protein_name": _optional(f, "protein_name") or None,
-            "function": _optional(f, "function") or None}
+        raise RowError(
+            "empty_field", "fields 'uniprot_description' and 'GPT_description' are both empty: no target text"
+        )
+    return {
+        "id": entry,
+        "wild_type": wt,
+        "mutant": mut,
+        "mutations": derived,
+        "description": description,
+        "protein_id": accession,
+        "protein_name": _optional(f, "protein_name") or None,
+        "function": _optional(f, "function") or None,
+    }
 
 
 def _notation(f: dict) -> list[str]:
@@ -115,8 +138,9 @@ def _mutation_set(f: dict, limits: dict, default_id: str) -> dict:
     wt = _sequence(f, "wild_type", limits)
     has_notation = f.get("mutations") not in (None, "", [])
     if not has_notation and f.get("mutant") in (None, ""):
-        raise RowError("missing_field",
-                       "missing field: a mutation set row needs 'mutations' (e.g. R175H) or 'mutant' (a sequence)")
+        raise RowError(
+            "missing_field", "missing field: a mutation set row needs 'mutations' (e.g. R175H) or 'mutant' (a sequence)"
+        )
     mut = _sequence(f, "mutant", limits) if f.get("mutant") not in (None, "") else None
     if has_notation:
         try:
@@ -128,8 +152,9 @@ def _mutation_set(f: dict, limits: dict, default_id: str) -> dict:
         except NotationError as exc:
             raise RowError("notation_mismatch", str(exc)) from None
         if mut is not None and applied != mut:
-            raise RowError("notation_mismatch",
-                           f"mutations {';'.join(map(str, parsed))} applied to wild_type do not give 'mutant'")
+            raise RowError(
+                "notation_mismatch", f"mutations {';'.join(map(str, parsed))} applied to wild_type do not give 'mutant'"
+            )
         if problem := sequence_problem(applied, field="the mutant (wild_type with the mutations applied)", **limits):
             raise RowError(*problem)
         _derive(wt, applied)  # refuses an identical mutant
@@ -137,10 +162,16 @@ def _mutation_set(f: dict, limits: dict, default_id: str) -> dict:
     else:
         mutations = _derive(wt, mut)
     description = clean_description(_optional(f, "description") or "") or None
-    return {"id": _id(f, default_id), "wild_type": wt, "mutant": mut, "mutations": mutations,
-            "description": description,
-            "protein_id": (_optional(f, "wild_type_id") or _optional(f, "protein_id") or "").strip() or None,
-            "protein_name": _optional(f, "protein_name") or None, "function": _optional(f, "function") or None}
+    return {
+        "id": _id(f, default_id),
+        "wild_type": wt,
+        "mutant": mut,
+        "mutations": mutations,
+        "description": description,
+        "protein_id": (_optional(f, "wild_type_id") or _optional(f, "protein_id") or "").strip() or None,
+        "protein_name": _optional(f, "protein_name") or None,
+        "function": _optional(f, "function") or None,
+    }
 
 
 def validate_row(row: RawRow, *, max_length: int, extended_alphabet: bool) -> Record | Reject:

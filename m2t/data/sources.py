@@ -63,8 +63,13 @@ def _bad_bytes(text: str) -> str | None:
 
 def _object(source: str, line: int, raw: str, value: object) -> RawRow:
     if not isinstance(value, dict):
-        return RawRow(source=source, line=line, raw=_printable(raw), error_kind="malformed_json",
-                      error=f"expected a JSON object, got {type(value).__name__}")
+        return RawRow(
+            source=source,
+            line=line,
+            raw=_printable(raw),
+            error_kind="malformed_json",
+            error=f"expected a JSON object, got {type(value).__name__}",
+        )
     return RawRow(source=source, line=line, raw=_printable(raw), fields=value)
 
 
@@ -80,9 +85,16 @@ def _jsonl(path: Path, source: str) -> Iterator[RawRow]:
             try:
                 value = json.loads(raw)
             except (json.JSONDecodeError, RecursionError) as exc:
-                msg = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                yield RawRow(source=source, line=line, raw=_printable(raw), error_kind="malformed_json",
-                             error=f"malformed JSON: {msg}")
+                msg = (
+                    f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                )
+                yield RawRow(
+                    source=source,
+                    line=line,
+                    raw=_printable(raw),
+                    error_kind="malformed_json",
+                    error=f"malformed JSON: {msg}",
+                )
                 continue
             yield _object(source, line, raw, value)
 
@@ -98,15 +110,25 @@ def _json_array(path: Path, source: str) -> Iterator[RawRow]:
         line, seen = line + text.count("\n", seen, pos), pos
         if pos >= len(text) or text[pos] == "]":
             if pos >= len(text):
-                yield RawRow(source=source, line=line, raw="", error_kind="malformed_json",
-                             error="malformed JSON array: the closing ']' is missing")
+                yield RawRow(
+                    source=source,
+                    line=line,
+                    raw="",
+                    error_kind="malformed_json",
+                    error="malformed JSON array: the closing ']' is missing",
+                )
             return
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield RawRow(source=source, line=line, raw=_printable(text[pos:]), error_kind="malformed_json",
-                         error=f"malformed JSON array element: {exc.msg} at line {exc.lineno} column {exc.colno}; "
-                               "the rest of the file (kept as raw text) was not read")
+            yield RawRow(
+                source=source,
+                line=line,
+                raw=_printable(text[pos:]),
+                error_kind="malformed_json",
+                error=f"malformed JSON array element: {exc.msg} at line {exc.lineno} column {exc.colno}; "
+                "the rest of the file (kept as raw text) was not read",
+            )
             return
         raw = text[pos:end]
         if reason := _bad_bytes(raw):
@@ -149,8 +171,13 @@ def _csv(path: Path, source: str) -> Iterator[RawRow]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RawRow(source=source, line=start, raw=_printable("".join(lines.taken)), error_kind="malformed_csv",
-                             error=f"malformed CSV at line {start}: {exc}")
+                yield RawRow(
+                    source=source,
+                    line=start,
+                    raw=_printable("".join(lines.taken)),
+                    error_kind="malformed_csv",
+                    error=f"malformed CSV at line {start}: {exc}",
+                )
                 continue
             raw = "".join(lines.taken).rstrip("\r\n")
             if header is None:
@@ -161,10 +188,17 @@ def _csv(path: Path, source: str) -> Iterator[RawRow]:
             if reason := _bad_bytes(raw):
                 yield RawRow(source=source, line=start, raw=_printable(raw), error_kind="not_utf8", error=reason)
             elif len(values) != len(header):
-                yield RawRow(source=source, line=start, raw=_printable(raw), error_kind="malformed_csv",
-                             error=f"malformed CSV line: {len(values)} fields, the header has {len(header)}")
+                yield RawRow(
+                    source=source,
+                    line=start,
+                    raw=_printable(raw),
+                    error_kind="malformed_csv",
+                    error=f"malformed CSV line: {len(values)} fields, the header has {len(header)}",
+                )
             else:
-                yield RawRow(source=source, line=start, raw=_printable(raw), fields=dict(zip(header, values, strict=True)))
+                yield RawRow(
+                    source=source, line=start, raw=_printable(raw), fields=dict(zip(header, values, strict=True))
+                )
 
 
 def _parquet(path: Path, source: str) -> Iterator[RawRow]:

@@ -46,14 +46,16 @@ def protein_groups(records: Sequence[Record]) -> list[list[int]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def split_records(records: Sequence[Record], *, val_fraction: float, test_fraction: float,
-                  seed: int) -> dict[str, list[Record]]:
+def split_records(
+    records: Sequence[Record], *, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[Record]]:
     """``{"train": [...], "val": [...], "test": [...]}``, grouped by protein, in input order within each split.
 
     A split with a fraction above 0 gets at least one group while another group is left for train."""
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be >= 0 "
-                         "and sum to less than 1")
+        raise ValueError(
+            f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be >= 0 and sum to less than 1"
+        )
     groups = protein_groups(records)
     random.Random(seed).shuffle(groups)
     assigned: dict[str, list[int]] = {name: [] for name in SPLITS}

@@ -73,11 +73,23 @@ def generate(*, n_proteins: int, mutants_per_protein: int, min_length: int, max_
                 if mutant not in seen:
                     break
             else:
-                raise ValueError(f"cannot draw {mutants_per_protein} distinct mutants of a {len(wt)}-residue protein; "
-                                 "lower data.synthetic.mutants_per_protein or raise min_length")
+                raise ValueError(
+                    f"cannot draw {mutants_per_protein} distinct mutants of a {len(wt)}-residue protein; "
+                    "lower data.synthetic.mutants_per_protein or raise min_length"
+                )
             seen.add(mutant)
-            records.append(Record(
-                id=f"syn-p{p:04d}-m{j:02d}", wild_type=wt, mutant=mutant, mutations=tuple(map(str, mutations)),
-                description=describe(wt, mutations, rng), protein_id=f"syn-p{p:04d}",
-                protein_name=f"synthetic protein {p}", function=FUNCTION, source=SOURCE, line=len(records) + 1))
+            records.append(
+                Record(
+                    id=f"syn-p{p:04d}-m{j:02d}",
+                    wild_type=wt,
+                    mutant=mutant,
+                    mutations=tuple(map(str, mutations)),
+                    description=describe(wt, mutations, rng),
+                    protein_id=f"syn-p{p:04d}",
+                    protein_name=f"synthetic protein {p}",
+                    function=FUNCTION,
+                    source=SOURCE,
+                    line=len(records) + 1,
+                )
+            )
     return records

@@ -15,16 +15,24 @@ from m2t.data.amino_acids import CHARGE, HYDROPHOBIC, NAMES, VOLUME
 from m2t.data.notation import Mutation
 
 HEADS = ("Substitution of {wt} {pos} by {new}.", "{Wt} {pos} is replaced by {new}.", "Mutating {wt} {pos} to {new}.")
-CHARGE_TEXT = {(1, 0): "This removes a positive charge.", (-1, 0): "This removes a negative charge.",
-               (0, 1): "This introduces a positive charge.", (0, -1): "This introduces a negative charge.",
-               (1, -1): "This reverses the charge from positive to negative.",
-               (-1, 1): "This reverses the charge from negative to positive."}
-GAINED = {"P": "The new proline is likely to break the local secondary structure.",
-          "G": "The new glycine makes the backbone more flexible.",
-          "C": "The new cysteine could form a disulfide bond."}
-LOST = {"P": "Losing the proline relaxes a backbone constraint.",
-        "G": "Losing the glycine makes the backbone less flexible.",
-        "C": "Losing the cysteine could break a disulfide bond."}
+CHARGE_TEXT = {
+    (1, 0): "This removes a positive charge.",
+    (-1, 0): "This removes a negative charge.",
+    (0, 1): "This introduces a positive charge.",
+    (0, -1): "This introduces a negative charge.",
+    (1, -1): "This reverses the charge from positive to negative.",
+    (-1, 1): "This reverses the charge from negative to positive.",
+}
+GAINED = {
+    "P": "The new proline is likely to break the local secondary structure.",
+    "G": "The new glycine makes the backbone more flexible.",
+    "C": "The new cysteine could form a disulfide bond.",
+}
+LOST = {
+    "P": "Losing the proline relaxes a backbone constraint.",
+    "G": "Losing the glycine makes the backbone less flexible.",
+    "C": "Losing the cysteine could break a disulfide bond.",
+}
 
 
 def _names(residues: str) -> str:
@@ -49,10 +57,14 @@ def _substitution(m: Mutation, length: int, rng: random.Random) -> list[str]:
         out.append(text)
     change = VOLUME[new] - VOLUME[wt]
     if abs(change) >= 15:
-        out.append(f"The side chain becomes {'much ' if abs(change) >= 40 else 'slightly '}"
-                   f"{'larger' if change > 0 else 'smaller'}.")
+        out.append(
+            f"The side chain becomes {'much ' if abs(change) >= 40 else 'slightly '}"
+            f"{'larger' if change > 0 else 'smaller'}."
+        )
     if (wt in HYDROPHOBIC) != (new in HYDROPHOBIC):
-        out.append("A hydrophobic residue becomes polar." if wt in HYDROPHOBIC else "A polar residue becomes hydrophobic.")
+        out.append(
+            "A hydrophobic residue becomes polar." if wt in HYDROPHOBIC else "A polar residue becomes hydrophobic."
+        )
     out += [LOST[wt]] if wt in LOST else []
     out += [GAINED[new]] if new in GAINED else []
     if len(out) == 1:
@@ -61,9 +73,12 @@ def _substitution(m: Mutation, length: int, rng: random.Random) -> list[str]:
 
 
 def _deletion(m: Mutation, wild_type: str, length: int) -> list[str]:
-    removed = wild_type[m.start - 1:m.end]
-    head = (f"Deletion of {NAMES[m.first]} {m.start}." if m.start == m.end else
-            f"Deletion of residues {m.start} to {m.end} ({_names(removed)}).")
+    removed = wild_type[m.start - 1 : m.end]
+    head = (
+        f"Deletion of {NAMES[m.first]} {m.start}."
+        if m.start == m.end
+        else f"Deletion of residues {m.start} to {m.end} ({_names(removed)})."
+    )
     size = len(removed)
     out = [head, f"The protein becomes {size} residue{'s' if size > 1 else ''} shorter."]
     out += [LOST[r] for r in dict.fromkeys(removed) if r in LOST]
@@ -72,8 +87,10 @@ def _deletion(m: Mutation, wild_type: str, length: int) -> list[str]:
 
 def _insertion(m: Mutation, length: int) -> list[str]:
     size = len(m.alt)
-    out = [f"Insertion of {_names(m.alt)} between {NAMES[m.first]} {m.start} and {NAMES[m.last]} {m.end}.",
-           f"The protein becomes {size} residue{'s' if size > 1 else ''} longer."]
+    out = [
+        f"Insertion of {_names(m.alt)} between {NAMES[m.first]} {m.start} and {NAMES[m.last]} {m.end}.",
+        f"The protein becomes {size} residue{'s' if size > 1 else ''} longer.",
+    ]
     out += [GAINED[r] for r in dict.fromkeys(m.alt) if r in GAINED]
     return out + _terminus(m.start, m.end, length)
 

@@ -37,8 +37,9 @@ class RowError(Exception):
         self.kind, self.reason = kind, reason
 
 
-def sequence_problem(seq: str, *, max_length: int, extended_alphabet: bool,
-                     field: str = "sequence") -> tuple[str, str] | None:
+def sequence_problem(
+    seq: str, *, max_length: int, extended_alphabet: bool, field: str = "sequence"
+) -> tuple[str, str] | None:
     """``(kind, reason)`` when ``seq`` is unusable, else None."""
     if not seq:
         return "empty_sequence", f"{field} is empty"
@@ -51,15 +52,20 @@ def sequence_problem(seq: str, *, max_length: int, extended_alphabet: bool,
         shown = ", ".join(f"{letter!r} (first at position {pos})" for letter, pos in list(bad.items())[:3])
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         what = "the 20 standard amino acids or X, B, Z, U, O" if extended_alphabet else "the 20 standard amino acids"
-        hint = ("; set data.extended_alphabet: true to also accept X, B, Z, U and O"
-                if not extended_alphabet and set(bad) & set(EXTENDED) else "")
+        hint = (
+            "; set data.extended_alphabet: true to also accept X, B, Z, U and O"
+            if not extended_alphabet and set(bad) & set(EXTENDED)
+            else ""
+        )
         return "bad_alphabet", f"{field} has {shown}{more}, outside {what} ({STANDARD}){hint}"
     if len(seq) > max_length:
         return "too_long", f"{field} is {len(seq)} residues long, over the limit of {max_length} (data.max_length)"
     return None
 
 
-def check_sequence(seq: str, *, max_length: int, extended_alphabet: bool = False, field: str = "sequence") -> str | None:
+def check_sequence(
+    seq: str, *, max_length: int, extended_alphabet: bool = False, field: str = "sequence"
+) -> str | None:
     """The reason ``seq`` is unusable (empty, a letter outside the alphabet, too long), or None."""
     problem = sequence_problem(seq, max_length=max_length, extended_alphabet=extended_alphabet, field=field)
     return problem[1] if problem else None

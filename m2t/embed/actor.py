@@ -38,8 +38,9 @@ class EncoderActor:
         self.dtype = dtype
         self.store = EmbeddingStore.open(store) if store is not None else None
         if self.store is not None and self.store.encoder_id != self.encoder.encoder_id:
-            raise MismatchError(f"embedding store {store} holds {self.store.encoder_id}, the actor built "
-                                f"{self.encoder.encoder_id}")
+            raise MismatchError(
+                f"embedding store {store} holds {self.store.encoder_id}, the actor built {self.encoder.encoder_id}"
+            )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.store is not None:

@@ -22,23 +22,31 @@ DTYPES = ("float16", "bfloat16", "float32")
 def new_manifest(*, encoder_id: str, hidden_size: int, dtype: str) -> dict:
     if dtype not in DTYPES:
         raise M2TError(f"embedding store dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    return {"format_version": FORMAT_VERSION, "encoder_id": encoder_id, "hidden_size": int(hidden_size),
-            "dtype": dtype, "counts": {"sequences": 0, "residues": 0, "shards": 0, "duplicates": 0, "bytes": 0}}
+    return {
+        "format_version": FORMAT_VERSION,
+        "encoder_id": encoder_id,
+        "hidden_size": int(hidden_size),
+        "dtype": dtype,
+        "counts": {"sequences": 0, "residues": 0, "shards": 0, "duplicates": 0, "bytes": 0},
+    }
 
 
 def read_manifest(root: Path) -> dict:
     """The manifest of the store at ``root``; :class:`InputError` when there is none or it is unreadable."""
     path = root / MANIFEST
     if not path.is_file():
-        raise InputError(f"no embedding store at {root} ({MANIFEST} missing); build one with "
-                         f"`python jobs/embed.py --output {root}`")
+        raise InputError(
+            f"no embedding store at {root} ({MANIFEST} missing); build one with `python jobs/embed.py --output {root}`"
+        )
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc}); the store is damaged, rebuild it") from exc
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise MismatchError(f"{path}: store format version {manifest.get('format_version')!r}, this m2t reads "
-                            f"version {FORMAT_VERSION}; rebuild the store with `python jobs/embed.py --output {root}`")
+        raise MismatchError(
+            f"{path}: store format version {manifest.get('format_version')!r}, this m2t reads "
+            f"version {FORMAT_VERSION}; rebuild the store with `python jobs/embed.py --output {root}`"
+        )
     return manifest
 
 
@@ -59,12 +67,16 @@ def create_manifest(root: Path, manifest: dict) -> bool:
 def check_same(root: Path, manifest: dict, *, encoder_id: str, hidden_size: int, dtype: str | None = None) -> None:
     """Raise :class:`MismatchError` naming every setting in which the store differs from the request
     (``dtype=None``: any dtype will do)."""
-    diffs = [f"{name}: store has {manifest[name]!r}, asked for {want!r}"
-             for name, want in (("encoder_id", encoder_id), ("hidden_size", int(hidden_size)), ("dtype", dtype))
-             if want is not None and manifest[name] != want]
+    diffs = [
+        f"{name}: store has {manifest[name]!r}, asked for {want!r}"
+        for name, want in (("encoder_id", encoder_id), ("hidden_size", int(hidden_size)), ("dtype", dtype))
+        if want is not None and manifest[name] != want
+    ]
     if diffs:
-        raise MismatchError(f"embedding store {root} was built with other settings ({'; '.join(diffs)}); "
-                            f"point embed.store at another directory or use the store's settings")
+        raise MismatchError(
+            f"embedding store {root} was built with other settings ({'; '.join(diffs)}); "
+            f"point embed.store at another directory or use the store's settings"
+        )
 
 
 def write_manifest(root: Path, manifest: dict) -> None:

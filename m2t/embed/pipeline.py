@@ -34,8 +34,9 @@ def load_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str 
     items = list(records_or_paths)
     if all(isinstance(r, Record) for r in items):
         return items, []
-    result = read_records([Path(p) for p in items], max_length=cfg.data.max_length,
-                          extended_alphabet=cfg.data.extended_alphabet)
+    result = read_records(
+        [Path(p) for p in items], max_length=cfg.data.max_length, extended_alphabet=cfg.data.extended_alphabet
+    )
     return list(result.accepted), list(result.rejects)
 
 
@@ -47,56 +48,101 @@ def split_too_long(records: list[Record], *, max_length: int, encoder_id: str) -
         if longest <= max_length:
             kept.append(r)
         else:
-            rejects.append(Reject(source=r.source, line=r.line, raw=r.id, kind="too_long_for_encoder",
-                                  reason=f"record {r.id}: a sequence of {longest} residues is longer than the "
-                                         f"{max_length} that encoder {encoder_id} takes; lower data.max_length "
-                                         f"to {max_length} to drop it at preprocessing, or use an encoder that "
-                                         f"takes longer sequences"))
+            rejects.append(
+                Reject(
+                    source=r.source,
+                    line=r.line,
+                    raw=r.id,
+                    kind="too_long_for_encoder",
+                    reason=f"record {r.id}: a sequence of {longest} residues is longer than the "
+                    f"{max_length} that encoder {encoder_id} takes; lower data.max_length "
+                    f"to {max_length} to drop it at preprocessing, or use an encoder that "
+                    f"takes longer sequences",
+                )
+            )
     return kept, rejects
 
 
-def embed_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str | Path], *,
-                  store: str | Path | None = None) -> dict:
+def embed_records(
+    cfg: Config, records_or_paths: Sequence[Record] | Sequence[str | Path], *, store: str | Path | None = None
+) -> dict:
     """Embed every distinct sequence of the records that the store lacks; returns (and writes to
     ``STORE/summary.json``) the run summary. ``store`` defaults to ``cfg.embed.store``."""
     root = Path(store if store is not None else cfg.embed.store)
     records, rejects = load_records(cfg, records_or_paths)
     options = encoder_pool(cfg)
-    encoder_id, hidden_size, max_length = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"],
-                                                           num_cpus=options["num_cpus"])
+    encoder_id, hidden_size, max_length = encoder_identity(
+        cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"]
+    )
     records, too_long = split_too_long(records, max_length=max_length, encoder_id=encoder_id)
     rejects += too_long
     db = EmbeddingStore.open_or_create(root, encoder_id=encoder_id, hidden_size=hidden_size, dtype=cfg.embed.dtype)
-    atomic_write_bytes(root / "rejects.jsonl",
-                       "".join(json.dumps(as_dict(r)) + "\n" for r in rejects).encode())
+    atomic_write_bytes(root / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in rejects).encode())
     if rejects:
-        log.warning("%d input rows rejected (reasons in %s); the first: %s:%s %s", len(rejects),
-                    root / "rejects.jsonl", rejects[0].source, rejects[0].line, rejects[0].reason)
+        log.warning(
+            "%d input rows rejected (reasons in %s); the first: %s:%s %s",
+            len(rejects),
+            root / "rejects.jsonl",
+            rejects[0].source,
+            rejects[0].line,
+            rejects[0].reason,
+        )
     if not records:
-        where = "the given records" if not rejects or isinstance(records_or_paths[0], Record) else \
-            ", ".join(map(str, records_or_paths))
-        raise InputError(f"no valid records in {where} ({len(rejects)} rejected, reasons in {root / 'rejects.jsonl'}); "
-                         f"nothing to embed")
+        where = (
+            "the given records"
+            if not rejects or isinstance(records_or_paths[0], Record)
+            else ", ".join(map(str, records_or_paths))
+        )
+        raise InputError(
+            f"no valid records in {where} ({len(rejects)} rejected, reasons in {root / 'rejects.jsonl'}); "
+            f"nothing to embed"
+        )
     sequences = [s for r in records for s in (r.wild_type, r.mutant)]
     unique = list(dict.fromkeys(sequences))
     todo = sorted(db.missing(unique), key=len)  # length-sorted: each batch pads little
-    log.info("%d records, %d sequences, %d distinct, %d already in %s, %d to encode with %s",
-             len(records), len(sequences), len(unique), len(unique) - len(todo), root, len(todo), encoder_id)
+    log.info(
+        "%d records, %d sequences, %d distinct, %d already in %s, %d to encode with %s",
+        len(records),
+        len(sequences),
+        len(unique),
+        len(unique) - len(todo),
+        root,
+        len(todo),
+        encoder_id,
+    )
     started = time.perf_counter()
     encoded = residues = written = 0
     if todo:
         shards = ray.data.from_items([{"sequence": s} for s in todo]).map_batches(
-            EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype, "store": str(root)},
-            **options)
+            EncoderActor,
+            fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype, "store": str(root)},
+            **options,
+        )
         for row in shards.iter_rows():
             encoded, residues, written = encoded + row["sequences"], residues + row["residues"], written + row["bytes"]
-            log.info("shard %s: %d sequences in %.1fs; %d/%d encoded", row["shard"], row["sequences"], row["seconds"],
-                     encoded, len(todo))
+            log.info(
+                "shard %s: %d sequences in %.1fs; %d/%d encoded",
+                row["shard"],
+                row["sequences"],
+                row["seconds"],
+                encoded,
+                len(todo),
+            )
     seconds = time.perf_counter() - started
-    summary = {"records": len(records), "rejects": len(rejects), "sequences": len(sequences),
-               "unique_sequences": len(unique), "encoded": int(encoded), "reused": len(unique) - len(todo),
-               "residues": int(residues), "residues_per_s": round(residues / seconds, 1) if encoded else 0.0,
-               "bytes": int(written), "seconds": round(seconds, 2), "encoder_id": encoder_id,
-               "store": str(root), "store_counts": db.update_manifest()}
+    summary = {
+        "records": len(records),
+        "rejects": len(rejects),
+        "sequences": len(sequences),
+        "unique_sequences": len(unique),
+        "encoded": int(encoded),
+        "reused": len(unique) - len(todo),
+        "residues": int(residues),
+        "residues_per_s": round(residues / seconds, 1) if encoded else 0.0,
+        "bytes": int(written),
+        "seconds": round(seconds, 2),
+        "encoder_id": encoder_id,
+        "store": str(root),
+        "store_counts": db.update_manifest(),
+    }
     atomic_write_bytes(root / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary

@@ -66,8 +66,9 @@ class EmbeddingStore:
         return cls.open(root)
 
     @classmethod
-    def open_or_create(cls, path: str | Path, *, encoder_id: str, hidden_size: int,
-                       dtype: str = "float16") -> EmbeddingStore:
+    def open_or_create(
+        cls, path: str | Path, *, encoder_id: str, hidden_size: int, dtype: str = "float16"
+    ) -> EmbeddingStore:
         """Open the store at ``path``, creating it if absent; :class:`m2t.errors.MismatchError` if it was
         built with another encoder, hidden size or dtype."""
         root = Path(path)
@@ -128,13 +129,17 @@ class EmbeddingStore:
     def _entry(self, sequence: str) -> tuple[str, str, int]:
         key = sequence_key(sequence)
         if key not in self._entries:
-            raise KeyError(f"sequence of length {len(sequence)} (sha256 {key[:12]}…) is not in embedding store "
-                           f"{self.root} (encoder {self.encoder_id}); embed it first: "
-                           f"`python jobs/embed.py --input <records> --output {self.root}`")
+            raise KeyError(
+                f"sequence of length {len(sequence)} (sha256 {key[:12]}…) is not in embedding store "
+                f"{self.root} (encoder {self.encoder_id}); embed it first: "
+                f"`python jobs/embed.py --input <records> --output {self.root}`"
+            )
         shard, length = self._entries[key]
         if length != len(sequence):
-            raise M2TError(f"embedding store {self.root}: shard {shard} holds {length} residues for a sequence of "
-                           f"length {len(sequence)}; the store is damaged, rebuild it")
+            raise M2TError(
+                f"embedding store {self.root}: shard {shard} holds {length} residues for a sequence of "
+                f"length {len(sequence)}; the store is damaged, rebuild it"
+            )
         return key, shard, length
 
     def get(self, sequence: str) -> np.ndarray:
@@ -161,8 +166,10 @@ class EmbeddingStore:
         tensors: dict[str, torch.Tensor] = {}
         for seq, emb in zip(sequences, embeddings, strict=True):
             if emb.ndim != 2 or emb.shape != (len(seq), self.hidden_size):
-                raise M2TError(f"embedding of shape {tuple(emb.shape)} for a sequence of length {len(seq)}; the store "
-                               f"{self.root} expects (L, {self.hidden_size}) per sequence")
+                raise M2TError(
+                    f"embedding of shape {tuple(emb.shape)} for a sequence of length {len(seq)}; the store "
+                    f"{self.root} expects (L, {self.hidden_size}) per sequence"
+                )
             tensors.setdefault(sequence_key(seq), emb.detach().to("cpu", TORCH_DTYPES[self.dtype]).contiguous())
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
         (self.root / "shards").mkdir(exist_ok=True)
@@ -170,8 +177,13 @@ class EmbeddingStore:
         data = save(tensors, metadata={"encoder_id": self.encoder_id, "dtype": self.dtype})
         atomic_write_bytes(self.root / "shards" / f"{name}.safetensors", data)
         keys = list(tensors)
-        table = pa.table({"key": pa.array(keys, pa.string()), "shard": pa.array([name] * len(keys), pa.string()),
-                          "length": pa.array([tensors[k].shape[0] for k in keys], pa.int32())})
+        table = pa.table(
+            {
+                "key": pa.array(keys, pa.string()),
+                "shard": pa.array([name] * len(keys), pa.string()),
+                "length": pa.array([tensors[k].shape[0] for k in keys], pa.int32()),
+            }
+        )
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
@@ -181,15 +193,23 @@ class EmbeddingStore:
                 self._duplicates += 1
             else:
                 self._entries[key] = (name, tensors[key].shape[0])
-        return {"shard": name, "sequences": len(keys), "residues": int(table["length"].to_numpy().sum()),
-                "bytes": len(data)}
+        return {
+            "shard": name,
+            "sequences": len(keys),
+            "residues": int(table["length"].to_numpy().sum()),
+            "bytes": len(data),
+        }
 
     def update_manifest(self) -> dict:
         """Recount the store from its index (after a refresh) and republish the manifest; returns the counts."""
         self.refresh()
-        counts = {"sequences": len(self._entries), "residues": sum(n for _, n in self._entries.values()),
-                  "shards": len(self._shards), "duplicates": self._duplicates,
-                  "bytes": sum((self.root / "shards" / f"{s}.safetensors").stat().st_size for s in self._shards)}
+        counts = {
+            "sequences": len(self._entries),
+            "residues": sum(n for _, n in self._entries.values()),
+            "shards": len(self._shards),
+            "duplicates": self._duplicates,
+            "bytes": sum((self.root / "shards" / f"{s}.safetensors").stat().st_size for s in self._shards),
+        }
         self.manifest = {**self.manifest, "counts": counts}
         mf.write_manifest(self.root, self.manifest)
         return counts

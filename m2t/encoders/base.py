@@ -82,12 +82,24 @@ class BatchedEncoder:
     Non-float32 dtypes run under ``torch.autocast``, as the ESM SDK does for its own inference.
     """
 
-    def __init__(self, *, model: nn.Module, tokenizer, encoder_id: str, hidden_size: int, max_length: int,
-                 token_budget: int, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        tokenizer,
+        encoder_id: str,
+        hidden_size: int,
+        max_length: int,
+        token_budget: int,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
         self.model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
         self.tokenizer = tokenizer
         letters = sorted(ALPHABET)
-        self._token_ids = dict(zip(letters, tokenizer.convert_tokens_to_ids(letters), strict=True))  # one lookup per residue
+        self._token_ids = dict(
+            zip(letters, tokenizer.convert_tokens_to_ids(letters), strict=True)
+        )  # one lookup per residue
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
         self.max_padding = 1.0  # padding share cap of micro_batches; build_encoder sets encoder.max_padding
@@ -108,12 +120,16 @@ class BatchedEncoder:
             if not isinstance(seq, str) or not seq:
                 raise ValueError(f"sequence {i}: empty or not a string ({type(seq).__name__})")
             if len(seq) > self.max_length:
-                raise ValueError(f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {self.max_length} "
-                                 f"residues ({self.encoder_id}); drop or crop it before embedding")
+                raise ValueError(
+                    f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {self.max_length} "
+                    f"residues ({self.encoder_id}); drop or crop it before embedding"
+                )
             bad = next((p for p, c in enumerate(seq) if c not in ALPHABET), None)
             if bad is not None:
-                raise ValueError(f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter "
-                                 f"(the encoder takes upper-case {STANDARD} and {EXTENDED})")
+                raise ValueError(
+                    f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter "
+                    f"(the encoder takes upper-case {STANDARD} and {EXTENDED})"
+                )
 
     @torch.inference_mode()
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
@@ -123,8 +139,11 @@ class BatchedEncoder:
         out: list[torch.Tensor | None] = [None] * len(sequences)
         autocast = torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         for batch in micro_batches([len(s) for s in sequences], self.token_budget, self.max_padding):
-            ids = nn.utils.rnn.pad_sequence([self.tokenize(sequences[i]) for i in batch], batch_first=True,
-                                            padding_value=self.tokenizer.pad_token_id)  # (b, t)
+            ids = nn.utils.rnn.pad_sequence(
+                [self.tokenize(sequences[i]) for i in batch],
+                batch_first=True,
+                padding_value=self.tokenizer.pad_token_id,
+            )  # (b, t)
             n_tokens = torch.tensor([len(sequences[i]) + 2 for i in batch])  # (b,) BOS + residues + EOS
             mask = torch.arange(ids.shape[1]) < n_tokens[:, None]  # (b, t) True = real token
             with autocast:
@@ -132,5 +151,5 @@ class BatchedEncoder:
             hidden = hidden.float().cpu()
             self.forward_calls += 1
             for row, i in enumerate(batch):
-                out[i] = hidden[row, 1:len(sequences[i]) + 1].clone()  # strip BOS and EOS → (L_i, d), own storage
+                out[i] = hidden[row, 1 : len(sequences[i]) + 1].clone()  # strip BOS and EOS → (L_i, d), own storage
         return out  # type: ignore[return-value]

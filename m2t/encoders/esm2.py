@@ -29,10 +29,18 @@ def tiny_tokenizer() -> EsmTokenizer:
 
 def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> EsmModel:
     """A random ESM-2 with ESM-2's vocabulary, rotary positions and token-dropout scaling."""
-    config = EsmConfig(vocab_size=len(VOCAB), hidden_size=d_model, num_hidden_layers=n_layers,
-                       num_attention_heads=n_heads, intermediate_size=2 * d_model, pad_token_id=1,
-                       mask_token_id=32, position_embedding_type="rotary", token_dropout=True,
-                       max_position_embeddings=MAX_RESIDUES + 4)
+    config = EsmConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=d_model,
+        num_hidden_layers=n_layers,
+        num_attention_heads=n_heads,
+        intermediate_size=2 * d_model,
+        pad_token_id=1,
+        mask_token_id=32,
+        position_embedding_type="rotary",
+        token_dropout=True,
+        max_position_embeddings=MAX_RESIDUES + 4,
+    )
     with seeded(seed):
         return EsmModel(config, add_pooling_layer=False)
 
@@ -40,23 +48,44 @@ def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> EsmMo
 class Esm2Encoder(BatchedEncoder):
     """ESM-2's last hidden state (after the final layer norm) per residue."""
 
-    def __init__(self, *, model: EsmModel, tokenizer: EsmTokenizer, encoder_id: str, token_budget: int,
-                 device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        *,
+        model: EsmModel,
+        tokenizer: EsmTokenizer,
+        encoder_id: str,
+        token_budget: int,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
         # max_position_embeddings is 1,026 for ESM-2 (two slots beyond BOS/EOS are never used)
         max_length = min(MAX_RESIDUES, model.config.max_position_embeddings - 4)
-        super().__init__(model=model, tokenizer=tokenizer, encoder_id=encoder_id, hidden_size=model.config.hidden_size,
-                         max_length=max_length, token_budget=token_budget, device=device, dtype=dtype)
+        super().__init__(
+            model=model,
+            tokenizer=tokenizer,
+            encoder_id=encoder_id,
+            hidden_size=model.config.hidden_size,
+            max_length=max_length,
+            token_budget=token_budget,
+            device=device,
+            dtype=dtype,
+        )
 
     @classmethod
     def tiny(cls, *, d_model: int, n_layers: int, n_heads: int, seed: int, **kw) -> Esm2Encoder:
-        return cls(model=tiny_model(d_model=d_model, n_layers=n_layers, n_heads=n_heads, seed=seed),
-                   tokenizer=tiny_tokenizer(), **kw)
+        return cls(
+            model=tiny_model(d_model=d_model, n_layers=n_layers, n_heads=n_heads, seed=seed),
+            tokenizer=tiny_tokenizer(),
+            **kw,
+        )
 
     @classmethod
     def pretrained(cls, name: str, *, dtype: torch.dtype, **kw) -> Esm2Encoder:
         """A hub id (downloads to the Hugging Face cache) or a local directory; the id is ``esm2:<name>``."""
         model = EsmModel.from_pretrained(name, add_pooling_layer=False, torch_dtype=dtype)
-        return cls(model=model, tokenizer=EsmTokenizer.from_pretrained(name), encoder_id=f"esm2:{name}", dtype=dtype, **kw)
+        return cls(
+            model=model, tokenizer=EsmTokenizer.from_pretrained(name), encoder_id=f"esm2:{name}", dtype=dtype, **kw
+        )
 
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids (b, t), mask (b, t) True = real token → last hidden state (b, t, d)."""

@@ -35,13 +35,24 @@ def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int, v_heads:
     residue-annotation CSV is read lazily and never needed for sequence-only embeddings.
     """
     tokenizers = TokenizerCollection(
-        sequence=EsmSequenceTokenizer(), structure=StructureTokenizer(),
-        secondary_structure=SecondaryStructureTokenizer(kind="ss8"), sasa=SASADiscretizingTokenizer(),
-        function=InterProQuantizedTokenizer(), residue_annotations=ResidueAnnotationsTokenizer(csv_path="unused.csv"))
+        sequence=EsmSequenceTokenizer(),
+        structure=StructureTokenizer(),
+        secondary_structure=SecondaryStructureTokenizer(kind="ss8"),
+        sasa=SASADiscretizingTokenizer(),
+        function=InterProQuantizedTokenizer(),
+        residue_annotations=ResidueAnnotationsTokenizer(csv_path="unused.csv"),
+    )
     with seeded(seed):
-        return ESM3(d_model=d_model, n_heads=n_heads, v_heads=v_heads or max(1, n_heads // 2), n_layers=n_layers,
-                    structure_encoder_fn=_no_codec, structure_decoder_fn=_no_codec, function_decoder_fn=_no_codec,
-                    tokenizers=tokenizers)
+        return ESM3(
+            d_model=d_model,
+            n_heads=n_heads,
+            v_heads=v_heads or max(1, n_heads // 2),
+            n_layers=n_layers,
+            structure_encoder_fn=_no_codec,
+            structure_decoder_fn=_no_codec,
+            function_decoder_fn=_no_codec,
+            tokenizers=tokenizers,
+        )
 
 
 def _check_dtype(device: torch.device, dtype: torch.dtype) -> None:
@@ -55,18 +66,28 @@ def _no_codec(device):
 
 
 class Esm3Encoder(BatchedEncoder):
-    def __init__(self, *, model: ESM3, encoder_id: str, token_budget: int, device: torch.device,
-                 dtype: torch.dtype) -> None:
+    def __init__(
+        self, *, model: ESM3, encoder_id: str, token_budget: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
         _check_dtype(device, dtype)
-        super().__init__(model=model, tokenizer=model.tokenizers.sequence, encoder_id=encoder_id,
-                         hidden_size=model.encoder.sequence_embed.embedding_dim, max_length=MAX_RESIDUES,
-                         token_budget=token_budget, device=device, dtype=dtype)
+        super().__init__(
+            model=model,
+            tokenizer=model.tokenizers.sequence,
+            encoder_id=encoder_id,
+            hidden_size=model.encoder.sequence_embed.embedding_dim,
+            max_length=MAX_RESIDUES,
+            token_budget=token_budget,
+            device=device,
+            dtype=dtype,
+        )
 
     @classmethod
-    def tiny(cls, *, d_model: int, n_layers: int, n_heads: int, seed: int, v_heads: int | None = None,
-             **kw) -> Esm3Encoder:
-        return cls(model=tiny_model(d_model=d_model, n_layers=n_layers, n_heads=n_heads, seed=seed, v_heads=v_heads),
-                   **kw)
+    def tiny(
+        cls, *, d_model: int, n_layers: int, n_heads: int, seed: int, v_heads: int | None = None, **kw
+    ) -> Esm3Encoder:
+        return cls(
+            model=tiny_model(d_model=d_model, n_layers=n_layers, n_heads=n_heads, seed=seed, v_heads=v_heads), **kw
+        )
 
     @classmethod
     def pretrained(cls, name: str, *, device: torch.device, dtype: torch.dtype, **kw) -> Esm3Encoder:
@@ -74,8 +95,10 @@ class Esm3Encoder(BatchedEncoder):
         ``esm.pretrained.register_local_model``); the id is ``esm3:<canonical name>``."""
         canonical = normalize_model_name(name)
         if canonical not in LOCAL_MODEL_REGISTRY or canonical.startswith(("esmc", "esm3_structure", "esm3_function")):
-            raise ValueError(f"encoder.name {name!r} is not an ESM3 model: use {ESM3_OPEN_SMALL!r}, 'tiny', or a name "
-                             "registered with esm.pretrained.register_local_model")
+            raise ValueError(
+                f"encoder.name {name!r} is not an ESM3 model: use {ESM3_OPEN_SMALL!r}, 'tiny', or a name "
+                "registered with esm.pretrained.register_local_model"
+            )
         _check_dtype(device, dtype)
         model = ESM3.from_pretrained(canonical, device=device)
         return cls(model=model, encoder_id=f"esm3:{canonical}", device=device, dtype=dtype, **kw)

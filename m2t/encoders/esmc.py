@@ -19,16 +19,25 @@ NAMES = ("esmc_300m", "esmc_600m")
 
 def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> ESMC:
     with seeded(seed):
-        return ESMC(d_model=d_model, n_heads=n_heads, n_layers=n_layers, tokenizer=EsmSequenceTokenizer(),
-                    use_flash_attn=False)
+        return ESMC(
+            d_model=d_model, n_heads=n_heads, n_layers=n_layers, tokenizer=EsmSequenceTokenizer(), use_flash_attn=False
+        )
 
 
 class EsmcEncoder(BatchedEncoder):
-    def __init__(self, *, model: ESMC, encoder_id: str, token_budget: int, device: torch.device,
-                 dtype: torch.dtype) -> None:
-        super().__init__(model=model, tokenizer=model.tokenizer, encoder_id=encoder_id,
-                         hidden_size=model.embed.embedding_dim, max_length=MAX_RESIDUES,
-                         token_budget=token_budget, device=device, dtype=dtype)
+    def __init__(
+        self, *, model: ESMC, encoder_id: str, token_budget: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        super().__init__(
+            model=model,
+            tokenizer=model.tokenizer,
+            encoder_id=encoder_id,
+            hidden_size=model.embed.embedding_dim,
+            max_length=MAX_RESIDUES,
+            token_budget=token_budget,
+            device=device,
+            dtype=dtype,
+        )
 
     @classmethod
     def tiny(cls, *, d_model: int, n_layers: int, n_heads: int, seed: int, **kw) -> EsmcEncoder:

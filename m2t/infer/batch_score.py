@@ -52,16 +52,25 @@ def wild_type_id(record: Record) -> str:
 
 def _run_settings(cfg: Config, checkpoint: Path) -> dict:
     """What the descriptions depend on; a rerun may only add to parts made with the same settings."""
-    return {"checkpoint": str(checkpoint.resolve()), "checkpoint_stamp": weights_stamp(checkpoint),
-            "generation": {k: v for k, v in cfg.generation.model_dump().items() if k != "batch_size"}}
+    return {
+        "checkpoint": str(checkpoint.resolve()),
+        "checkpoint_stamp": weights_stamp(checkpoint),
+        "generation": {k: v for k, v in cfg.generation.model_dump().items() if k != "batch_size"},
+    }
 
 
 def _batches(records: Sequence[Record], rows: int) -> list[pa.Table]:
     """Records sorted by wild type (stable), cut into tables of ``rows``: one Ray Data block per batch."""
     ordered = sorted(records, key=lambda r: r.wild_type)
-    table = pa.table({"id": [r.id for r in ordered], "wild_type_id": [wild_type_id(r) for r in ordered],
-                      "wild_type": [r.wild_type for r in ordered], "mutant": [r.mutant for r in ordered],
-                      "mutations": pa.array([list(r.mutations) for r in ordered], pa.list_(pa.string()))})
+    table = pa.table(
+        {
+            "id": [r.id for r in ordered],
+            "wild_type_id": [wild_type_id(r) for r in ordered],
+            "wild_type": [r.wild_type for r in ordered],
+            "mutant": [r.mutant for r in ordered],
+            "mutations": pa.array([list(r.mutations) for r in ordered], pa.list_(pa.string())),
+        }
+    )
     return [table.slice(start, rows) for start in range(0, len(table), rows)]
 
 
@@ -73,8 +82,9 @@ def check_args(*, inputs: Sequence[Path] | None, scan: Path | None, positions: s
         raise InputError("--positions only applies to --scan")
 
 
-def read_input(cfg: Config, *, inputs: Sequence[Path] | None, scan: Path | None, positions: str | None,
-               max_length: int) -> ReadResult:
+def read_input(
+    cfg: Config, *, inputs: Sequence[Path] | None, scan: Path | None, positions: str | None, max_length: int
+) -> ReadResult:
     """Mutation-set files through the data layer's readers, or the substitutions of a FASTA scan."""
     check_args(inputs=inputs, scan=scan, positions=positions)
     limits = {"max_length": max_length, "extended_alphabet": cfg.data.extended_alphabet}
@@ -83,8 +93,15 @@ def read_input(cfg: Config, *, inputs: Sequence[Path] | None, scan: Path | None,
     return read_records(list(inputs), **limits)
 
 
-def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inputs: Sequence[Path] | None = None,
-                scan: Path | None = None, positions: str | None = None) -> dict:
+def batch_score(
+    cfg: Config,
+    *,
+    checkpoint: str | Path,
+    output: str | Path,
+    inputs: Sequence[Path] | None = None,
+    scan: Path | None = None,
+    positions: str | None = None,
+) -> dict:
     """Describe every accepted row not already in ``output``; returns (and writes) the summary."""
     started = time.perf_counter()
     checkpoint = finetuned_checkpoint(cfg, checkpoint)
@@ -95,8 +112,9 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
     options = scorer_pool(cfg)
     runtime = with_runtime(trained.encoder, cfg.encoder)
     identity = encoder_identity(runtime, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
-    read = read_input(cfg, inputs=inputs, scan=scan, positions=positions,
-                      max_length=min(cfg.data.max_length, identity.max_length))
+    read = read_input(
+        cfg, inputs=inputs, scan=scan, positions=positions, max_length=min(cfg.data.max_length, identity.max_length)
+    )
     done = parts.written_ids()
     todo = [r for r in read.accepted if r.id not in done]
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in read.rejects))
@@ -118,14 +136,23 @@ def batch_score(cfg: Config, *, checkpoint: str | Path, output: str | Path, inpu
     atomic_write(out / "predictions.parquet", lambda p: pq.write_table(table, p))
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(row) + "\n" for row in table.to_pylist()))
     summary = {
-        "inputs": [str(scan)] if scan is not None else [str(p) for p in inputs], "positions": positions,
-        "checkpoint": str(checkpoint), "total": len(read.accepted) + len(read.rejects), "scored": scored,
-        "rejected": len(read.rejects), "skipped": len(read.accepted) - len(todo),
-        "by_reason": read.summary()["by_reason"], "written": len(table),
-        "encoder": {**encoded, "sequences": encoded["wild_types"] + encoded["mutants"],
-                    "distinct_wild_types": len({r.wild_type for r in todo}),
-                    "distinct_mutants": len({r.mutant for r in todo})},
-        "actors": options["compute"].max_size, "seconds": round(time.perf_counter() - started, 2),
+        "inputs": [str(scan)] if scan is not None else [str(p) for p in inputs],
+        "positions": positions,
+        "checkpoint": str(checkpoint),
+        "total": len(read.accepted) + len(read.rejects),
+        "scored": scored,
+        "rejected": len(read.rejects),
+        "skipped": len(read.accepted) - len(todo),
+        "by_reason": read.summary()["by_reason"],
+        "written": len(table),
+        "encoder": {
+            **encoded,
+            "sequences": encoded["wild_types"] + encoded["mutants"],
+            "distinct_wild_types": len({r.wild_type for r in todo}),
+            "distinct_mutants": len({r.mutant for r in todo}),
+        },
+        "actors": options["compute"].max_size,
+        "seconds": round(time.perf_counter() - started, 2),
         "outputs": {name: str(out / name) for name in ("predictions.parquet", "predictions.jsonl", "rejects.jsonl")},
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")

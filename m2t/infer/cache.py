@@ -27,7 +27,9 @@ class EmbeddingLRU:
     def __contains__(self, sequence: str) -> bool:
         return sequence in self._items
 
-    def get_or_embed(self, sequences: Sequence[str], embed: Callable[[list[str]], list[torch.Tensor]]) -> list[torch.Tensor]:
+    def get_or_embed(
+        self, sequences: Sequence[str], embed: Callable[[list[str]], list[torch.Tensor]]
+    ) -> list[torch.Tensor]:
         """Embeddings of ``sequences`` in order; the ones not cached go to ``embed`` in one call.
 
         Hits and misses count unique sequences; a repeated sequence within one call is embedded once.

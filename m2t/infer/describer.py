@@ -35,9 +35,11 @@ log = logging.getLogger(__name__)
 def finetuned_checkpoint(cfg: Config, path: str | Path | None = None) -> Path:
     """The checkpoint to describe with: ``path``, else ``<output.root>/finetune/checkpoint``; an
     :class:`InputError` naming the commands that make one when it is not there."""
-    return require_checkpoint(path if path is not None else stage_checkpoint(cfg, "finetune"),
-                              fix="train one with `python jobs/pretrain.py && python jobs/finetune.py` (same --config), "
-                                  "or pass --checkpoint DIR")
+    return require_checkpoint(
+        path if path is not None else stage_checkpoint(cfg, "finetune"),
+        fix="train one with `python jobs/pretrain.py && python jobs/finetune.py` (same --config), "
+        "or pass --checkpoint DIR",
+    )
 
 
 def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | None:
@@ -49,7 +51,9 @@ def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | No
         log.warning("not using embedding store %s: %s", path, exc)
         return None
     if store.encoder_id != encoder_id:
-        log.info("embedding store %s holds %s, the checkpoint needs %s: encoding instead", path, store.encoder_id, encoder_id)
+        log.info(
+            "embedding store %s holds %s, the checkpoint needs %s: encoding instead", path, store.encoder_id, encoder_id
+        )
         return None
     return store
 
@@ -63,8 +67,9 @@ class Describer:
     ``encode_seconds`` and ``generate_seconds`` (time :meth:`describe` spent getting embeddings and generating).
     """
 
-    def __init__(self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None,
-                 wt_cache_size: int = 64) -> None:
+    def __init__(
+        self, *, checkpoint: str | Path, cfg: Config, store: str | Path | None = None, wt_cache_size: int = 64
+    ) -> None:
         checkpoint = finetuned_checkpoint(cfg, checkpoint)
         trained = trained_config(checkpoint)
         self.encoder = build_encoder(with_runtime(trained.encoder, cfg.encoder))
@@ -100,8 +105,14 @@ class Describer:
         return [found[s] for s in sequences]
 
     @torch.inference_mode()
-    def describe(self, pairs: Sequence[tuple[str, str]], *, max_new_tokens: int | None = None,
-                 temperature: float | None = None, top_p: float | None = None) -> list[str]:
+    def describe(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ) -> list[str]:
         """One description per ``(wild_type, mutant)`` pair, in order, in chunks of ``generation.batch_size``.
 
         Decoding defaults come from ``cfg.generation``. Wild types go through the LRU (encoded once while
@@ -111,7 +122,7 @@ class Describer:
         gen = self.generation
         out: list[str] = []
         for start in range(0, len(pairs), gen.batch_size):  # embeddings are held for one chunk at a time
-            chunk = pairs[start:start + gen.batch_size]
+            chunk = pairs[start : start + gen.batch_size]
             started, before = time.perf_counter(), self.encoded_sequences
             wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in chunk], self.embed)
             self.encoded_wild_types += self.encoded_sequences - before
@@ -121,11 +132,17 @@ class Describer:
             wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
             mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
             encoded = time.perf_counter()
-            out.extend(self.model.generate(
-                wt_emb=wt, wt_mask=wt_mask, mut_emb=mut, mut_mask=mut_mask,
-                max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
-                temperature=temperature if temperature is not None else gen.temperature,
-                top_p=top_p if top_p is not None else gen.top_p))
+            out.extend(
+                self.model.generate(
+                    wt_emb=wt,
+                    wt_mask=wt_mask,
+                    mut_emb=mut,
+                    mut_mask=mut_mask,
+                    max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
+                    temperature=temperature if temperature is not None else gen.temperature,
+                    top_p=top_p if top_p is not None else gen.top_p,
+                )
+            )
             self.encode_seconds += encoded - started
             self.generate_seconds += time.perf_counter() - encoded
         return out

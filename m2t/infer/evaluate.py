@@ -51,16 +51,22 @@ def default_data(cfg: Config) -> Path | list[Record]:
     if not cfg.data.inputs and cfg.data.test_fraction > 0:
         log.info("no %s: evaluating on the synthetic test split (data.synthetic, data.test_fraction)", test)
         records = generate(**cfg.data.synthetic.model_dump())
-        return split_records(records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
-                             seed=cfg.data.split_seed)["test"]
-    raise InputError(f"no test split at {test}; make one with `python jobs/split.py --test-fraction 0.1` or pass "
-                     f"--data FILE (e.g. MutaDescribe's test_easy.csv)")
+        return split_records(
+            records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
+        )["test"]
+    raise InputError(
+        f"no test split at {test}; make one with `python jobs/split.py --test-fraction 0.1` or pass "
+        f"--data FILE (e.g. MutaDescribe's test_easy.csv)"
+    )
 
 
 def _names(paths: Sequence[Path]) -> list[str]:
     """Short unique names: the file stem, the file name when stems clash, else the whole path."""
     stems, names = [p.stem for p in paths], [p.name for p in paths]
-    return [s if stems.count(s) == 1 else (n if names.count(n) == 1 else str(p)) for s, n, p in zip(stems, names, paths, strict=True)]
+    return [
+        s if stems.count(s) == 1 else (n if names.count(n) == 1 else str(p))
+        for s, n, p in zip(stems, names, paths, strict=True)
+    ]
 
 
 def load_sets(cfg: Config, data: Sequence[Path] | None, *, max_length: int) -> list[EvalSet]:
@@ -82,8 +88,17 @@ def load_sets(cfg: Config, data: Sequence[Path] | None, *, max_length: int) -> l
 def _scorable(s: EvalSet) -> EvalSet:
     """Records without reference text (mutation sets) become rejects: there is nothing to score against."""
     keep = [r for r in s.records if r.description]
-    dropped = [Reject(source=r.source, line=r.line, kind="empty_field", raw=f"{r.id}: {';'.join(r.mutations)}",
-                      reason="no reference description to score against") for r in s.records if not r.description]
+    dropped = [
+        Reject(
+            source=r.source,
+            line=r.line,
+            kind="empty_field",
+            raw=f"{r.id}: {';'.join(r.mutations)}",
+            reason="no reference description to score against",
+        )
+        for r in s.records
+        if not r.description
+    ]
     return EvalSet(name=s.name, path=s.path, records=keep, rejects=[*s.rejects, *dropped])
 
 
@@ -99,17 +114,30 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         step = cfg.generation.batch_size
         with tqdm(total=len(s.records), desc=f"evaluate {s.name}", unit="rec") as bar:
             for start in range(0, len(s.records), step):
-                chunk = s.records[start:start + step]
+                chunk = s.records[start : start + step]
                 predictions += describer.describe([(r.wild_type, r.mutant) for r in chunk])
                 bar.update(len(chunk))
         references = [r.description for r in s.records]
         files[s.name] = {**score(predictions, references), "rejected": len(s.rejects), "path": s.path}
-        lines += [{"file": s.name, "id": r.id, "mutations": list(r.mutations), "protein_name": r.protein_name,
-                   "prediction": p, "reference": r.description} for r, p in zip(s.records, predictions, strict=True)]
+        lines += [
+            {
+                "file": s.name,
+                "id": r.id,
+                "mutations": list(r.mutations),
+                "protein_name": r.protein_name,
+                "prediction": p,
+                "reference": r.description,
+            }
+            for r, p in zip(s.records, predictions, strict=True)
+        ]
         rejects += [{"file": s.name, **as_dict(r)} for r in s.rejects]
         log.info("%s: %s", s.name, ", ".join(f"{m} {files[s.name][m]:.4f}" for m in METRICS) + f", n {len(s.records)}")
-    metrics = {"checkpoint": str(describer.checkpoint), "generation": cfg.generation.model_dump(), "files": files,
-               "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences}}
+    metrics = {
+        "checkpoint": str(describer.checkpoint),
+        "generation": cfg.generation.model_dump(),
+        "files": files,
+        "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences},
+    }
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

@@ -20,8 +20,14 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import MismatchError
 
-SCHEMA = pa.schema([("id", pa.string()), ("wild_type_id", pa.string()), ("mutations", pa.list_(pa.string())),
-                    ("description", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("wild_type_id", pa.string()),
+        ("mutations", pa.list_(pa.string())),
+        ("description", pa.string()),
+    ]
+)
 
 
 class PartStore:
@@ -36,10 +42,15 @@ class PartStore:
         if meta.is_file() and self.files():
             saved = json.loads(meta.read_text())
             if saved != run:
-                diff = ", ".join(f"{k}: {saved.get(k)!r} -> {run.get(k)!r}" for k in sorted(set(saved) | set(run))
-                                 if saved.get(k) != run.get(k))
-                raise MismatchError(f"{self.root.parent} holds descriptions made with other settings ({diff}); "
-                                    f"pass another --output, or delete {self.root} to start over")
+                diff = ", ".join(
+                    f"{k}: {saved.get(k)!r} -> {run.get(k)!r}"
+                    for k in sorted(set(saved) | set(run))
+                    if saved.get(k) != run.get(k)
+                )
+                raise MismatchError(
+                    f"{self.root.parent} holds descriptions made with other settings ({diff}); "
+                    f"pass another --output, or delete {self.root} to start over"
+                )
         atomic_write_text(meta, json.dumps(run, indent=2) + "\n")
 
     def files(self) -> list[Path]:

@@ -66,22 +66,49 @@ def scan_records(path: str | Path, *, positions: str | None, max_length: int, ex
     source, seen = str(path), {}
     for name, wt, line in read_fasta(path):
         if name in seen:
-            rejects.append(Reject(source=source, line=line, kind="duplicate_id", raw=f">{name}",
-                                  reason=f"duplicate FASTA id {name!r} (first used at line {seen[name]})"))
+            rejects.append(
+                Reject(
+                    source=source,
+                    line=line,
+                    kind="duplicate_id",
+                    raw=f">{name}",
+                    reason=f"duplicate FASTA id {name!r} (first used at line {seen[name]})",
+                )
+            )
             continue
         seen[name] = line
-        if problem := sequence_problem(wt, max_length=max_length, extended_alphabet=extended_alphabet, field=f"wild type {name}"):
+        if problem := sequence_problem(
+            wt, max_length=max_length, extended_alphabet=extended_alphabet, field=f"wild type {name}"
+        ):
             rejects.append(Reject(source=source, line=line, kind=problem[0], reason=problem[1], raw=f">{name}"))
             continue
         for pos in wanted or range(1, len(wt) + 1):
             if pos > len(wt):
-                rejects.append(Reject(source=source, line=line, kind="notation_mismatch", raw=f">{name} position {pos}",
-                                      reason=f"position {pos} is past the end of {name} ({len(wt)} residues)"))
+                rejects.append(
+                    Reject(
+                        source=source,
+                        line=line,
+                        kind="notation_mismatch",
+                        raw=f">{name} position {pos}",
+                        reason=f"position {pos} is past the end of {name} ({len(wt)} residues)",
+                    )
+                )
                 continue
             here = wt[pos - 1]
             for aa in STANDARD:
                 if aa != here:
-                    records.append(Record(id=f"{name}:{here}{pos}{aa}", wild_type=wt, mutant=wt[: pos - 1] + aa + wt[pos:],
-                                          mutations=(f"{here}{pos}{aa}",), description=None, protein_id=name,
-                                          protein_name=None, function=None, source=source, line=line))
+                    records.append(
+                        Record(
+                            id=f"{name}:{here}{pos}{aa}",
+                            wild_type=wt,
+                            mutant=wt[: pos - 1] + aa + wt[pos:],
+                            mutations=(f"{here}{pos}{aa}",),
+                            description=None,
+                            protein_id=name,
+                            protein_name=None,
+                            function=None,
+                            source=source,
+                            line=line,
+                        )
+                    )
     return ReadResult(accepted=records, rejects=rejects, sources=[source])

@@ -27,9 +27,13 @@ class ScorerActor:
         texts = d.describe(list(zip(wts, muts, strict=True)))
         counts = d.encoded_wild_types - before[0], d.encoded_mutants - before[1]
         zeros = [0] * (len(texts) - 1)
-        return pa.table({
-            "id": batch.column("id"), "wild_type_id": batch.column("wild_type_id"),
-            "mutations": batch.column("mutations"), "description": pa.array(texts, pa.string()),
-            "encoded_wild_types": pa.array([counts[0], *zeros], pa.int64()),
-            "encoded_mutants": pa.array([counts[1], *zeros], pa.int64()),
-        })
+        return pa.table(
+            {
+                "id": batch.column("id"),
+                "wild_type_id": batch.column("wild_type_id"),
+                "mutations": batch.column("mutations"),
+                "description": pa.array(texts, pa.string()),
+                "encoded_wild_types": pa.array([counts[0], *zeros], pa.int64()),
+                "encoded_mutants": pa.array([counts[1], *zeros], pa.int64()),
+            }
+        )

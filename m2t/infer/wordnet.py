@@ -28,17 +28,58 @@ DEBIAN_DIR = Path("/usr/share/wordnet")
 PACKAGES = ("wordnet-base", "wordnet-sense-index")
 INSTALL_CMD = "apt-get update && apt-get install -y " + " ".join(PACKAGES)
 # The WordNet files nltk's WordNetCorpusReader opens (lexnames is written, not copied).
-FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("adj", "adv", "noun", "verb")) + tuple(
-    f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb")) + ("cntlist.rev", "index.sense")
+FILES = (
+    tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("adj", "adv", "noun", "verb"))
+    + tuple(f"{pos}.exc" for pos in ("adj", "adv", "noun", "verb"))
+    + ("cntlist.rev", "index.sense")
+)
 # lexnames(5WN): file number = position, name; the third field (syntactic category) follows from the prefix.
 LEXNAMES = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
-    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
-    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant",
-    "noun.possession", "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state",
-    "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
-    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
-    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl",
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
 )
 CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
 
@@ -57,21 +98,28 @@ def lexnames_text() -> str:
 def _install_packages() -> None:
     """apt-get the Debian packages when we are root on a Debian-like system; else say the command."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise M2TError(f"WordNet files are missing from {DEBIAN_DIR} (needed by METEOR). Install them with\n"
-                       f"    sudo sh -c '{INSTALL_CMD}'\nthen run: python -m m2t.infer.wordnet")
+        raise M2TError(
+            f"WordNet files are missing from {DEBIAN_DIR} (needed by METEOR). Install them with\n"
+            f"    sudo sh -c '{INSTALL_CMD}'\nthen run: python -m m2t.infer.wordnet"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise M2TError(f"`{' '.join(cmd)}` failed (exit {done.returncode}): {done.stderr.strip()[-500:]}\n"
-                           f"install the WordNet files with `{INSTALL_CMD}`, then run: python -m m2t.infer.wordnet")
+            raise M2TError(
+                f"`{' '.join(cmd)}` failed (exit {done.returncode}): {done.stderr.strip()[-500:]}\n"
+                f"install the WordNet files with `{INSTALL_CMD}`, then run: python -m m2t.infer.wordnet"
+            )
 
 
 def _up_to_date(target: Path) -> bool:
     if not (target / "lexnames").is_file() or (target / "lexnames").read_text() != lexnames_text():
         return False
-    return all((target / f).is_file() and (target / f).stat().st_size == (DEBIAN_DIR / f).stat().st_size
-               for f in FILES if (DEBIAN_DIR / f).is_file()) and all((target / f).is_file() for f in FILES)
+    return all(
+        (target / f).is_file() and (target / f).stat().st_size == (DEBIAN_DIR / f).stat().st_size
+        for f in FILES
+        if (DEBIAN_DIR / f).is_file()
+    ) and all((target / f).is_file() for f in FILES)
 
 
 def ensure_wordnet(root: Path | None = None) -> Path:
@@ -92,8 +140,10 @@ def ensure_wordnet(root: Path | None = None) -> Path:
             _install_packages()
         missing = [f for f in FILES if not (DEBIAN_DIR / f).is_file()]
         if missing:
-            raise M2TError(f"{DEBIAN_DIR} lacks {', '.join(missing)} after installing {', '.join(PACKAGES)}; "
-                           f"reinstall them with `{INSTALL_CMD}`")
+            raise M2TError(
+                f"{DEBIAN_DIR} lacks {', '.join(missing)} after installing {', '.join(PACKAGES)}; "
+                f"reinstall them with `{INSTALL_CMD}`"
+            )
         for name in FILES:
             atomic_write(target / name, lambda tmp, name=name: shutil.copyfile(DEBIAN_DIR / name, tmp))
         atomic_write_text(target / "lexnames", lexnames_text())
@@ -107,8 +157,10 @@ def main() -> None:
 
     if str(target.parents[1]) not in nltk.data.path:
         nltk.data.path.insert(0, str(target.parents[1]))
-    print(f"WordNet {wordnet.get_version()} ready for nltk at {target} "
-          f"({len(wordnet.synsets('mutation'))} synsets of 'mutation')")
+    print(
+        f"WordNet {wordnet.get_version()} ready for nltk at {target} "
+        f"({len(wordnet.synsets('mutation'))} synsets of 'mutation')"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,21 @@ from m2t.model.multimodal import M2TModel
 from m2t.model.tokenizer import build_tokenizer, end_of_turn_id
 
 __all__ = [
-    "DeltaAdapter", "M2TModel", "apply_lora", "build_adapter", "build_model", "build_tokenizer", "collate",
-    "end_of_turn_id", "left_pad", "load_checkpoint", "make_example", "merge_lora", "prompt_ids", "read_meta",
-    "save_checkpoint", "set_trainable", "trained_config",
+    "DeltaAdapter",
+    "M2TModel",
+    "apply_lora",
+    "build_adapter",
+    "build_model",
+    "build_tokenizer",
+    "collate",
+    "end_of_turn_id",
+    "left_pad",
+    "load_checkpoint",
+    "make_example",
+    "merge_lora",
+    "prompt_ids",
+    "read_meta",
+    "save_checkpoint",
+    "set_trainable",
+    "trained_config",
 ]

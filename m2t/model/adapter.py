@@ -39,8 +39,12 @@ class DeltaAdapter(nn.Module):
         self.dim_in, self.dim_llm, self.num_media_tokens = dim_in, dim_llm, num_media_tokens
         self.gca = GatedCrossAttention(dim=dim_in, heads=gca_heads, dim_head=gca_dim_head, ff_mult=gca_ff_mult)
         self.resampler = PerceiverResampler(
-            dim=dim_in, num_latents=num_media_tokens, depth=resampler_depth,
-            heads=resampler_heads, dim_head=resampler_dim_head, ff_mult=resampler_ff_mult,
+            dim=dim_in,
+            num_latents=num_media_tokens,
+            depth=resampler_depth,
+            heads=resampler_heads,
+            dim_head=resampler_dim_head,
+            ff_mult=resampler_ff_mult,
         )
         self.projector = make_projector(projector, dim_in=dim_in, dim_out=dim_llm)
         self.media_gate = TanhGate()
@@ -60,6 +64,8 @@ class DeltaAdapter(nn.Module):
             ``(b, num_media_tokens, dim_llm)`` gated vectors to add at the ``<delta_P>`` positions.
         """
         dtype = self.resampler.latents.dtype
-        delta = self.gca(mut=mut_emb.to(dtype), mut_mask=mut_mask, wt=wt_emb.to(dtype), wt_mask=wt_mask)  # (b, n_mut, d)
+        delta = self.gca(
+            mut=mut_emb.to(dtype), mut_mask=mut_mask, wt=wt_emb.to(dtype), wt_mask=wt_mask
+        )  # (b, n_mut, d)
         latents = self.resampler(x=delta, mask=mut_mask)  # (b, m, d)
         return self.media_gate(self.projector(latents))  # (b, m, dim_llm)

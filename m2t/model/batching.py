@@ -17,24 +17,36 @@ def prompt_ids(
     tokenizer: PreTrainedTokenizerBase, *, system_prompt: str, instruction: str, delta_token: str, num_media_tokens: int
 ) -> list[int]:
     """The chat prompt up to the assistant header, with the one ``delta_token`` id repeated ``num_media_tokens`` times."""
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": f"{delta_token}\n{instruction}"}]
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": f"{delta_token}\n{instruction}"},
+    ]
     ids = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
     delta_id = tokenizer.convert_tokens_to_ids(delta_token)
     if ids.count(delta_id) != 1:
-        raise ValueError(f"the chat prompt must hold {delta_token} exactly once, found {ids.count(delta_id)} "
-                         f"(is it a special token of the tokenizer, and absent from model.system_prompt/instruction?)")
+        raise ValueError(
+            f"the chat prompt must hold {delta_token} exactly once, found {ids.count(delta_id)} "
+            f"(is it a special token of the tokenizer, and absent from model.system_prompt/instruction?)"
+        )
     at = ids.index(delta_id)
-    return ids[:at] + [delta_id] * num_media_tokens + ids[at + 1:]
+    return ids[:at] + [delta_id] * num_media_tokens + ids[at + 1 :]
 
 
-def make_example(tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, description: str | None) -> dict[str, list[int]]:
+def make_example(
+    tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, description: str | None
+) -> dict[str, list[int]]:
     """Token ids and labels of one sample; ``description=None`` gives the prompt alone (inference).
 
     The prompt (chat template, generation prompt included) and the answer (+ end-of-turn) are
     tokenised separately and concatenated, so labels are -100 on exactly the prompt tokens.
     """
-    prompt = prompt_ids(tokenizer, system_prompt=model_cfg.system_prompt, instruction=model_cfg.instruction,
-                        delta_token=model_cfg.delta_token, num_media_tokens=model_cfg.num_media_tokens)
+    prompt = prompt_ids(
+        tokenizer,
+        system_prompt=model_cfg.system_prompt,
+        instruction=model_cfg.instruction,
+        delta_token=model_cfg.delta_token,
+        num_media_tokens=model_cfg.num_media_tokens,
+    )
     if description is None:
         return {"input_ids": prompt, "labels": [IGNORE] * len(prompt)}
     answer = tokenizer(description.strip(), add_special_tokens=False)["input_ids"] + [end_of_turn_id(tokenizer)]
@@ -70,8 +82,15 @@ def collate(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
         attention_mask[i, :n] = 1
     wt_emb, wt_mask = pad_embeddings([e["wt_emb"] for e in examples])
     mut_emb, mut_mask = pad_embeddings([e["mut_emb"] for e in examples])
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
-            "wt_emb": wt_emb, "wt_mask": wt_mask, "mut_emb": mut_emb, "mut_mask": mut_mask}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "labels": labels,
+        "wt_emb": wt_emb,
+        "wt_mask": wt_mask,
+        "mut_emb": mut_emb,
+        "mut_mask": mut_mask,
+    }
 
 
 def left_pad(sequences: list[list[int]], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,6 +99,6 @@ def left_pad(sequences: list[list[int]], *, pad_id: int) -> tuple[torch.Tensor, 
     input_ids = torch.full((len(sequences), t), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), t), dtype=torch.long)
     for i, s in enumerate(sequences):
-        input_ids[i, t - len(s):] = torch.as_tensor(s, dtype=torch.long)
-        attention_mask[i, t - len(s):] = 1
+        input_ids[i, t - len(s) :] = torch.as_tensor(s, dtype=torch.long)
+        attention_mask[i, t - len(s) :] = 1
     return input_ids, attention_mask

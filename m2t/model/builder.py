@@ -18,10 +18,16 @@ from m2t.model.tokenizer import build_tokenizer
 def adapter_kwargs(model_cfg: ModelConfig, *, dim_in: int, dim_llm: int) -> dict[str, Any]:
     """The DeltaAdapter's constructor arguments (plain numbers) for this config."""
     return dict(
-        dim_in=dim_in, dim_llm=dim_llm, num_media_tokens=model_cfg.num_media_tokens,
-        gca_heads=model_cfg.gca.heads, gca_dim_head=model_cfg.gca.dim_head, gca_ff_mult=model_cfg.gca.ff_mult,
-        resampler_depth=model_cfg.resampler.depth, resampler_heads=model_cfg.resampler.heads,
-        resampler_dim_head=model_cfg.resampler.dim_head, resampler_ff_mult=model_cfg.resampler.ff_mult,
+        dim_in=dim_in,
+        dim_llm=dim_llm,
+        num_media_tokens=model_cfg.num_media_tokens,
+        gca_heads=model_cfg.gca.heads,
+        gca_dim_head=model_cfg.gca.dim_head,
+        gca_ff_mult=model_cfg.gca.ff_mult,
+        resampler_depth=model_cfg.resampler.depth,
+        resampler_heads=model_cfg.resampler.heads,
+        resampler_dim_head=model_cfg.resampler.dim_head,
+        resampler_ff_mult=model_cfg.resampler.ff_mult,
         projector=model_cfg.projector,
     )
 
@@ -30,13 +36,28 @@ def build_adapter(model_cfg: ModelConfig, *, dim_in: int, dim_llm: int) -> Delta
     return DeltaAdapter(**adapter_kwargs(model_cfg, dim_in=dim_in, dim_llm=dim_llm))
 
 
-def assemble(cfg: Config, *, llm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, new_token_ids: list[int],
-             dim_in: int, encoder_id: str | None) -> M2TModel:
+def assemble(
+    cfg: Config,
+    *,
+    llm: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    new_token_ids: list[int],
+    dim_in: int,
+    encoder_id: str | None,
+) -> M2TModel:
     """An M2TModel around an already-built LLM and tokenizer, with a freshly initialised adapter."""
     adapter = build_adapter(cfg.model, dim_in=dim_in, dim_llm=llm.config.hidden_size)
-    return M2TModel(adapter=adapter, llm=llm, tokenizer=tokenizer, system_prompt=cfg.model.system_prompt,
-                    instruction=cfg.model.instruction, delta_token=cfg.model.delta_token,
-                    dim_in=dim_in, encoder_id=encoder_id, new_token_ids=new_token_ids)
+    return M2TModel(
+        adapter=adapter,
+        llm=llm,
+        tokenizer=tokenizer,
+        system_prompt=cfg.model.system_prompt,
+        instruction=cfg.model.instruction,
+        delta_token=cfg.model.delta_token,
+        dim_in=dim_in,
+        encoder_id=encoder_id,
+        new_token_ids=new_token_ids,
+    )
 
 
 def build_model(cfg: Config, *, stage: Stage, dim_in: int, encoder_id: str | None = None) -> M2TModel:
@@ -51,7 +72,6 @@ def build_model(cfg: Config, *, stage: Stage, dim_in: int, encoder_id: str | Non
         enable_gradient_checkpointing(llm)
     if stage == "finetune":
         llm = apply_lora(llm, cfg.lora)
-    model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids,
-                     dim_in=dim_in, encoder_id=encoder_id)
+    model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids, dim_in=dim_in, encoder_id=encoder_id)
     set_trainable(model, stage=stage, train_adapters=cfg.lora.train_adapters)
     return model

@@ -53,8 +53,9 @@ def stage_checkpoint(cfg: Config, stage: str) -> Path:
     return cfg.stage_dir(stage) / PUBLISHED
 
 
-def require_checkpoint(path: str | Path, *, what: str = "checkpoint", fix: str = "save one with "
-                       "m2t.model.save_checkpoint") -> Path:
+def require_checkpoint(
+    path: str | Path, *, what: str = "checkpoint", fix: str = "save one with m2t.model.save_checkpoint"
+) -> Path:
     """``path`` if it is an m2t checkpoint, else :class:`InputError` naming ``what`` it should be and ``fix``.
 
     A publish killed between its two renames is undone first (:func:`m2t.atomic.restore_dir`), so every
@@ -85,15 +86,19 @@ def read_train_state(ray_ckpt: str | Path) -> dict:
 
 def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
     ids = torch.tensor(model.new_token_ids, dtype=torch.long)
-    return {"input_embeddings": model.llm.get_input_embeddings().weight[ids].detach().cpu().contiguous(),
-            "output_embeddings": model.llm.get_output_embeddings().weight[ids].detach().cpu().contiguous()}
+    return {
+        "input_embeddings": model.llm.get_input_embeddings().weight[ids].detach().cpu().contiguous(),
+        "output_embeddings": model.llm.get_output_embeddings().weight[ids].detach().cpu().contiguous(),
+    }
 
 
 def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
     """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir."""
     if model.lora_merged:
-        raise ValueError("this model's LoRA is merged into the base weights, which checkpoints never store; "
-                         "save the model before merge_lora (load_checkpoint(..., stage='finetune') keeps it unmerged)")
+        raise ValueError(
+            "this model's LoRA is merged into the base weights, which checkpoints never store; "
+            "save the model before merge_lora (load_checkpoint(..., stage='finetune') keeps it unmerged)"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     has_lora = isinstance(model.llm, peft.PeftModel)
@@ -104,12 +109,20 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
     if model.new_token_ids:
         save_file(_rows(model), out / NEW_ROWS)
     meta = {
-        "format": FORMAT, "version": VERSION, "m2t_version": __version__,
+        "format": FORMAT,
+        "version": VERSION,
+        "m2t_version": __version__,
         "stage": "finetune" if has_lora else "pretrain",
-        "builder": {"dim_in": model.dim_in, "encoder_id": model.encoder_id,
-                    "dim_llm": model.adapter.dim_llm, "num_media_tokens": model.num_media_tokens,
-                    "delta_token": model.delta_token, "delta_token_id": model.delta_token_id,
-                    "new_token_ids": model.new_token_ids, "vocab_rows": model.llm.get_input_embeddings().weight.shape[0]},
+        "builder": {
+            "dim_in": model.dim_in,
+            "encoder_id": model.encoder_id,
+            "dim_llm": model.adapter.dim_llm,
+            "num_media_tokens": model.num_media_tokens,
+            "delta_token": model.delta_token,
+            "delta_token_id": model.delta_token_id,
+            "new_token_ids": model.new_token_ids,
+            "vocab_rows": model.llm.get_input_embeddings().weight.shape[0],
+        },
         "config": cfg.model_dump(mode="json"),
     }
     (out / META).write_text(json.dumps(meta, indent=2))
@@ -147,8 +160,10 @@ def trained_config(ckpt_dir: str | Path, meta: dict | None = None) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise MismatchError(f"this checkpoint's saved config does not fit m2t {__version__}; "
-                            + explain(exc, str(Path(ckpt_dir) / META))) from None
+        raise MismatchError(
+            f"this checkpoint's saved config does not fit m2t {__version__}; "
+            + explain(exc, str(Path(ckpt_dir) / META))
+        ) from None
 
 
 def _load_lora(llm, lora_dir: Path, *, trainable: bool) -> peft.PeftModel:
@@ -157,8 +172,10 @@ def _load_lora(llm, lora_dir: Path, *, trainable: bool) -> peft.PeftModel:
     loaded = peft.get_peft_model_state_dict(wrapped, save_embedding_layers=False)
     if set(saved) != set(loaded) or any(not torch.equal(saved[k], loaded[k].cpu().to(saved[k].dtype)) for k in saved):
         missing, extra = sorted(set(loaded) - set(saved)), sorted(set(saved) - set(loaded))
-        raise MismatchError(f"{lora_dir}: LoRA weights do not match the model (missing {missing[:3]}, unexpected "
-                            f"{extra[:3]}); the checkpoint was made for another base model or LoRA config")
+        raise MismatchError(
+            f"{lora_dir}: LoRA weights do not match the model (missing {missing[:3]}, unexpected "
+            f"{extra[:3]}); the checkpoint was made for another base model or LoRA config"
+        )
     return wrapped
 
 
@@ -175,8 +192,10 @@ def load_checkpoint(
     meta = read_meta(ckpt)
     cfg, b = trained_config(ckpt, meta), meta["builder"]
     if encoder_id is not None and b["encoder_id"] is not None and encoder_id != b["encoder_id"]:
-        raise MismatchError(f"{ckpt} was trained on embeddings of {b['encoder_id']!r} but the encoder/store is "
-                            f"{encoder_id!r}; use encoder settings that give {b['encoder_id']!r} or another checkpoint")
+        raise MismatchError(
+            f"{ckpt} was trained on embeddings of {b['encoder_id']!r} but the encoder/store is "
+            f"{encoder_id!r}; use encoder settings that give {b['encoder_id']!r} or another checkpoint"
+        )
     if stage == "pretrain" and meta["stage"] == "finetune":
         raise MismatchError(f"{ckpt} is a stage-2 (LoRA) checkpoint; load it with stage='finetune' or 'infer'")
     tokenizer = AutoTokenizer.from_pretrained(ckpt / TOKENIZER)
@@ -184,10 +203,13 @@ def load_checkpoint(
     if cfg.model.gradient_checkpointing and stage != "infer":
         enable_gradient_checkpointing(llm)
     if new_ids != b["new_token_ids"]:
-        raise MismatchError(f"{ckpt}: resizing {cfg.model.llm} gave new rows {new_ids}, the checkpoint has "
-                            f"{b['new_token_ids']}; the base model changed since it was saved")
-    model = assemble(cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids,
-                     dim_in=b["dim_in"], encoder_id=b["encoder_id"])
+        raise MismatchError(
+            f"{ckpt}: resizing {cfg.model.llm} gave new rows {new_ids}, the checkpoint has "
+            f"{b['new_token_ids']}; the base model changed since it was saved"
+        )
+    model = assemble(
+        cfg, llm=llm, tokenizer=tokenizer, new_token_ids=new_ids, dim_in=b["dim_in"], encoder_id=b["encoder_id"]
+    )
     if new_ids:
         rows, ids = load_file(ckpt / NEW_ROWS), torch.tensor(new_ids)
         with torch.no_grad():

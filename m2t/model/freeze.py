@@ -39,6 +39,12 @@ def set_trainable(model: nn.Module, *, stage: Stage, train_adapters: bool = Fals
     if stage != "infer" and trainable == 0:
         raise ValueError(f"stage {stage}: no parameter to train; is LoRA applied (stage 2 needs it)?")
     parts = STAGE_PARTS[stage] + (" + adapter" if stage == "finetune" and train_adapters else "")
-    log.info("stage %s: %s of %s parameters trainable (%.2f%%): %s", stage, f"{trainable:,}", f"{total:,}",
-             100 * trainable / max(total, 1), parts)
+    log.info(
+        "stage %s: %s of %s parameters trainable (%.2f%%): %s",
+        stage,
+        f"{trainable:,}",
+        f"{total:,}",
+        100 * trainable / max(total, 1),
+        parts,
+    )
     return trainable

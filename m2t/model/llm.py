@@ -28,12 +28,21 @@ def tiny_llama(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> Ll
     """
     t = model_cfg.tiny_llm
     if len(tokenizer) > t.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but model.tiny_llm.vocab_size is {t.vocab_size}; raise it")
+        raise ValueError(
+            f"tokenizer has {len(tokenizer)} tokens but model.tiny_llm.vocab_size is {t.vocab_size}; raise it"
+        )
     config = LlamaConfig(
-        vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
-        num_hidden_layers=t.num_layers, num_attention_heads=t.num_heads, num_key_value_heads=t.num_heads,
-        max_position_embeddings=4096, tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=[tokenizer.eos_token_id, end_of_turn_id(tokenizer)], pad_token_id=tokenizer.pad_token_id,
+        vocab_size=t.vocab_size,
+        hidden_size=t.hidden_size,
+        intermediate_size=t.intermediate_size,
+        num_hidden_layers=t.num_layers,
+        num_attention_heads=t.num_heads,
+        num_key_value_heads=t.num_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=[tokenizer.eos_token_id, end_of_turn_id(tokenizer)],
+        pad_token_id=tokenizer.pad_token_id,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(t.seed)
@@ -51,17 +60,28 @@ def build_llm(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> tup
     dtype = resolve_dtype(model_cfg.dtype)
     if model_cfg.llm == "tiny":
         return tiny_llama(model_cfg, tokenizer).to(dtype), []
-    llm = AutoModelForCausalLM.from_pretrained(model_cfg.llm, torch_dtype=dtype, trust_remote_code=model_cfg.trust_remote_code)
+    llm = AutoModelForCausalLM.from_pretrained(
+        model_cfg.llm, torch_dtype=dtype, trust_remote_code=model_cfg.trust_remote_code
+    )
     old_rows = llm.get_input_embeddings().weight.shape[0]
     new_ids: list[int] = []
     if len(tokenizer) > old_rows:
         llm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         with torch.no_grad():
-            for rows in {id(e.weight): e.weight for e in (llm.get_input_embeddings(), llm.get_output_embeddings())}.values():
-                rows[old_rows:] = rows[:old_rows].mean(dim=0, dtype=torch.float32).to(rows.dtype)  # (new, d) <- mean (d,)
+            for rows in {
+                id(e.weight): e.weight for e in (llm.get_input_embeddings(), llm.get_output_embeddings())
+            }.values():
+                rows[old_rows:] = (
+                    rows[:old_rows].mean(dim=0, dtype=torch.float32).to(rows.dtype)
+                )  # (new, d) <- mean (d,)
         new_ids = list(range(old_rows, len(tokenizer)))
-        log.info("resized %s embeddings %d -> %d rows (new tokens %s)", model_cfg.llm, old_rows, len(tokenizer),
-                 tokenizer.convert_ids_to_tokens(new_ids))
+        log.info(
+            "resized %s embeddings %d -> %d rows (new tokens %s)",
+            model_cfg.llm,
+            old_rows,
+            len(tokenizer),
+            tokenizer.convert_ids_to_tokens(new_ids),
+        )
     llm.config.pad_token_id = tokenizer.pad_token_id
     return llm, new_ids
 

@@ -11,8 +11,14 @@ from m2t.model.multimodal import M2TModel
 
 def apply_lora(llm: PreTrainedModel, lora_cfg: LoraConfig) -> peft.PeftModel:
     """Wrap ``llm`` with fresh LoRA adapters on ``lora_cfg.target_modules`` (B = 0: outputs unchanged)."""
-    config = peft.LoraConfig(r=lora_cfg.r, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,
-                             target_modules=list(lora_cfg.target_modules), bias="none", task_type="CAUSAL_LM")
+    config = peft.LoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=lora_cfg.alpha,
+        lora_dropout=lora_cfg.dropout,
+        target_modules=list(lora_cfg.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return peft.get_peft_model(llm, config)
 
 

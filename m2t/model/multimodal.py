@@ -47,8 +47,13 @@ class M2TModel(nn.Module):
 
     def prompt_ids(self, instruction: str | None = None) -> list[int]:
         """The generation prompt (``<delta_P>`` expanded); ``instruction`` replaces the configured one."""
-        return prompt_ids(self.tokenizer, system_prompt=self.system_prompt, instruction=instruction or self.instruction,
-                          delta_token=self.delta_token, num_media_tokens=self.num_media_tokens)
+        return prompt_ids(
+            self.tokenizer,
+            system_prompt=self.system_prompt,
+            instruction=instruction or self.instruction,
+            delta_token=self.delta_token,
+            num_media_tokens=self.num_media_tokens,
+        )
 
     def splice(self, *, input_ids: torch.Tensor, media: torch.Tensor) -> torch.Tensor:
         """Token embeddings with ``media`` added at the ``<delta_P>`` positions.
@@ -64,8 +69,10 @@ class M2TModel(nn.Module):
         slots = input_ids == self.delta_token_id  # (b, t)
         counts = slots.sum(dim=1)
         if (counts != media.shape[1]).any():
-            raise ValueError(f"every sequence needs exactly {media.shape[1]} {self.delta_token} ids (build them with "
-                             f"make_example); got {counts.tolist()}")
+            raise ValueError(
+                f"every sequence needs exactly {media.shape[1]} {self.delta_token} ids (build them with "
+                f"make_example); got {counts.tolist()}"
+            )
         added = torch.zeros_like(embeds).masked_scatter(slots[..., None], media.to(embeds.dtype))  # (b, t, d_llm)
         return embeds + added
 
@@ -131,14 +138,23 @@ class M2TModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            media = self.adapter(wt_emb=wt_emb.to(device), wt_mask=wt_mask.to(device),
-                                 mut_emb=mut_emb.to(device), mut_mask=mut_mask.to(device))
+            media = self.adapter(
+                wt_emb=wt_emb.to(device),
+                wt_mask=wt_mask.to(device),
+                mut_emb=mut_emb.to(device),
+                mut_mask=mut_mask.to(device),
+            )
             embeds = self.splice(input_ids=input_ids, media=media)
             sample = temperature > 0
             gen = GenerationConfig(
-                max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature if sample else None,
-                top_p=top_p if sample else None, top_k=0 if sample else None, pad_token_id=self.pad_id,
-                eos_token_id=sorted({self.eot_id, self.tokenizer.eos_token_id}), bos_token_id=self.tokenizer.bos_token_id,
+                max_new_tokens=max_new_tokens,
+                do_sample=sample,
+                temperature=temperature if sample else None,
+                top_p=top_p if sample else None,
+                top_k=0 if sample else None,
+                pad_token_id=self.pad_id,
+                eos_token_id=sorted({self.eot_id, self.tokenizer.eos_token_id}),
+                bos_token_id=self.tokenizer.bos_token_id,
             )
             out = self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, generation_config=gen)
         finally:

@@ -35,7 +35,9 @@ def tiny_corpus(model_cfg: ModelConfig) -> list[str]:
 
     Fixed generator arguments (not ``data.synthetic``), so the tokenizer depends on the model config only.
     """
-    records = generate(n_proteins=200, mutants_per_protein=5, min_length=30, max_length=120, seed=model_cfg.tiny_llm.seed)
+    records = generate(
+        n_proteins=200, mutants_per_protein=5, min_length=30, max_length=120, seed=model_cfg.tiny_llm.seed
+    )
     names = " ".join(NAMES[a] for a in STANDARD)
     texts = [model_cfg.system_prompt, model_cfg.instruction, "system user assistant", names, names.title()]
     return texts + [r.description for r in records if r.description]
@@ -48,14 +50,22 @@ def train_tiny_tokenizer(model_cfg: ModelConfig) -> PreTrainedTokenizerFast:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=model_cfg.tiny_llm.vocab_size, special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=model_cfg.tiny_llm.vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     bpe.train_from_iterator(tiny_corpus(model_cfg), trainer=trainer)
-    bpe.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
-                                                       special_tokens=[(BOS, bpe.token_to_id(BOS))])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                  additional_special_tokens=[START_HEADER, END_HEADER, EOT, model_cfg.delta_token])
+    bpe.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bpe.token_to_id(BOS))]
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        additional_special_tokens=[START_HEADER, END_HEADER, EOT, model_cfg.delta_token],
+    )
     tok.chat_template = LLAMA3_CHAT_TEMPLATE
     return tok
 
@@ -83,8 +93,10 @@ def build_tokenizer(model_cfg: ModelConfig) -> PreTrainedTokenizerFast:
     if model_cfg.llm == "tiny":
         tok = train_tiny_tokenizer(model_cfg)
     else:
-        tok = add_m2t_tokens(AutoTokenizer.from_pretrained(model_cfg.llm, trust_remote_code=model_cfg.trust_remote_code),
-                             model_cfg.delta_token)
+        tok = add_m2t_tokens(
+            AutoTokenizer.from_pretrained(model_cfg.llm, trust_remote_code=model_cfg.trust_remote_code),
+            model_cfg.delta_token,
+        )
     tok.padding_side = "right"
     end_of_turn_id(tok)  # refuse a chat template without an end-of-turn token now, naming the tokenizer
     log.info("tokenizer %s: %d tokens, pad=%s, delta=%s", model_cfg.llm, len(tok), tok.pad_token, model_cfg.delta_token)
@@ -99,14 +111,19 @@ def end_of_turn_id(tok: PreTrainedTokenizerBase) -> int:
     Raises:
         ValueError: naming the tokenizer, when its template writes no special token there.
     """
-    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
-                {"role": "assistant", "content": ANSWER_SENTINEL}]
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": ANSWER_SENTINEL},
+    ]
     text = tok.apply_chat_template(messages, tokenize=False)
-    after = text[text.rindex(ANSWER_SENTINEL) + len(ANSWER_SENTINEL):] if ANSWER_SENTINEL in text else None
+    after = text[text.rindex(ANSWER_SENTINEL) + len(ANSWER_SENTINEL) :] if ANSWER_SENTINEL in text else None
     ids = tok(after, add_special_tokens=False)["input_ids"] if after else []
     special = set(tok.all_special_ids) | {i for i, t in tok.added_tokens_decoder.items() if t.special}
     if not ids or ids[0] not in special:
-        raise ValueError(f"tokenizer {tok.name_or_path!r}: its chat template writes {after!r} after an assistant "
-                         f"message, not a special token; m2t needs an end-of-turn token to end answers and stop "
-                         f"generation (use a chat model whose template closes each turn with one)")
+        raise ValueError(
+            f"tokenizer {tok.name_or_path!r}: its chat template writes {after!r} after an assistant "
+            f"message, not a special token; m2t needs an end-of-turn token to end answers and stop "
+            f"generation (use a chat model whose template closes each turn with one)"
+        )
     return ids[0]

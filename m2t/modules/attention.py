@@ -35,7 +35,9 @@ def masked_attention(
         uniform average over padding.
     """
     has_key = key_mask.any(dim=-1, keepdim=True)  # (b, 1)
-    keep = (key_mask | ~has_key)[:, None, None, :]  # (b, 1, 1, m): an item with no real key attends to all (zeroed below)
+    keep = (key_mask | ~has_key)[
+        :, None, None, :
+    ]  # (b, 1, 1, m): an item with no real key attends to all (zeroed below)
     if bias is None:
         mask = keep
     else:  # one additive mask: the bias, and the dtype's minimum on padded keys

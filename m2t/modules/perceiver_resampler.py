@@ -39,7 +39,9 @@ class PerceiverResampler(nn.Module):
         super().__init__()
         self.latents = nn.Parameter(torch.randn(num_latents, dim) * 0.02)
         self.layers = nn.ModuleList(
-            nn.ModuleList([PerceiverAttention(dim=dim, heads=heads, dim_head=dim_head), FeedForward(dim=dim, mult=ff_mult)])
+            nn.ModuleList(
+                [PerceiverAttention(dim=dim, heads=heads, dim_head=dim_head), FeedForward(dim=dim, mult=ff_mult)]
+            )
             for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim)

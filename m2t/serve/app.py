@@ -82,8 +82,11 @@ def deployment_options(serve_cfg: ServeConfig) -> dict[str, Any]:
         "ray_actor_options": replica_resources(serve_cfg),
         "max_ongoing_requests": serve_cfg.max_ongoing_requests,
         "health_check_period_s": serve_cfg.health_check_period_s,
-        "autoscaling_config": {"min_replicas": serve_cfg.min_replicas, "max_replicas": serve_cfg.max_replicas,
-                               "target_ongoing_requests": serve_cfg.target_ongoing_requests},
+        "autoscaling_config": {
+            "min_replicas": serve_cfg.min_replicas,
+            "max_replicas": serve_cfg.max_replicas,
+            "target_ongoing_requests": serve_cfg.target_ongoing_requests,
+        },
     }
 
 
@@ -94,7 +97,8 @@ def make_app(cfg: Config, checkpoint: str | Path | None = None, *, api_key: str 
     """
     path = finetuned_checkpoint(cfg, checkpoint).resolve()
     return M2TServer.options(**deployment_options(cfg.serve)).bind(
-        cfg=cfg, checkpoint=str(path), api_key_sha256=key_digest(api_key) if api_key else None)
+        cfg=cfg, checkpoint=str(path), api_key_sha256=key_digest(api_key) if api_key else None
+    )
 
 
 class AppArgs(BaseModel):
@@ -103,8 +107,11 @@ class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     config: str | None = Field(None, description="m2t YAML config; null = jobs/configs/tiny.yaml.")
     checkpoint: str | None = Field(None, description="Checkpoint directory; null = <output.root>/finetune/checkpoint.")
-    overrides: list[str] = Field([], description="Config overrides, e.g. ['serve.max_batch_size=16'] (from the "
-                                                 "`serve run` command line: one string, space-separated).")
+    overrides: list[str] = Field(
+        [],
+        description="Config overrides, e.g. ['serve.max_batch_size=16'] (from the "
+        "`serve run` command line: one string, space-separated).",
+    )
 
     @field_validator("overrides", mode="before")
     @classmethod
@@ -115,4 +122,6 @@ class AppArgs(BaseModel):
 def build_app(args: dict[str, Any]) -> Application:
     """Serve's application builder (import path ``m2t.serve.app:build_app``); M2T_API_KEY is read from its environment."""
     parsed = AppArgs.model_validate(args or {})
-    return make_app(load_config(parsed.config, parsed.overrides), parsed.checkpoint, api_key=os.environ.get(API_KEY_ENV) or None)
+    return make_app(
+        load_config(parsed.config, parsed.overrides), parsed.checkpoint, api_key=os.environ.get(API_KEY_ENV) or None
+    )

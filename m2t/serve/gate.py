@@ -112,7 +112,7 @@ class BatchGate:
         if len(self._waiting) < min(self.capacity, self.expected(now)) and now < deadline:
             self._timer = loop.call_at(deadline, self._release)
             return
-        for key in list(self._waiting)[:self.capacity]:
+        for key in list(self._waiting)[: self.capacity]:
             _, future = self._waiting.pop(key)
             if not future.done():  # done = its request was cancelled and is on its way out
                 self.queued.add(key)

@@ -34,7 +34,9 @@ from m2t.serve.schemas import (
 
 API_KEY_ENV = "M2T_API_KEY"
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "M2T_API_KEY is set on the server and the request has no or a wrong `Authorization: Bearer` key."},
+    401: {
+        "description": "M2T_API_KEY is set on the server and the request has no or a wrong `Authorization: Bearer` key."
+    },
     413: {"description": "The body is larger than serve.max_body_bytes."},
     422: {"description": "A field is invalid; `detail[].loc` names it and `detail[].msg` says why."},
 }
@@ -108,9 +110,12 @@ def _auth_dependency(api_key_sha256: str | None) -> Any:
             return
         given = hashlib.sha256(credentials.credentials.encode()).digest() if credentials else b""
         if not hmac.compare_digest(given, expected):
-            raise HTTPException(401, detail=f"missing or wrong API key: send 'Authorization: Bearer <key>' "
-                                            f"with the key the server was started with ({API_KEY_ENV})",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                detail=f"missing or wrong API key: send 'Authorization: Bearer <key>' "
+                f"with the key the server was started with ({API_KEY_ENV})",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     return Depends(require_key)
 
@@ -129,22 +134,41 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
     async def healthz() -> Health:
         return Health()
 
-    @app.get("/v1/model", response_model=ModelInfo, dependencies=auth, responses=_ERRORS,
-             summary="The served model, its limits and this replica's batching and cache counters.")
+    @app.get(
+        "/v1/model",
+        response_model=ModelInfo,
+        dependencies=auth,
+        responses=_ERRORS,
+        summary="The served model, its limits and this replica's batching and cache counters.",
+    )
     async def model_info() -> ModelInfo:
         return backend.info()
 
-    @app.post("/v1/describe", response_model=DescribeResponse, dependencies=auth, responses=_ERRORS,
-              summary="Describe one mutation.")
+    @app.post(
+        "/v1/describe",
+        response_model=DescribeResponse,
+        dependencies=auth,
+        responses=_ERRORS,
+        summary="Describe one mutation.",
+    )
     async def describe(body: DescribeRequest) -> DescribeResponse:
         return await backend.submit(prepare(body, loc=("body",), limits=backend.limits, defaults=backend.defaults))
 
-    @app.post("/v1/describe:batch", response_model=BatchResponse, dependencies=auth, responses=_ERRORS,
-              summary="Describe several mutations (at most serve.max_batch_items); every invalid item is reported.")
+    @app.post(
+        "/v1/describe:batch",
+        response_model=BatchResponse,
+        dependencies=auth,
+        responses=_ERRORS,
+        summary="Describe several mutations (at most serve.max_batch_items); every invalid item is reported.",
+    )
     async def describe_batch(body: BatchRequest) -> BatchResponse:
         if len(body.items) > backend.max_batch_items:
-            raise FieldError.one(("body", "items"), f"{len(body.items)} items; at most {backend.max_batch_items} "
-                                                    "per request (serve.max_batch_items): split the list", len(body.items))
+            raise FieldError.one(
+                ("body", "items"),
+                f"{len(body.items)} items; at most {backend.max_batch_items} "
+                "per request (serve.max_batch_items): split the list",
+                len(body.items),
+            )
         jobs, errors = [], []
         for i, item in enumerate(body.items):
             try:

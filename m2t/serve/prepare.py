@@ -94,8 +94,12 @@ def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Dec
                 if mut_reason := reason(mutant, "mutant"):
                     bad("mutations", f"the resulting mutant is invalid: {mut_reason}", request.mutations)
     if request.max_new_tokens is not None and request.max_new_tokens > limits.max_new_tokens_limit:
-        bad("max_new_tokens", f"{request.max_new_tokens} is over this server's limit of {limits.max_new_tokens_limit} "
-                              "(serve.max_new_tokens_limit)", request.max_new_tokens)
+        bad(
+            "max_new_tokens",
+            f"{request.max_new_tokens} is over this server's limit of {limits.max_new_tokens_limit} "
+            "(serve.max_new_tokens_limit)",
+            request.max_new_tokens,
+        )
     if errors:
         raise FieldError(errors)
     decoding = Decoding(

@@ -31,21 +31,33 @@ class _Body(BaseModel):
 class DescribeRequest(_Body):
     """One wild type plus its mutation, given either as notation or as the mutant sequence."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R"},
-        {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": ["K2R", "A4del"], "max_new_tokens": 64},
-        {"wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW", "id": "my-variant-7"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": "K2R"},
+                {"wild_type": "MKTAYIAKQRQISFVKSHFSRQ", "mutations": ["K2R", "A4del"], "max_new_tokens": 64},
+                {"wild_type": "MKTAYIAKQR", "mutant": "MKTAYIAKQW", "id": "my-variant-7"},
+            ]
+        }
+    )
 
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
     mutations: str | list[str] | None = Field(
-        None, description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
-                          "several as a list or in one string separated by ';', ',', '/' or spaces.")
+        None,
+        description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
+        "several as a list or in one string separated by ';', ',', '/' or spaces.",
+    )
     mutant: str | None = Field(None, min_length=1, description="The full mutant sequence (instead of `mutations`).")
-    max_new_tokens: int | None = Field(None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens).")
-    temperature: float | None = Field(None, ge=0, description="0 = greedy (default: the server's generation.temperature).")
-    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p).")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens)."
+    )
+    temperature: float | None = Field(
+        None, ge=0, description="0 = greedy (default: the server's generation.temperature)."
+    )
+    top_p: float | None = Field(
+        None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p)."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DescribeRequest:
@@ -57,15 +69,21 @@ class DescribeRequest(_Body):
 class BatchRequest(_Body):
     """Several items; they are batched with each other and with concurrent requests."""
 
-    items: list[DescribeRequest] = Field(..., min_length=1, description="Items to describe (at most serve.max_batch_items).")
+    items: list[DescribeRequest] = Field(
+        ..., min_length=1, description="Items to describe (at most serve.max_batch_items)."
+    )
 
 
 class Timings(_Body):
     queue_ms: float = Field(..., description="From the request's arrival at the replica to the start of its batch.")
-    encode_ms: float = Field(..., description="Protein encoder time of the batch (wild types from the LRU cache cost nothing).")
+    encode_ms: float = Field(
+        ..., description="Protein encoder time of the batch (wild types from the LRU cache cost nothing)."
+    )
     generate_ms: float = Field(..., description="LLM generation time of the batch.")
     total_ms: float = Field(..., description="From arrival to the answer.")
-    batch_size: int = Field(..., description="Items generated together with this one (dynamic batching across requests).")
+    batch_size: int = Field(
+        ..., description="Items generated together with this one (dynamic batching across requests)."
+    )
 
 
 class DescribeResponse(_Body):
@@ -86,7 +104,9 @@ class Health(_Body):
 
 class Limits(_Body):
     max_length: int = Field(..., description="Longest accepted sequence, in residues.")
-    extended_alphabet: bool = Field(..., description="Whether X, B, Z, U and O are accepted besides the 20 standard amino acids.")
+    extended_alphabet: bool = Field(
+        ..., description="Whether X, B, Z, U and O are accepted besides the 20 standard amino acids."
+    )
     max_new_tokens_limit: int = Field(..., description="Largest max_new_tokens a request may ask for.")
     max_batch_items: int = Field(..., description="Most items in one /v1/describe:batch request.")
     max_body_bytes: int = Field(..., description="Largest request body (413 above).")
@@ -109,7 +129,9 @@ class Stats(_Body):
     batch_sizes: dict[int, int] = Field(..., description="Histogram: batch size -> number of batches of that size.")
     max_batch_size_seen: int = Field(..., description="Largest batch run so far.")
     wt_cache: CacheStats = Field(..., description="LRU cache of wild-type embeddings.")
-    encoded_sequences: int = Field(..., description="Sequences run through the protein encoder (cache misses and mutants).")
+    encoded_sequences: int = Field(
+        ..., description="Sequences run through the protein encoder (cache misses and mutants)."
+    )
     encoder_batches: int = Field(..., description="Calls of the protein encoder (each embeds a list of sequences).")
     requests_inside: int = Field(0, description="Items in the replica now: at the batch gate, queued or generating.")
     waiting_at_gate: int = Field(0, description="Of those, the items waiting at the batch gate for the next batch.")

@@ -35,16 +35,23 @@ class DescribeService:
     def __init__(self, *, cfg: Config, checkpoint: Path) -> None:
         # a whole @serve.batch group generates in one call
         gen = cfg.generation.model_copy(update={"batch_size": max(cfg.generation.batch_size, cfg.serve.max_batch_size)})
-        self.describer = Describer(checkpoint=checkpoint, cfg=cfg.model_copy(update={"generation": gen}),
-                                   wt_cache_size=cfg.serve.wt_cache_size)
+        self.describer = Describer(
+            checkpoint=checkpoint, cfg=cfg.model_copy(update={"generation": gen}), wt_cache_size=cfg.serve.wt_cache_size
+        )
         trained, encoder = self.describer.trained, self.describer.encoder
         self.checkpoint, self.base_llm = checkpoint, trained.model.llm
         self.num_media_tokens = trained.model.num_media_tokens
         self.name = f"m2t:{Path(trained.model.llm).name}+{encoder.encoder_id}"
-        self.limits = Limits(max_length=min(cfg.data.max_length, encoder.max_length),
-                             extended_alphabet=cfg.data.extended_alphabet, max_new_tokens_limit=cfg.serve.max_new_tokens_limit)
-        self.defaults = Decoding(max_new_tokens=min(gen.max_new_tokens, cfg.serve.max_new_tokens_limit),
-                                 temperature=gen.temperature, top_p=gen.top_p)
+        self.limits = Limits(
+            max_length=min(cfg.data.max_length, encoder.max_length),
+            extended_alphabet=cfg.data.extended_alphabet,
+            max_new_tokens_limit=cfg.serve.max_new_tokens_limit,
+        )
+        self.defaults = Decoding(
+            max_new_tokens=min(gen.max_new_tokens, cfg.serve.max_new_tokens_limit),
+            temperature=gen.temperature,
+            top_p=gen.top_p,
+        )
         self.serve_cfg = cfg.serve
         self.batch_sizes: Counter[int] = Counter()
 
@@ -59,32 +66,61 @@ class DescribeService:
         sizes: list[int] = [0] * len(jobs)
         encode_s, generate_s = d.encode_seconds, d.generate_seconds
         for decoding, idx in groups.items():
-            out = d.describe([(jobs[i].wild_type, jobs[i].mutant) for i in idx], max_new_tokens=decoding.max_new_tokens,
-                             temperature=decoding.temperature, top_p=decoding.top_p)
+            out = d.describe(
+                [(jobs[i].wild_type, jobs[i].mutant) for i in idx],
+                max_new_tokens=decoding.max_new_tokens,
+                temperature=decoding.temperature,
+                top_p=decoding.top_p,
+            )
             self.batch_sizes[len(idx)] += 1
             for i, text in zip(idx, out, strict=True):
                 texts[i], sizes[i] = text.strip(), len(idx)
         done, ms = time.perf_counter(), 1000.0
         encode_ms, generate_ms = (d.encode_seconds - encode_s) * ms, (d.generate_seconds - generate_s) * ms
-        return [DescribeResponse(
-            id=job.id, description=texts[i], mutations=list(job.mutations), model=self.name,
-            timings=Timings(queue_ms=(started - job.arrived) * ms, encode_ms=encode_ms, generate_ms=generate_ms,
-                            total_ms=(done - job.arrived) * ms, batch_size=sizes[i]),
-        ) for i, job in enumerate(jobs)]
+        return [
+            DescribeResponse(
+                id=job.id,
+                description=texts[i],
+                mutations=list(job.mutations),
+                model=self.name,
+                timings=Timings(
+                    queue_ms=(started - job.arrived) * ms,
+                    encode_ms=encode_ms,
+                    generate_ms=generate_ms,
+                    total_ms=(done - job.arrived) * ms,
+                    batch_size=sizes[i],
+                ),
+            )
+            for i, job in enumerate(jobs)
+        ]
 
     def info(self) -> ModelInfo:
         s, cache = self.serve_cfg, self.describer.wt_cache
         return ModelInfo(
-            model=self.name, base_llm=self.base_llm, encoder_id=self.describer.encoder.encoder_id,
-            checkpoint=str(self.checkpoint), num_media_tokens=self.num_media_tokens, device=str(self.describer.encoder.device),
-            limits=LimitsInfo(max_length=self.limits.max_length, extended_alphabet=self.limits.extended_alphabet,
-                              max_new_tokens_limit=s.max_new_tokens_limit, max_batch_items=s.max_batch_items,
-                              max_body_bytes=s.max_body_bytes, max_batch_size=s.max_batch_size,
-                              batch_wait_timeout_s=s.batch_wait_timeout_s),
-            stats=Stats(items=sum(k * v for k, v in self.batch_sizes.items()), batches=sum(self.batch_sizes.values()),
-                        batch_sizes=dict(sorted(self.batch_sizes.items())), max_batch_size_seen=max(self.batch_sizes, default=0),
-                        wt_cache=CacheStats(size=len(cache), capacity=cache.capacity, hits=cache.hits, misses=cache.misses),
-                        encoded_sequences=self.describer.encoded_sequences, encoder_batches=self.describer.encoder_batches),
+            model=self.name,
+            base_llm=self.base_llm,
+            encoder_id=self.describer.encoder.encoder_id,
+            checkpoint=str(self.checkpoint),
+            num_media_tokens=self.num_media_tokens,
+            device=str(self.describer.encoder.device),
+            limits=LimitsInfo(
+                max_length=self.limits.max_length,
+                extended_alphabet=self.limits.extended_alphabet,
+                max_new_tokens_limit=s.max_new_tokens_limit,
+                max_batch_items=s.max_batch_items,
+                max_body_bytes=s.max_body_bytes,
+                max_batch_size=s.max_batch_size,
+                batch_wait_timeout_s=s.batch_wait_timeout_s,
+            ),
+            stats=Stats(
+                items=sum(k * v for k, v in self.batch_sizes.items()),
+                batches=sum(self.batch_sizes.values()),
+                batch_sizes=dict(sorted(self.batch_sizes.items())),
+                max_batch_size_seen=max(self.batch_sizes, default=0),
+                wt_cache=CacheStats(size=len(cache), capacity=cache.capacity, hits=cache.hits, misses=cache.misses),
+                encoded_sequences=self.describer.encoded_sequences,
+                encoder_batches=self.describer.encoder_batches,
+            ),
         )
 
     def check_health(self) -> None:

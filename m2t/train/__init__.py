@@ -18,5 +18,13 @@ from m2t.train.loop import train_loop_per_worker
 from m2t.train.schedule import lr_factor, warmup_cosine
 from m2t.train.trainer import run_stage
 
-__all__ = ["BatchMaker", "check_init", "fill_deepspeed_config", "lr_factor", "prepare_inputs", "run_stage",
-           "train_loop_per_worker", "warmup_cosine"]
+__all__ = [
+    "BatchMaker",
+    "check_init",
+    "fill_deepspeed_config",
+    "lr_factor",
+    "prepare_inputs",
+    "run_stage",
+    "train_loop_per_worker",
+    "warmup_cosine",
+]

@@ -40,7 +40,7 @@ class BatchMaker:
             raise ValueError("rows carry no wt_emb/mut_emb and no embedding store was given")
         wts, muts = [str(s) for s in rows["wild_type"]], [str(s) for s in rows["mutant"]]
         embs = self.store.get_many(wts + muts)
-        return embs[: len(wts)], embs[len(wts):]
+        return embs[: len(wts)], embs[len(wts) :]
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Returns ``input_ids``/``labels``/``attention_mask`` (b, t), ``wt_emb`` (b, Lw, D), ``wt_mask`` (b, Lw)
@@ -49,8 +49,13 @@ class BatchMaker:
         examples = []
         for text, wt, mut in zip(rows["description"], wts, muts, strict=True):
             example = make_example(self.tokenizer, self.model_cfg, str(text))
-            examples.append({**example, "wt_emb": torch.from_numpy(np.asarray(wt, np.float32)),
-                             "mut_emb": torch.from_numpy(np.asarray(mut, np.float32))})
+            examples.append(
+                {
+                    **example,
+                    "wt_emb": torch.from_numpy(np.asarray(wt, np.float32)),
+                    "mut_emb": torch.from_numpy(np.asarray(mut, np.float32)),
+                }
+            )
         return collate(examples, pad_id=self.tokenizer.pad_token_id)
 
 
@@ -64,27 +69,34 @@ def to_device(batch: dict[str, torch.Tensor], *, device: torch.device, dtype: to
     return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
-def length_groups(rows: dict[str, np.ndarray], *, batch_size: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def length_groups(
+    rows: dict[str, np.ndarray], *, batch_size: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
     """``rows`` sorted by length (description, which sets the LLM's tokens, then wild type) and cut into ``batch_size``
     rows each, in a random order: samples of similar length share a micro-batch (little padding) while the order
     stays random."""
     n = len(rows["wild_type"])
     order = np.lexsort(([len(str(w)) for w in rows["wild_type"]], [len(str(d)) for d in rows["description"]]))
-    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    chunks = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     return [{k: v[chunks[j]] for k, v in rows.items()} for j in rng.permutation(len(chunks))]
 
 
-def epochs(shard, *, make: BatchMaker, batch_size: int, seed: int, start_epoch: int, group: int = 1
-           ) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+def epochs(
+    shard, *, make: BatchMaker, batch_size: int, seed: int, start_epoch: int, group: int = 1
+) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
     """``(epoch, batch)`` forever: one pass over ``shard`` (a Ray ``DataIterator``) per epoch, each
     shuffled through a local buffer seeded by ``seed + epoch``; every ``group`` micro-batches' worth of
     rows is regrouped by length (:func:`length_groups`)."""
     epoch = start_epoch
     while True:
         seen, rng = 0, np.random.default_rng(seed + epoch)
-        for rows in shard.iter_batches(batch_size=batch_size * group, batch_format="numpy", prefetch_batches=2,
-                                       local_shuffle_buffer_size=SHUFFLE_ROWS_PER_SAMPLE * batch_size,
-                                       local_shuffle_seed=seed + epoch):
+        for rows in shard.iter_batches(
+            batch_size=batch_size * group,
+            batch_format="numpy",
+            prefetch_batches=2,
+            local_shuffle_buffer_size=SHUFFLE_ROWS_PER_SAMPLE * batch_size,
+            local_shuffle_seed=seed + epoch,
+        ):
             for part in length_groups(rows, batch_size=batch_size, rng=rng) if group > 1 else [rows]:
                 seen += 1
                 yield epoch, make(part)

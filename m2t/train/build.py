@@ -16,8 +16,9 @@ from m2t.train.schedule import warmup_cosine
 log = logging.getLogger(__name__)
 
 
-def stage_model(cfg: Config, *, stage: str, init: str | Path | None, resume: str | Path | None, encoder_id: str,
-                dim_in: int) -> M2TModel:
+def stage_model(
+    cfg: Config, *, stage: str, init: str | Path | None, resume: str | Path | None, encoder_id: str, dim_in: int
+) -> M2TModel:
     """The model a stage starts from, with the stage's parameters trainable.
 
     ``resume`` (the ``model/`` part of this run's last checkpoint) wins; else stage ``pretrain``
@@ -46,12 +47,15 @@ def deepspeed_engine(model: M2TModel, cfg: Config, *, stage_cfg: StageConfig, wo
     import deepspeed
 
     dtype = resolve_dtype(cfg.model.dtype)
-    ds_config = fill_deepspeed_config(cfg.deepspeed.config, stage_cfg=stage_cfg, world_size=world_size,
-                                      bf16=dtype == torch.bfloat16)
+    ds_config = fill_deepspeed_config(
+        cfg.deepspeed.config, stage_cfg=stage_cfg, world_size=world_size, bf16=dtype == torch.bfloat16
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=stage_cfg.lr, weight_decay=stage_cfg.weight_decay)
-    scheduler = warmup_cosine(optimizer, warmup_steps=stage_cfg.warmup_steps, total_steps=stage_cfg.steps,
-                              min_lr_ratio=stage_cfg.min_lr_ratio)
-    engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                                   config=ds_config)
+    scheduler = warmup_cosine(
+        optimizer, warmup_steps=stage_cfg.warmup_steps, total_steps=stage_cfg.steps, min_lr_ratio=stage_cfg.min_lr_ratio
+    )
+    engine, _, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+    )
     return engine, scheduler, dtype

@@ -22,12 +22,13 @@ def _fill(ds: dict, key: str, ours: Any, *, source: str, ours_name: str) -> None
     if value == AUTO:
         ds[key] = ours
     elif value != ours:
-        raise ConfigError(f"{source}: '{key}' is {value!r} but {ours_name} gives {ours!r}; set it to \"auto\" "
-                          f"(filled from the m2t config) or make the two agree")
+        raise ConfigError(
+            f"{source}: '{key}' is {value!r} but {ours_name} gives {ours!r}; set it to \"auto\" "
+            f"(filled from the m2t config) or make the two agree"
+        )
 
 
-def fill_deepspeed_config(ds_config: dict | str | Path, *, stage_cfg: StageConfig, world_size: int,
-                          bf16: bool) -> dict:
+def fill_deepspeed_config(ds_config: dict | str | Path, *, stage_cfg: StageConfig, world_size: int, bf16: bool) -> dict:
     """A complete DeepSpeed config dict: ``ds_config`` (a dict or a JSON path) with ``"auto"`` resolved.
 
     Fills ``train_micro_batch_size_per_gpu`` (``micro_batch_size``), ``gradient_accumulation_steps``
@@ -39,16 +40,30 @@ def fill_deepspeed_config(ds_config: dict | str | Path, *, stage_cfg: StageConfi
     ds = copy.deepcopy(ds_config) if isinstance(ds_config, dict) else json.loads(Path(ds_config).read_text())
     for block in ("optimizer", "scheduler"):
         if block in ds:
-            raise ConfigError(f"{source}: remove the '{block}' block; m2t builds a torch AdamW and a warmup + cosine "
-                              f"schedule from train.<stage> (lr, warmup_steps, min_lr_ratio, weight_decay)")
-    _fill(ds, "train_micro_batch_size_per_gpu", stage_cfg.micro_batch_size, source=source,
-          ours_name="train.<stage>.micro_batch_size")
+            raise ConfigError(
+                f"{source}: remove the '{block}' block; m2t builds a torch AdamW and a warmup + cosine "
+                f"schedule from train.<stage> (lr, warmup_steps, min_lr_ratio, weight_decay)"
+            )
+    _fill(
+        ds,
+        "train_micro_batch_size_per_gpu",
+        stage_cfg.micro_batch_size,
+        source=source,
+        ours_name="train.<stage>.micro_batch_size",
+    )
     _fill(ds, "gradient_accumulation_steps", stage_cfg.grad_accum, source=source, ours_name="train.<stage>.grad_accum")
-    _fill(ds, "train_batch_size", stage_cfg.micro_batch_size * stage_cfg.grad_accum * world_size, source=source,
-          ours_name="micro_batch_size × grad_accum × train.num_workers")
+    _fill(
+        ds,
+        "train_batch_size",
+        stage_cfg.micro_batch_size * stage_cfg.grad_accum * world_size,
+        source=source,
+        ours_name="micro_batch_size × grad_accum × train.num_workers",
+    )
     _fill(ds, "gradient_clipping", stage_cfg.grad_clip, source=source, ours_name="train.<stage>.grad_clip")
     ds["bf16"] = dict(ds.get("bf16") or {})
     _fill(ds["bf16"], "enabled", bf16, source=source, ours_name="the hardware (bf16 on GPU, fp32 on CPU)")
     if bf16 and (ds.get("fp16") or {}).get("enabled") is True:
-        raise ConfigError(f"{source}: fp16 and bf16 are both enabled; m2t trains in bf16 on GPU, set fp16.enabled false")
+        raise ConfigError(
+            f"{source}: fp16 and bf16 are both enabled; m2t trains in bf16 on GPU, set fp16.enabled false"
+        )
     return ds

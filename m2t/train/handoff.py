@@ -25,8 +25,11 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 def stage1_checkpoint(cfg: Config, init: str | Path | None = None) -> Path:
     """The checkpoint stage 2 starts from: ``init``, else ``outputs/pretrain/checkpoint`` of this config
     (:class:`m2t.errors.InputError` naming the command that makes one when it is not there)."""
-    return require_checkpoint(init if init is not None else stage_checkpoint(cfg, "pretrain"), what="stage-1 checkpoint",
-                              fix="run `python jobs/pretrain.py` with the same config first, or pass --init DIR")
+    return require_checkpoint(
+        init if init is not None else stage_checkpoint(cfg, "pretrain"),
+        what="stage-1 checkpoint",
+        fix="run `python jobs/pretrain.py` with the same config first, or pass --init DIR",
+    )
 
 
 def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -> dict:
@@ -40,7 +43,9 @@ def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -
     saved, builder = meta["config"]["model"], meta["builder"]
     diffs = []
     if meta["stage"] != "pretrain":
-        diffs.append(f"stage: it is a {meta['stage']} (stage-2) checkpoint; stage 2 starts from a pretrain (stage-1) one")
+        diffs.append(
+            f"stage: it is a {meta['stage']} (stage-2) checkpoint; stage 2 starts from a pretrain (stage-1) one"
+        )
     if builder["encoder_id"] != encoder_id:
         diffs.append(f"encoder: checkpoint {builder['encoder_id']!r}, this run's embeddings {encoder_id!r}")
     if builder["dim_in"] != dim_in:
@@ -52,7 +57,10 @@ def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -
         if ours.get(key) != theirs.get(key):
             diffs.append(f"model.{key}: checkpoint {theirs.get(key)!r}, config {ours.get(key)!r}")
     if diffs:
-        raise MismatchError(f"stage-1 checkpoint {init} does not match this config:\n  " + "\n  ".join(diffs)
-                            + "\nrun `python jobs/pretrain.py` with this config first, or pass --init with a matching "
-                              "checkpoint")
+        raise MismatchError(
+            f"stage-1 checkpoint {init} does not match this config:\n  "
+            + "\n  ".join(diffs)
+            + "\nrun `python jobs/pretrain.py` with this config first, or pass --init with a matching "
+            "checkpoint"
+        )
     return meta

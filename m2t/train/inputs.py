@@ -51,8 +51,9 @@ def _make_splits(cfg: Config, data_dir: Path) -> None:
     if records_file.is_file():
         records = read_records_file(records_file)
     elif cfg.data.inputs:
-        result = read_records(cfg.data.inputs, max_length=cfg.data.max_length,
-                              extended_alphabet=cfg.data.extended_alphabet)
+        result = read_records(
+            cfg.data.inputs, max_length=cfg.data.max_length, extended_alphabet=cfg.data.extended_alphabet
+        )
         records = result.accepted
         rejects = "".join(json.dumps(as_dict(r)) + "\n" for r in result.rejects)
         atomic_write_bytes(data_dir / "rejects.jsonl", rejects.encode())
@@ -62,8 +63,9 @@ def _make_splits(cfg: Config, data_dir: Path) -> None:
         records = generate(**cfg.data.synthetic.model_dump())
         log.warning("preprocess: %d synthetic records (data.inputs is empty)", len(records))
         write_records(records_file, records)
-    splits = split_records(records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
-                           seed=cfg.data.split_seed)
+    splits = split_records(
+        records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
+    )
     for name, part in splits.items():
         if part or name != "test":
             write_records(data_dir / f"{name}.parquet", part)
@@ -80,15 +82,25 @@ def prepare_inputs(cfg: Config) -> Inputs:
     if _rows(train) < cfg.train.num_workers:
         raise InputError(f"{train} holds {_rows(train)} records, fewer than train.num_workers={cfg.train.num_workers}")
     if 0 < _rows(val) < cfg.train.num_workers:
-        log.warning("%s holds %d records, fewer than train.num_workers=%d: training without val loss", val, _rows(val),
-                    cfg.train.num_workers)
+        log.warning(
+            "%s holds %d records, fewer than train.num_workers=%d: training without val loss",
+            val,
+            _rows(val),
+            cfg.train.num_workers,
+        )
     splits = [train] + ([val] if _rows(val) >= cfg.train.num_workers else [])
     options = encoder_pool(cfg)
     identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     encoder_id, dim_in = identity.encoder_id, identity.hidden_size
     if cfg.embed.mode == "store":
-        sequences = list(dict.fromkeys(s for p in splits for c in ("wild_type", "mutant")
-                                       for s in pq.read_table(p, columns=[c]).column(c).to_pylist()))
+        sequences = list(
+            dict.fromkeys(
+                s
+                for p in splits
+                for c in ("wild_type", "mutant")
+                for s in pq.read_table(p, columns=[c]).column(c).to_pylist()
+            )
+        )
         root = Path(cfg.embed.store)
         missing = sequences
         if (root / "manifest.json").is_file():
@@ -96,7 +108,11 @@ def prepare_inputs(cfg: Config) -> Inputs:
             store.check(encoder_id=encoder_id, hidden_size=dim_in)
             missing = store.missing(sequences)
         if missing:
-            log.warning("embedding store %s lacks %d of the splits' %d sequences: embedding them first", root,
-                        len(missing), len(sequences))
+            log.warning(
+                "embedding store %s lacks %d of the splits' %d sequences: embedding them first",
+                root,
+                len(missing),
+                len(sequences),
+            )
             embed_records(cfg, splits)
     return Inputs(train=train, val=val if len(splits) > 1 else None, encoder_id=encoder_id, dim_in=dim_in)

@@ -52,8 +52,9 @@ def train_loop_per_worker(config: dict) -> None:
     with ExitStack() as stack:
         reported = ray.train.get_checkpoint()
         ckpt = Path(stack.enter_context(reported.as_directory())) if reported is not None else None
-        model = stage_model(cfg, stage=stage, init=init, resume=ckpt / RUN_MODEL if ckpt else None,
-                            encoder_id=encoder_id, dim_in=dim_in)
+        model = stage_model(
+            cfg, stage=stage, init=init, resume=ckpt / RUN_MODEL if ckpt else None, encoder_id=encoder_id, dim_in=dim_in
+        )
         engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=stage_cfg, world_size=world)
         info = load_state(engine, ckpt=ckpt, rank=rank) if ckpt else {"step": 0, "epoch": -1}
     step = resumed_from = engine.global_steps
@@ -65,8 +66,14 @@ def train_loop_per_worker(config: dict) -> None:
     writer = MetricsWriter(out_dir=out_dir, start_step=step) if rank == 0 else None
     make = BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=store)
     val_shard = ray.train.get_dataset_shard("val") if has_val else None
-    batches = epochs(ray.train.get_dataset_shard("train"), make=make, batch_size=stage_cfg.micro_batch_size,
-                     seed=cfg.train.seed * 1000 + rank, start_epoch=info["epoch"] + 1, group=stage_cfg.group_by_length)
+    batches = epochs(
+        ray.train.get_dataset_shard("train"),
+        make=make,
+        batch_size=stage_cfg.micro_batch_size,
+        seed=cfg.train.seed * 1000 + rank,
+        start_epoch=info["epoch"] + 1,
+        group=stage_cfg.group_by_length,
+    )
     epoch = info["epoch"]
     engine.train()
     while step < stage_cfg.steps:
@@ -79,20 +86,36 @@ def train_loop_per_worker(config: dict) -> None:
             loss = engine(**batch).loss
             engine.backward(loss)
             engine.step()
-            local += torch.tensor([loss.item(), 1, batch["attention_mask"].sum().item(), batch["input_ids"].shape[0]],
-                                  dtype=torch.float64, device=engine.device)
+            local += torch.tensor(
+                [loss.item(), 1, batch["attention_mask"].sum().item(), batch["input_ids"].shape[0]],
+                dtype=torch.float64,
+                device=engine.device,
+            )
         dist.all_reduce(local)
         seconds = time.perf_counter() - started
         step = engine.global_steps
         norm = engine.get_global_grad_norm()
-        row = {"step": step, "epoch": epoch, "loss": float(local[0] / local[1]), "lr": lr,
-               "grad_norm": None if norm is None else float(norm), "tokens_per_s": float(local[2]) / seconds,
-               "samples_per_s": float(local[3]) / seconds, "resumed_from": resumed_from}
+        row = {
+            "step": step,
+            "epoch": epoch,
+            "loss": float(local[0] / local[1]),
+            "lr": lr,
+            "grad_norm": None if norm is None else float(norm),
+            "tokens_per_s": float(local[2]) / seconds,
+            "samples_per_s": float(local[3]) / seconds,
+            "resumed_from": resumed_from,
+        }
         final = step >= stage_cfg.steps
         checkpoint_now = final or step % stage_cfg.checkpoint_every == 0
         if has_val and (checkpoint_now or (stage_cfg.eval_every and step % stage_cfg.eval_every == 0)):
-            row["val_loss"], kept = val_loss(engine, val_shard, make=make, batch_size=stage_cfg.micro_batch_size,
-                                             dtype=dtype, keep=stage_cfg.log_generations if rank == 0 else 0)
+            row["val_loss"], kept = val_loss(
+                engine,
+                val_shard,
+                make=make,
+                batch_size=stage_cfg.micro_batch_size,
+                dtype=dtype,
+                keep=stage_cfg.log_generations if rank == 0 else 0,
+            )
             if kept is not None:
                 row["generations"] = sample_generations(engine.module, kept, make=make, gen=cfg.generation, dtype=dtype)
         if writer is not None:
@@ -100,8 +123,13 @@ def train_loop_per_worker(config: dict) -> None:
         metrics = {k: v for k, v in row.items() if k != "generations"}
         if checkpoint_now:
             with tempfile.TemporaryDirectory(prefix="m2t-ckpt-") as tmp:
-                save_state(engine, cfg=cfg, out=Path(tmp), rank=rank,
-                           info={"stage": stage, "step": step, "epoch": epoch, "val_loss": row.get("val_loss")})
+                save_state(
+                    engine,
+                    cfg=cfg,
+                    out=Path(tmp),
+                    rank=rank,
+                    info={"stage": stage, "step": step, "epoch": epoch, "val_loss": row.get("val_loss")},
+                )
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:
             ray.train.report(metrics)
@@ -110,4 +138,3 @@ def train_loop_per_worker(config: dict) -> None:
     if writer is not None:
         writer.close()
         writer.plot()
-

@@ -37,9 +37,12 @@ def rng_state() -> dict:
     """This process's RNG state as JSON-safe data."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    return {"torch": _b64(torch.get_rng_state()),
-            "cuda": [_b64(s) for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
-            "numpy": [kind, keys.tolist(), pos, has_gauss, gauss], "python": [version, list(internal), gauss_next]}
+    return {
+        "torch": _b64(torch.get_rng_state()),
+        "cuda": [_b64(s) for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, gauss],
+        "python": [version, list(internal), gauss_next],
+    }
 
 
 def set_rng_state(state: dict) -> None:
@@ -58,7 +61,9 @@ def save_state(engine, *, cfg: Config, out: Path, rank: int, info: dict) -> None
 
     ``info`` (stage, step, epoch, val_loss, ...) goes into DeepSpeed's client state and the train state file.
     """
-    engine.save_checkpoint(str(out / RUN_DEEPSPEED), tag=TAG, client_state={"m2t": info}, exclude_frozen_parameters=True)
+    engine.save_checkpoint(
+        str(out / RUN_DEEPSPEED), tag=TAG, client_state={"m2t": info}, exclude_frozen_parameters=True
+    )
     (out / RUN_RNG).mkdir(exist_ok=True)
     atomic_write_bytes(out / RUN_RNG / f"rank_{rank}.json", json.dumps(rng_state()).encode())
     if rank == 0:
@@ -71,7 +76,9 @@ def load_state(engine, *, ckpt: Path, rank: int) -> dict:
     RNG; returns the ``info`` saved with it."""
     path, client = engine.load_checkpoint(str(ckpt / RUN_DEEPSPEED), tag=TAG, load_module_strict=False)
     if path is None:
-        raise RuntimeError(f"DeepSpeed found no resume state under {ckpt / RUN_DEEPSPEED}; the checkpoint is incomplete")
+        raise RuntimeError(
+            f"DeepSpeed found no resume state under {ckpt / RUN_DEEPSPEED}; the checkpoint is incomplete"
+        )
     rng = ckpt / RUN_RNG / f"rank_{rank}.json"
     if rng.is_file():
         set_rng_state(json.loads(rng.read_text()))

@@ -56,12 +56,18 @@ def run_name(cfg: Config, *, stage: str, init: Path | None, encoder_id: str) -> 
     if cfg.train.run_name:
         return cfg.train.run_name
     model = {k: v for k, v in cfg.model.model_dump(mode="json").items() if k not in RUNTIME_ONLY}
-    shaping = {"stage": stage, "model": model, "encoder_id": encoder_id, "data": cfg.data.model_dump(mode="json"),
-               "seed": cfg.train.seed, "workers": cfg.train.num_workers,
-               "schedule": getattr(cfg.train, stage).model_dump(mode="json"),
-               "deepspeed": json.loads(Path(cfg.deepspeed.config).read_text()),
-               "lora": cfg.lora.model_dump(mode="json") if stage == "finetune" else None,
-               "init": adapter_digest(init) if init else None}
+    shaping = {
+        "stage": stage,
+        "model": model,
+        "encoder_id": encoder_id,
+        "data": cfg.data.model_dump(mode="json"),
+        "seed": cfg.train.seed,
+        "workers": cfg.train.num_workers,
+        "schedule": getattr(cfg.train, stage).model_dump(mode="json"),
+        "deepspeed": json.loads(Path(cfg.deepspeed.config).read_text()),
+        "lora": cfg.lora.model_dump(mode="json") if stage == "finetune" else None,
+        "init": adapter_digest(init) if init else None,
+    }
     return f"{stage}-{hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:10]}"
 
 
@@ -69,38 +75,59 @@ def record_dataset(cfg: Config, path: Path, *, stream: bool) -> ray.data.Dataset
     """The records of ``path`` for training (all with a description), embeddings joined when streaming."""
     missing = pq.read_table(path, columns=["description"]).column("description").null_count
     if missing:
-        raise InputError(f"{path}: {missing} records have no description (mutation sets?); training needs the "
-                         f"target text of every record")
+        raise InputError(
+            f"{path}: {missing} records have no description (mutation sets?); training needs the "
+            f"target text of every record"
+        )
     ds = ray.data.read_parquet(str(path), columns=COLUMNS)
     return stream_embeddings(cfg, ds) if stream else ds
 
 
-def build_trainer(cfg: Config, *, stage: str, inputs: Inputs, out_dir: Path, init: Path | None, name: str,
-                  after_report: Callable[..., None] | None = None) -> TorchTrainer:
+def build_trainer(
+    cfg: Config,
+    *,
+    stage: str,
+    inputs: Inputs,
+    out_dir: Path,
+    init: Path | None,
+    name: str,
+    after_report: Callable[..., None] | None = None,
+) -> TorchTrainer:
     """The ``TorchTrainer`` of one stage (``after_report``: see :func:`train_loop_per_worker`)."""
     stream = cfg.embed.mode == "stream"
     workers = train_workers(cfg, encoder_pools=(1 + (inputs.val is not None)) * stream)
     datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
     if inputs.val is not None:
         datasets["val"] = record_dataset(cfg, inputs.val, stream=stream)
-    loop_config = {"config": cfg.model_dump(mode="json"), "stage": stage, "init": str(init) if init else None,
-                   "encoder_id": inputs.encoder_id, "dim_in": inputs.dim_in,
-                   "store": None if stream else str(cfg.embed.store), "out_dir": str(out_dir),
-                   "has_val": inputs.val is not None, "after_report": after_report}
+    loop_config = {
+        "config": cfg.model_dump(mode="json"),
+        "stage": stage,
+        "init": str(init) if init else None,
+        "encoder_id": inputs.encoder_id,
+        "dim_in": inputs.dim_in,
+        "store": None if stream else str(cfg.embed.store),
+        "out_dir": str(out_dir),
+        "has_val": inputs.val is not None,
+        "after_report": after_report,
+    }
     scored = {"checkpoint_score_attribute": "val_loss", "checkpoint_score_order": "min"} if inputs.val else {}
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(**workers),
-        run_config=RunConfig(name=name, storage_path=str(cfg.train.storage_path),
-                             checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints, **scored),
-                             failure_config=FailureConfig(max_failures=cfg.train.max_failures)),
+        run_config=RunConfig(
+            name=name,
+            storage_path=str(cfg.train.storage_path),
+            checkpoint_config=CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints, **scored),
+            failure_config=FailureConfig(max_failures=cfg.train.max_failures),
+        ),
         datasets=datasets,
     )
 
 
-def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None,
-              after_report: Callable[..., None] | None = None) -> dict:
+def run_stage(
+    cfg: Config, *, stage: str, init: str | Path | None = None, after_report: Callable[..., None] | None = None
+) -> dict:
     """Train ``stage`` (``pretrain`` or ``finetune``) on Ray Train and publish ``outputs/<stage>/checkpoint``.
 
     Prepares missing records / embeddings first (:func:`m2t.train.inputs.prepare_inputs`). Stage 2
@@ -119,23 +146,34 @@ def run_stage(cfg: Config, *, stage: str, init: str | Path | None = None,
         check_init(cfg, init_dir, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in)
     name = run_name(cfg, stage=stage, init=init_dir, encoder_id=inputs.encoder_id)
     log.info("%s: run %s in %s (rerunning this command resumes it)", stage, name, cfg.train.storage_path)
-    trainer = build_trainer(cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name,
-                            after_report=after_report)
+    trainer = build_trainer(
+        cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name, after_report=after_report
+    )
     with report_poll(cfg.train.report_poll_s):
         try:
             result = trainer.fit()
         except ray.train.TrainingFailedError as exc:
             detail = "\n".join(str(exc).splitlines()[:4])
-            raise M2TError(f"{stage} run {name} failed after train.max_failures={cfg.train.max_failures} restarts; "
-                           f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
-                           f"Ray Train said:\n{detail}") from exc
+            raise M2TError(
+                f"{stage} run {name} failed after train.max_failures={cfg.train.max_failures} restarts; "
+                f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
+                f"Ray Train said:\n{detail}"
+            ) from exc
     with result.checkpoint.as_directory() as ckpt:
         state = read_train_state(ckpt)
         publish_dir(Path(ckpt) / RUN_MODEL, stage_checkpoint(cfg, stage))
-    summary = {"stage": stage, "run_name": name, "run_dir": result.path, "step": state["step"],
-               "val_loss": state.get("val_loss"), "checkpoint": str(stage_checkpoint(cfg, stage)),
-               "ray_checkpoint": result.checkpoint.path, "init": str(init_dir) if init_dir else None,
-               "metrics": str(out_dir / "metrics.jsonl"), "loss_curve": str(out_dir / "loss.png"),
-               "seconds": round(time.time() - started, 1)}
+    summary = {
+        "stage": stage,
+        "run_name": name,
+        "run_dir": result.path,
+        "step": state["step"],
+        "val_loss": state.get("val_loss"),
+        "checkpoint": str(stage_checkpoint(cfg, stage)),
+        "ray_checkpoint": result.checkpoint.path,
+        "init": str(init_dir) if init_dir else None,
+        "metrics": str(out_dir / "metrics.jsonl"),
+        "loss_curve": str(out_dir / "loss.png"),
+        "seconds": round(time.time() - started, 1),
+    }
     atomic_write_bytes(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary

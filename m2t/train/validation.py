@@ -11,8 +11,9 @@ from m2t.train.batches import BatchMaker, supervised_tokens, to_device
 
 
 @torch.no_grad()
-def val_loss(engine, shard, *, make: BatchMaker, batch_size: int, dtype: torch.dtype, keep: int = 0
-             ) -> tuple[float, dict[str, np.ndarray] | None]:
+def val_loss(
+    engine, shard, *, make: BatchMaker, batch_size: int, dtype: torch.dtype, keep: int = 0
+) -> tuple[float, dict[str, np.ndarray] | None]:
     """Token-weighted mean cross-entropy over the whole val split (all workers' shards; a collective),
     and this worker's first ``keep`` val rows (for :func:`sample_generations`; None when ``keep`` is 0).
 
@@ -34,13 +35,22 @@ def val_loss(engine, shard, *, make: BatchMaker, batch_size: int, dtype: torch.d
 
 
 @torch.no_grad()
-def sample_generations(model, rows: dict[str, np.ndarray], *, make: BatchMaker, gen: GenerationConfig,
-                       dtype: torch.dtype) -> list[dict]:
+def sample_generations(
+    model, rows: dict[str, np.ndarray], *, make: BatchMaker, gen: GenerationConfig, dtype: torch.dtype
+) -> list[dict]:
     """Descriptions generated for ``rows`` (records), beside their references."""
     device = next(model.parameters()).device
     batch = to_device(make(rows), device=device, dtype=dtype)
-    texts = model.generate(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"],
-                           mut_mask=batch["mut_mask"], max_new_tokens=gen.max_new_tokens, temperature=gen.temperature,
-                           top_p=gen.top_p)
-    return [{"id": str(i), "reference": str(r), "generated": t}
-            for i, r, t in zip(rows["id"], rows["description"], texts, strict=True)]
+    texts = model.generate(
+        wt_emb=batch["wt_emb"],
+        wt_mask=batch["wt_mask"],
+        mut_emb=batch["mut_emb"],
+        mut_mask=batch["mut_mask"],
+        max_new_tokens=gen.max_new_tokens,
+        temperature=gen.temperature,
+        top_p=gen.top_p,
+    )
+    return [
+        {"id": str(i), "reference": str(r), "generated": t}
+        for i, r, t in zip(rows["id"], rows["description"], texts, strict=True)
+    ]

@@ -46,8 +46,15 @@ def test_matmul_flops_and_machine_record():
 
 
 def test_results_table_and_json(tmp_path):
-    r = result(benchmark="x", ours={"value": 30.0}, baseline={"value": 10.0}, units="things/s", inputs={},
-               machine={}, target={"rule": ">= 2x", "met": True})
+    r = result(
+        benchmark="x",
+        ours={"value": 30.0},
+        baseline={"value": 10.0},
+        units="things/s",
+        inputs={},
+        machine={},
+        target={"rule": ">= 2x", "met": True},
+    )
     assert r["ratio"] == 3.0
     table = format_table([r])
     assert "| x " in table and "3.00x" in table and "met" in table

@@ -9,7 +9,12 @@ from m2t.data.notation import apply_mutations
 def test_full_scale_reproduces_test_medium(mutadescribe_dir):
     records = benchmark_records(wild_types=198, length_scale=1.0, source=mutadescribe_dir / "test_medium.csv")
     shape = describe_inputs(records)
-    assert (shape["records"], shape["wild_types"], shape["distinct_mutants"], shape["distinct_sequences"]) == (384, 198, 305, 322)
+    assert (shape["records"], shape["wild_types"], shape["distinct_mutants"], shape["distinct_sequences"]) == (
+        384,
+        198,
+        305,
+        322,
+    )
     assert (shape["wt_length"]["min"], shape["wt_length"]["max"]) == (176, 1024)
 
 

@@ -18,7 +18,9 @@ def test_stops_after_max_requests_and_counts_refused_connections():
 
 def test_expect_classes_each_payloads_answers():
     url = f"http://127.0.0.1:{free_port()}/v1/describe"
-    out = run_load(url, [{"a": 1}, {"b": 2}], concurrency=1, max_requests=4, time_limit_s=30, timeout_s=5, expect=[200, 400])
+    out = run_load(
+        url, [{"a": 1}, {"b": 2}], concurrency=1, max_requests=4, time_limit_s=30, timeout_s=5, expect=[200, 400]
+    )
     assert out["statuses"] == {"2xx": {"no answer": 2}, "4xx": {"no answer": 2}}
 
 

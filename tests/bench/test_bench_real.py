@@ -15,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from m2t.bench.real_inputs import DESCRIPTION_WORDS, SECOND_MUTANT_EVERY, WT_LENGTHS, mutadescribe_profile, profile_records
+from m2t.bench.real_inputs import (
+    DESCRIPTION_WORDS,
+    SECOND_MUTANT_EVERY,
+    WT_LENGTHS,
+    mutadescribe_profile,
+    profile_records,
+)
 from m2t.bench.real_models import llama3_special_tokens, llama3_tokenizer
 from m2t.model.tokenizer import add_m2t_tokens, end_of_turn_id
 
@@ -34,8 +40,15 @@ except SystemExit as exc:
 
 
 def _job(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", RUN.format(args=list(args))], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, check=False, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", RUN.format(args=list(args))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+    )
 
 
 def test_dry_run_writes_every_result_without_ray_or_deepspeed(tmp_path):
@@ -44,7 +57,13 @@ def test_dry_run_writes_every_result_without_ray_or_deepspeed(tmp_path):
     assert "EXIT 0" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     names = [r["benchmark"] for r in results]
-    assert names == ["real_embed", "real_train_stage1_mb4", "real_train_stage2_mb2", "real_describe_b1", "real_describe_b2"]
+    assert names == [
+        "real_embed",
+        "real_train_stage1_mb4",
+        "real_train_stage2_mb2",
+        "real_describe_b1",
+        "real_describe_b2",
+    ]
     embed, stage1, stage2, b1, b2 = results
     machine = embed["machine"]
     assert machine["scale"] == "dry" and machine["matmul_flops"] > 0 and not machine["skipped"]

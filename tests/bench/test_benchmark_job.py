@@ -11,8 +11,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _job(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "jobs" / "benchmark.py"), *args], check=False,
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(REPO / "jobs" / "benchmark.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
 
 
 def test_tiny_embed_run_writes_json_and_table(tmp_path):

@@ -19,7 +19,9 @@ from m2t.config import load_config
 
 DOCS = REPO / "docs" / "cluster.md"
 SOURCES = [*sorted(CLUSTER.rglob("*.yaml")), SERVE_YAML, SERVE_TINY_YAML, DOCS]
-COMMAND = re.compile(r"python (jobs/[\w/]+\.py)((?:[^`#\\\n'\"]|'[^'\n]*'|\"[^\"\n]*\")*)")  # up to a comment, backtick or `\`
+COMMAND = re.compile(
+    r"python (jobs/[\w/]+\.py)((?:[^`#\\\n'\"]|'[^'\n]*'|\"[^\"\n]*\")*)"
+)  # up to a comment, backtick or `\`
 PIPELINE = ["preprocess", "split", "embed", "pretrain", "finetune"]
 
 
@@ -57,8 +59,11 @@ def parse(args: list[str]) -> tuple[str | None, list[str], list[str]]:
 def test_the_docs_and_manifests_run_the_whole_pipeline_on_the_real_config():
     assert DOCS.is_file(), "docs/cluster.md is missing"
     for source in (DOCS, CLUSTER / "kuberay"):
-        jobs = {Path(job).stem for where, job, args in COMMANDS if where.startswith(str(source.relative_to(REPO)))
-                and parse(args)[0] == "jobs/configs/llama3_esm3.yaml"}
+        jobs = {
+            Path(job).stem
+            for where, job, args in COMMANDS
+            if where.startswith(str(source.relative_to(REPO))) and parse(args)[0] == "jobs/configs/llama3_esm3.yaml"
+        }
         assert set(PIPELINE) <= jobs, f"{source.relative_to(REPO)} lacks {sorted(set(PIPELINE) - jobs)}"
 
 
@@ -73,7 +78,9 @@ def test_job_and_config_exist_and_overrides_validate(where, job, args):
 
 @cache
 def job_help(job: str) -> str:
-    run = subprocess.run([sys.executable, str(REPO / job), "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(REPO / job), "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, f"{job} --help failed:\n{run.stderr[-2000:]}"
     return run.stdout
 

@@ -42,8 +42,13 @@ def pod_specs(spec: dict) -> list[dict]:
 
 def test_expected_manifests_and_kinds():
     assert {name: m["kind"] for name, m in MANIFESTS.items()} == {
-        "raycluster.yaml": "RayCluster", "rayservice.yaml": "RayService", "shared-pvc.yaml": "PersistentVolumeClaim",
-        **{f"rayjob-{j}.yaml": "RayJob" for j in ("preprocess", "split", "embed", "pretrain", "finetune", "batch-score")},
+        "raycluster.yaml": "RayCluster",
+        "rayservice.yaml": "RayService",
+        "shared-pvc.yaml": "PersistentVolumeClaim",
+        **{
+            f"rayjob-{j}.yaml": "RayJob"
+            for j in ("preprocess", "split", "embed", "pretrain", "finetune", "batch-score")
+        },
     }
 
 
@@ -98,8 +103,9 @@ def test_shared_claim_is_read_write_many():
 
 def derived(spec: dict, name: str) -> dict:
     """The autoscaler config Ray's KubeRay autoscaler derives (and validates) from a RayCluster spec."""
-    return _derive_autoscaling_config_from_ray_cr({"metadata": {"name": name, "namespace": "default"},
-                                                   "spec": copy.deepcopy(spec)})
+    return _derive_autoscaling_config_from_ray_cr(
+        {"metadata": {"name": name, "namespace": "default"}, "spec": copy.deepcopy(spec)}
+    )
 
 
 def test_ray_reads_the_batch_cluster_as_a_cpu_head_and_8_gpu_nodes_that_fit_the_real_jobs():
@@ -129,7 +135,9 @@ def test_rayjob_has_entrypoint_cluster_and_runtime_env(name):
     assert spec["entrypoint"].startswith("python jobs/")
     assert ("clusterSelector" in spec) != ("rayClusterSpec" in spec), "a RayJob needs exactly one of the two"
     if "clusterSelector" in spec:  # the RayCluster of raycluster.yaml
-        assert spec["clusterSelector"] == {"ray.io/cluster": by_kind("RayCluster")["raycluster.yaml"]["metadata"]["name"]}
+        assert spec["clusterSelector"] == {
+            "ray.io/cluster": by_kind("RayCluster")["raycluster.yaml"]["metadata"]["name"]
+        }
     env = yaml.safe_load(spec["runtimeEnvYAML"])
     assert env == {"working_dir": code_uri(), "pip": runtime_pip()}
 

@@ -72,8 +72,11 @@ def test_every_container_sees_the_shared_file_system(path):
 def test_the_real_config_writes_only_to_the_shared_file_system():
     """Multi-node Ray Train needs storage_path on shared storage; the store and checkpoints must be seen by all."""
     cfg = load_config(REAL_CONFIG)
-    for name, path in [("train.storage_path", cfg.train.storage_path), ("embed.store", cfg.embed.store),
-                       ("output.root", cfg.output.root)]:
+    for name, path in [
+        ("train.storage_path", cfg.train.storage_path),
+        ("embed.store", cfg.embed.store),
+        ("output.root", cfg.output.root),
+    ]:
         assert str(path).startswith(f"{SHARED}/"), f"{name}={path} is not under {SHARED}, which every node mounts"
 
 
@@ -90,7 +93,9 @@ def test_cloud_clusters_autoscale_gpu_nodes_that_fit_the_real_jobs(path):
     assert usable, "no GPU node type may be launched"
     for t in usable:  # one node holds the whole training job, the encoder actors and the serve replicas
         res = t["resources"]
-        assert res["GPU"] >= real.train.num_workers and res["CPU"] >= real.train.num_workers * real.train.cpus_per_worker
+        assert (
+            res["GPU"] >= real.train.num_workers and res["CPU"] >= real.train.num_workers * real.train.cpus_per_worker
+        )
         assert res["GPU"] >= real.embed.num_actors
         assert res["GPU"] * t["max_workers"] >= real.serve.max_replicas
     assert cfg["max_workers"] >= max(t["max_workers"] for t in gpu_types.values())

@@ -108,8 +108,13 @@ def test_serve_tiny_yaml_deploys_with_serve_run_and_describes_a_mutation(ray_clu
     address = ray_cluster.get_runtime_context().gcs_address
     serve_cli = Path(sys.executable).with_name("serve")
     try:
-        run = subprocess.run([str(serve_cli), "run", "--non-blocking", "--address", address, str(tmp_path / "serve_tiny.yaml")],
-                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [str(serve_cli), "run", "--non-blocking", "--address", address, str(tmp_path / "serve_tiny.yaml")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         url, deadline, status = f"http://127.0.0.1:{port}", time.time() + 150, 0
         while time.time() < deadline and status != 200:

@@ -19,17 +19,34 @@ WT = "MKTAYIAKQRQISFVKSHFSRQ"
 
 
 def job(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "jobs" / name), *map(str, args)], cwd=REPO, text=True,
-                          capture_output=True, timeout=240, env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        [sys.executable, str(REPO / "jobs" / name), *map(str, args)],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=240,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 @pytest.fixture
 def inputs(tmp_path):
     seed = tmp_path / "seed.jsonl"
-    seed.write_text("\n".join(json.dumps(r) for r in [
-        {"wild_type_seq": WT, "mutation_seq": "MR" + WT[2:], "text_description": "<delta_P> K2R weakens binding."},
-        {"wild_type_seq": WT, "mutation_seq": WT, "text_description": "same"},
-    ]) + "\n{oops\n")
+    seed.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "wild_type_seq": WT,
+                    "mutation_seq": "MR" + WT[2:],
+                    "text_description": "<delta_P> K2R weakens binding.",
+                },
+                {"wild_type_seq": WT, "mutation_seq": WT, "text_description": "same"},
+            ]
+        )
+        + "\n{oops\n"
+    )
     sets = tmp_path / "set.csv"
     sets.write_text(f"id,wild_type,mutations\na,{WT},R10W\nb,{WT},R2H\nc,{WT},p.Lys2_Thr3insGly\n")
     return seed, sets
@@ -39,8 +56,9 @@ def test_preprocess_then_split(tmp_path, inputs):
     out = tmp_path / "data"
     done = job("preprocess.py", "--input", inputs[0], "--input", inputs[1], "--output", out)
     assert done.returncode == EXIT_OK, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1].startswith(
-        "preprocess: 6 rows from 2 input(s): 3 accepted, 3 rejected (")
+    assert (
+        done.stdout.strip().splitlines()[-1].startswith("preprocess: 6 rows from 2 input(s): 3 accepted, 3 rejected (")
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["total"], summary["accepted"], summary["rejected"]) == (6, 3, 3)
     assert summary["by_reason"] == {"identical_mutant": 1, "malformed_json": 1, "notation_mismatch": 1}
@@ -48,11 +66,17 @@ def test_preprocess_then_split(tmp_path, inputs):
     assert summary["engine"] == "in-process"
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert [(Path(r["source"]).name, r["line"], r["kind"]) for r in rejects] == [
-        ("seed.jsonl", 2, "identical_mutant"), ("seed.jsonl", 3, "malformed_json"), ("set.csv", 3, "notation_mismatch")]
+        ("seed.jsonl", 2, "identical_mutant"),
+        ("seed.jsonl", 3, "malformed_json"),
+        ("set.csv", 3, "notation_mismatch"),
+    ]
     assert rejects[1]["raw"] == "{oops" and "expects R at position 2, found K" in rejects[2]["reason"]
     records = read_records_file(out / "records.parquet")
     assert [(r.id, r.mutations, r.description) for r in records] == [
-        ("seed.jsonl:1", ("K2R",), "K2R weakens binding."), ("a", ("R10W",), None), ("c", ("K2_T3insG",), None)]
+        ("seed.jsonl:1", ("K2R",), "K2R weakens binding."),
+        ("a", ("R10W",), None),
+        ("c", ("K2_T3insG",), None),
+    ]
 
     split = job("split.py", "--input", out / "records.parquet", "--output", out, "--val-fraction", "0.3", "--seed", "1")
     assert split.returncode == EXIT_OK, split.stderr[-2000:]
@@ -86,14 +110,17 @@ def test_defaults_synthetic_preprocess_and_split(tmp_path):
     assert only_val.returncode == EXIT_OK and not (tmp_path / "data" / "test.parquet").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--input", "{tmp}/missing.jsonl"], "input file not found: {tmp}/missing.jsonl"),
-    (["--input", "{tmp}"], "is a directory"),
-    (["--input", "{tmp}/data.txt"], "unknown format '.txt'"),
-    (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv"], "is a file; pass a directory"),
-    (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv/sub"], "cannot create the output directory"),
-    (["data.max_lenght=5"], "did you mean 'max_length'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "{tmp}/missing.jsonl"], "input file not found: {tmp}/missing.jsonl"),
+        (["--input", "{tmp}"], "is a directory"),
+        (["--input", "{tmp}/data.txt"], "unknown format '.txt'"),
+        (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv"], "is a file; pass a directory"),
+        (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv/sub"], "cannot create the output directory"),
+        (["data.max_lenght=5"], "did you mean 'max_length'"),
+    ],
+)
 def test_preprocess_cannot_run_exits_2(tmp_path, args, message):
     (tmp_path / "data.txt").write_text("x")
     (tmp_path / "set.csv").write_text(f"wild_type,mutations\n{WT},K2R\n")
@@ -109,13 +136,20 @@ def test_split_missing_input_exits_2(tmp_path):
 
 def test_preprocess_on_ray_data(ray_cluster, tmp_path, inputs):
     env = {"RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
-    done = job("preprocess.py", "--input", inputs[0], "--input", inputs[1], "--output", tmp_path / "ray", "--ray", env=env)
+    done = job(
+        "preprocess.py", "--input", inputs[0], "--input", inputs[1], "--output", tmp_path / "ray", "--ray", env=env
+    )
     assert done.returncode == EXIT_OK, done.stderr[-3000:]
-    assert job("preprocess.py", "--input", inputs[0], "--input", inputs[1], "--output", tmp_path / "local").returncode == EXIT_OK
+    assert (
+        job("preprocess.py", "--input", inputs[0], "--input", inputs[1], "--output", tmp_path / "local").returncode
+        == EXIT_OK
+    )
     summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in ("ray", "local")]
     assert [s.pop("engine") for s in summaries] == ["ray", "in-process"]
     for s in summaries:
         s.pop("seconds")
     assert summaries[0] == summaries[1]
-    assert read_records_file(tmp_path / "ray" / "records.parquet") == read_records_file(tmp_path / "local" / "records.parquet")
+    assert read_records_file(tmp_path / "ray" / "records.parquet") == read_records_file(
+        tmp_path / "local" / "records.parquet"
+    )
     assert (tmp_path / "ray" / "rejects.jsonl").read_text() == (tmp_path / "local" / "rejects.jsonl").read_text()

@@ -84,47 +84,56 @@ def test_malformed_notation_is_refused_with_reason(text, message):
 WT = "MKTAYIAKQRQISFVKSHFSRQ"  # M1 K2 T3 A4 Y5 I6 A7 K8 Q9 R10 ...
 
 
-@pytest.mark.parametrize(("mutations", "mutant"), [
-    (["K2R"], "MRTAYIAKQRQISFVKSHFSRQ"),
-    (["K2R", "R10W"], "MRTAYIAKQWQISFVKSHFSRQ"),
-    (["A4del"], "MKTYIAKQRQISFVKSHFSRQ"),
-    (["A4_A7del"], "MKTKQRQISFVKSHFSRQ"),
-    (["K2_T3insGG"], "MKGGTAYIAKQRQISFVKSHFSRQ"),
-    (["K2R", "K2_T3insG", "T3del"], "MRGAYIAKQRQISFVKSHFSRQ"),  # wild-type coordinates, applied at once
-    (["p.Lys2Arg"], "MRTAYIAKQRQISFVKSHFSRQ"),
-])
+@pytest.mark.parametrize(
+    ("mutations", "mutant"),
+    [
+        (["K2R"], "MRTAYIAKQRQISFVKSHFSRQ"),
+        (["K2R", "R10W"], "MRTAYIAKQWQISFVKSHFSRQ"),
+        (["A4del"], "MKTYIAKQRQISFVKSHFSRQ"),
+        (["A4_A7del"], "MKTKQRQISFVKSHFSRQ"),
+        (["K2_T3insGG"], "MKGGTAYIAKQRQISFVKSHFSRQ"),
+        (["K2R", "K2_T3insG", "T3del"], "MRGAYIAKQRQISFVKSHFSRQ"),  # wild-type coordinates, applied at once
+        (["p.Lys2Arg"], "MRTAYIAKQRQISFVKSHFSRQ"),
+    ],
+)
 def test_apply(mutations, mutant):
     assert apply_mutations(WT, mutations) == mutant
     assert apply_mutations(WT, [m for text in mutations for m in parse_mutations(text)]) == mutant
 
 
-@pytest.mark.parametrize(("mutations", "message"), [
-    (["R2H"], "mutation R2H expects R at position 2, found K"),
-    (["A4_K7del"], "mutation A4_K7del expects K at position 7, found A"),
-    (["K2_A3insG"], "mutation K2_A3insG expects A at position 3, found T"),
-    (["Q23R"], "mutation Q23R refers to position 23, past the end of the 22-residue wild type"),
-    (["K2R", "K2del"], "mutations K2R and K2del both change position 2"),
-    (["A4_A7del", "Y5F"], "mutations A4_A7del and Y5F both change position 5"),
-    (["K2_T3insG", "K2_T3insW"], "both insert after position 2"),
-])
+@pytest.mark.parametrize(
+    ("mutations", "message"),
+    [
+        (["R2H"], "mutation R2H expects R at position 2, found K"),
+        (["A4_K7del"], "mutation A4_K7del expects K at position 7, found A"),
+        (["K2_A3insG"], "mutation K2_A3insG expects A at position 3, found T"),
+        (["Q23R"], "mutation Q23R refers to position 23, past the end of the 22-residue wild type"),
+        (["K2R", "K2del"], "mutations K2R and K2del both change position 2"),
+        (["A4_A7del", "Y5F"], "mutations A4_A7del and Y5F both change position 5"),
+        (["K2_T3insG", "K2_T3insW"], "both insert after position 2"),
+    ],
+)
 def test_apply_refuses_what_does_not_fit_the_wild_type(mutations, message):
     with pytest.raises(NotationError, match=message):
         apply_mutations(WT, mutations)
 
 
-@pytest.mark.parametrize(("wt", "mutant", "expected"), [
-    ("MKTAY", "MKTAY", []),
-    ("MKTAY", "MRTAY", ["K2R"]),
-    ("MKTAY", "MRTAF", ["K2R", "Y5F"]),
-    ("MKTAY", "MKAY", ["T3del"]),
-    ("MKTAY", "MAY", ["K2_T3del"]),
-    ("MKAAAY", "MKAAY", ["A5del"]),  # 3' rule: the last A of the run
-    ("MKTAY", "MKTGGAY", ["T3_A4insGG"]),
-    ("MKAAY", "MKAAAY", ["A4_Y5insA"]),  # 3' rule
-    ("KA", "AKA", ["K1A", "K1_A2insK"]),  # an insertion before residue 1 is written between 1 and 2
-    ("MK", "MKA", ["M1_K2insK", "K2A"]),  # and one after the last residue between the last two
-    ("MKTAYIAKQR", "MKTWYIKQR", ["A4W", "A7del"]),
-])
+@pytest.mark.parametrize(
+    ("wt", "mutant", "expected"),
+    [
+        ("MKTAY", "MKTAY", []),
+        ("MKTAY", "MRTAY", ["K2R"]),
+        ("MKTAY", "MRTAF", ["K2R", "Y5F"]),
+        ("MKTAY", "MKAY", ["T3del"]),
+        ("MKTAY", "MAY", ["K2_T3del"]),
+        ("MKAAAY", "MKAAY", ["A5del"]),  # 3' rule: the last A of the run
+        ("MKTAY", "MKTGGAY", ["T3_A4insGG"]),
+        ("MKAAY", "MKAAAY", ["A4_Y5insA"]),  # 3' rule
+        ("KA", "AKA", ["K1A", "K1_A2insK"]),  # an insertion before residue 1 is written between 1 and 2
+        ("MK", "MKA", ["M1_K2insK", "K2A"]),  # and one after the last residue between the last two
+        ("MKTAYIAKQR", "MKTWYIKQR", ["A4W", "A7del"]),
+    ],
+)
 def test_derive(wt, mutant, expected):
     assert derive_mutations(wt, mutant) == expected
     assert apply_mutations(wt, expected) == mutant
@@ -181,7 +190,11 @@ def _hgvs(m: Mutation) -> str:
     if m.kind == "sub":
         return f"p.{three(m.first)}{m.start}{three(m.alt)}"
     if m.kind == "del":
-        return f"p.{three(m.first)}{m.start}del" if m.start == m.end else f"p.{three(m.first)}{m.start}_{three(m.last)}{m.end}del"
+        return (
+            f"p.{three(m.first)}{m.start}del"
+            if m.start == m.end
+            else f"p.{three(m.first)}{m.start}_{three(m.last)}{m.end}del"
+        )
     return f"p.{three(m.first)}{m.start}_{three(m.last)}{m.end}ins{three(m.alt)}"
 
 

@@ -27,7 +27,12 @@ def mset(**change):
 
 # (case, file name, bad row (bytes), kind, words in the reason)
 JSONL_CASES = [
-    ("letter outside alphabet", seed(wild_type_seq="MKTAJYIAK"), "bad_alphabet", ["wild_type_seq", "'J'", "position 5"]),
+    (
+        "letter outside alphabet",
+        seed(wild_type_seq="MKTAJYIAK"),
+        "bad_alphabet",
+        ["wild_type_seq", "'J'", "position 5"],
+    ),
     ("digit in sequence", seed(mutation_seq="MRTA1YIAK"), "bad_alphabet", ["mutation_seq", "'1'"]),
     ("X without extended alphabet", seed(wild_type_seq="MKTAXYIAK"), "bad_alphabet", ["'X'", "data.extended_alphabet"]),
     ("empty sequence", seed(mutation_seq=""), "empty_sequence", ["mutation_seq is empty"]),
@@ -36,11 +41,26 @@ JSONL_CASES = [
     ("unreadable notation", mset(mutations="R2?"), "bad_notation", ["'R2?'"]),
     ("wrong wild-type residue", mset(mutations="R2H"), "notation_mismatch", ["R2H expects R at position 2, found K"]),
     ("past the end", mset(mutations="Q40R"), "notation_mismatch", ["position 40", "22-residue"]),
-    ("mutations and mutant disagree", mset(mutant=K2R, mutations="R10W"), "notation_mismatch", ["do not give 'mutant'"]),
+    (
+        "mutations and mutant disagree",
+        mset(mutant=K2R, mutations="R10W"),
+        "notation_mismatch",
+        ["do not give 'mutant'"],
+    ),
     ("resulting mutant too long", mset(mutations="K2_T3insWWWWWWWWWW"), "too_long", ["the mutant", "32 residues"]),
-    ("missing text", json.dumps({"wild_type_seq": WT, "mutation_seq": K2R}).encode(), "missing_field", ["'text_description'"]),
+    (
+        "missing text",
+        json.dumps({"wild_type_seq": WT, "mutation_seq": K2R}).encode(),
+        "missing_field",
+        ["'text_description'"],
+    ),
     ("null sequence", seed(wild_type_seq=None), "missing_field", ["'wild_type_seq'"]),
-    ("neither mutations nor mutant", json.dumps({"wild_type": WT}).encode(), "missing_field", ["'mutations'", "'mutant'"]),
+    (
+        "neither mutations nor mutant",
+        json.dumps({"wild_type": WT}).encode(),
+        "missing_field",
+        ["'mutations'", "'mutant'"],
+    ),
     ("unknown fields", json.dumps({"sequence": WT}).encode(), "missing_field", ["no known fields", "sequence"]),
     ("empty text", seed(text_description="  "), "empty_field", ["'text_description' is empty"]),
     ("only the placeholder", seed(text_description=" <delta_P> "), "empty_field", ["<delta_P> placeholder"]),
@@ -49,7 +69,12 @@ JSONL_CASES = [
     ("list as text", seed(text_description=["a"]), "bad_type", ["'text_description'", "list"]),
     ("broken JSON", b'{"wild_type_seq": "MK', "malformed_json", ["malformed JSON"]),
     ("JSON that is not an object", b"[1, 2]", "malformed_json", ["got list"]),
-    ("latin-1 byte", seed(text_description="caf\u00e9").replace(b"caf\\u00e9", b"caf\xe9"), "not_utf8", ["non-UTF-8", "0xe9"]),
+    (
+        "latin-1 byte",
+        seed(text_description="caf\u00e9").replace(b"caf\\u00e9", b"caf\xe9"),
+        "not_utf8",
+        ["non-UTF-8", "0xe9"],
+    ),
     ("duplicate id", mset(mutations="R10W", id="good"), "duplicate_id", ["'good'", ":1)"]),
 ]
 
@@ -72,7 +97,12 @@ CSV_CASES = [
     ("too many fields", f"P1-K2R,{WT},{K2R},a,b,c\n", "malformed_csv", ["6 fields"]),
     ("text after a closing quote", f'P1-K2R,{WT},{K2R},"a"b,c\n', "malformed_csv", ["malformed CSV"]),
     ("entry names another mutation", f"P1-K2A,{WT},{K2R},a,b\n", "notation_mismatch", ["names K2A", "differ by K2R"]),
-    ("entry residue does not fit", f"P1-T2R,{WT},{K2R},a,b\n", "notation_mismatch", ["expects T at position 2, found K"]),
+    (
+        "entry residue does not fit",
+        f"P1-T2R,{WT},{K2R},a,b\n",
+        "notation_mismatch",
+        ["expects T at position 2, found K"],
+    ),
     ("entry without accession", f"K2R,{WT},{K2R},a,b\n", "bad_notation", ["ACCESSION-MUTATION"]),
     ("no target text", f"P1-K2R,{WT},{K2R},,\n", "empty_field", ["both empty"]),
     ("latin-1 byte", f"P1-K2R,{WT},{K2R},caf\xe9,b\n", "not_utf8", ["0xe9"]),
@@ -117,12 +147,15 @@ def test_every_reason_is_exercised():
     assert {c[2] for c in JSONL_CASES + CSV_CASES} == set(REASONS)
 
 
-@pytest.mark.parametrize(("seq", "reason"), [
-    ("MKT", None),
-    ("", "wild_type is empty"),
-    ("MKJ", "wild_type has 'J' (first at position 3), outside the 20 standard amino acids"),
-    ("M" * 11, "wild_type is 11 residues long, over the limit of 10 (data.max_length)"),
-])
+@pytest.mark.parametrize(
+    ("seq", "reason"),
+    [
+        ("MKT", None),
+        ("", "wild_type is empty"),
+        ("MKJ", "wild_type has 'J' (first at position 3), outside the 20 standard amino acids"),
+        ("M" * 11, "wild_type is 11 residues long, over the limit of 10 (data.max_length)"),
+    ],
+)
 def test_check_sequence_is_what_the_server_reports(seq, reason):
     got = check_sequence(seq, max_length=10, extended_alphabet=False, field="wild_type")
     if reason is None:

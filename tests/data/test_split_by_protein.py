@@ -30,10 +30,13 @@ def test_no_protein_in_two_splits_and_nothing_lost(records):
 
 def test_deterministic_per_seed_and_different_across_seeds(records):
     first = split_records(records, val_fraction=0.1, test_fraction=0.1, seed=0)
-    assert split_records(list(reversed(records)), val_fraction=0.1, test_fraction=0.1, seed=0)["val"] == \
-        list(reversed(first["val"]))
+    assert split_records(list(reversed(records)), val_fraction=0.1, test_fraction=0.1, seed=0)["val"] == list(
+        reversed(first["val"])
+    )
     assert split_records(records, val_fraction=0.1, test_fraction=0.1, seed=0) == first
-    assert proteins(split_records(records, val_fraction=0.1, test_fraction=0.1, seed=1)["val"]) != proteins(first["val"])
+    assert proteins(split_records(records, val_fraction=0.1, test_fraction=0.1, seed=1)["val"]) != proteins(
+        first["val"]
+    )
 
 
 def test_without_accession_groups_by_wild_type_sequence(records):
@@ -47,8 +50,12 @@ def test_accession_and_sequence_join_one_group(records):
     # The same protein: once by accession, once only by its sequence (e.g. from a seed JSONL), and a
     # second accession for the same sequence: all one group.
     a, b, c = records[0], records[1], records[4]
-    mixed = [a, dataclasses.replace(b, protein_id=None, id="x"), dataclasses.replace(b, protein_id="ALIAS", id="y"),
-             dataclasses.replace(c, protein_id="ALIAS", id="z")]
+    mixed = [
+        a,
+        dataclasses.replace(b, protein_id=None, id="x"),
+        dataclasses.replace(b, protein_id="ALIAS", id="y"),
+        dataclasses.replace(c, protein_id="ALIAS", id="z"),
+    ]
     groups = protein_groups(mixed)
     assert sorted(map(sorted, groups)) == [[0, 1, 2, 3]]
 

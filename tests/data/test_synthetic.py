@@ -25,9 +25,14 @@ def records():
 
 def test_labelled_synthetic_everywhere(records):
     assert len(records) == 360
-    assert all(r.source == "synthetic" and r.id.startswith("syn-") and r.protein_id.startswith("syn-")
-               and r.protein_name.startswith("synthetic protein") and "not a real protein" in r.function
-               for r in records)
+    assert all(
+        r.source == "synthetic"
+        and r.id.startswith("syn-")
+        and r.protein_id.startswith("syn-")
+        and r.protein_name.startswith("synthetic protein")
+        and "not a real protein" in r.function
+        for r in records
+    )
     assert len({r.id for r in records}) == 360
     assert [r.line for r in records] == list(range(1, 361))
 
@@ -47,8 +52,16 @@ def test_lengths_spread_inside_the_range(records):
 
 
 def test_mutants_are_mostly_single_substitutions_with_some_multi_and_indels(records):
-    kinds = Counter("multi" if len(r.mutations) > 1 else "del" if "del" in r.mutations[0]
-                    else "ins" if "ins" in r.mutations[0] else "single" for r in records)
+    kinds = Counter(
+        "multi"
+        if len(r.mutations) > 1
+        else "del"
+        if "del" in r.mutations[0]
+        else "ins"
+        if "ins" in r.mutations[0]
+        else "single"
+        for r in records
+    )
     assert kinds["single"] > 0.5 * len(records)
     assert kinds["multi"] > 10 and kinds["del"] > 10 and kinds["ins"] > 10
     for r in records:
@@ -72,20 +85,23 @@ def test_descriptions_name_the_residues_and_depend_on_the_mutation(records):
     assert len(by_text) > 0.9 * len(records)
 
 
-@pytest.mark.parametrize(("wt", "new", "pos", "expected", "absent"), [
-    ("K", "E", 20, ["glutamate", "reverses the charge from positive to negative"], ["terminus"]),
-    ("A", "D", 20, ["introduces a negative charge"], ["positive"]),
-    ("G", "W", 20, ["much larger", "Losing the glycine", "A polar residue becomes hydrophobic"], []),
-    ("A", "P", 20, ["The new proline"], ["charge"]),
-    ("C", "S", 20, ["Losing the cysteine"], []),
-    ("L", "S", 20, ["A hydrophobic residue becomes polar", "much smaller"], []),
-    ("I", "L", 20, ["The change is conservative."], ["larger", "smaller", "charge"]),
-    ("I", "L", 2, ["near the N-terminus"], ["C-terminus"]),
-    ("I", "L", 40, ["near the C-terminus"], ["N-terminus"]),
-])
+@pytest.mark.parametrize(
+    ("wt", "new", "pos", "expected", "absent"),
+    [
+        ("K", "E", 20, ["glutamate", "reverses the charge from positive to negative"], ["terminus"]),
+        ("A", "D", 20, ["introduces a negative charge"], ["positive"]),
+        ("G", "W", 20, ["much larger", "Losing the glycine", "A polar residue becomes hydrophobic"], []),
+        ("A", "P", 20, ["The new proline"], ["charge"]),
+        ("C", "S", 20, ["Losing the cysteine"], []),
+        ("L", "S", 20, ["A hydrophobic residue becomes polar", "much smaller"], []),
+        ("I", "L", 20, ["The change is conservative."], ["larger", "smaller", "charge"]),
+        ("I", "L", 2, ["near the N-terminus"], ["C-terminus"]),
+        ("I", "L", 40, ["near the C-terminus"], ["N-terminus"]),
+    ],
+)
 def test_substitution_text_follows_the_residues(wt, new, pos, expected, absent):
     seq = "M" * 39 + "A"
-    seq = seq[:pos - 1] + wt + seq[pos:]
+    seq = seq[: pos - 1] + wt + seq[pos:]
     sub = Mutation(kind="sub", start=pos, end=pos, first=wt, last=wt, alt=new)
     texts = {describe(seq, [sub], random.Random(s)) for s in range(10)}
     assert len(texts) > 1  # a few phrasings
@@ -111,4 +127,3 @@ def test_table_has_exactly_the_record_fields(records):
     table = records_to_table(records[:5])
     assert table.column_names == [f.name for f in dataclasses.fields(records[0])]
     assert table.schema == SCHEMA and str(table.schema.field("mutations").type) == "list<item: string>"
-

@@ -22,8 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _job(ray_cluster, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address}
-    return subprocess.run([sys.executable, str(REPO / "jobs" / "embed.py"), *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, str(REPO / "jobs" / "embed.py"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.mark.slow

@@ -26,13 +26,28 @@ OTHER = "MSHYRSNVRDQVFNLFEVLGVDKALGHG"
 
 def _record(i: int, wt: str, pos: int, new: str) -> Record:
     mut = wt[: pos - 1] + new + wt[pos:]
-    return Record(id=f"r{i}", wild_type=wt, mutant=mut, mutations=(f"{wt[pos - 1]}{pos}{new}",),
-                  description=f"text {i}", protein_id=None, protein_name=None, function=None, source="t", line=i + 1)
+    return Record(
+        id=f"r{i}",
+        wild_type=wt,
+        mutant=mut,
+        mutations=(f"{wt[pos - 1]}{pos}{new}",),
+        description=f"text {i}",
+        protein_id=None,
+        protein_name=None,
+        function=None,
+        source="t",
+        line=i + 1,
+    )
 
 
 # 3 mutants of WT, one of them twice, + 1 mutant of OTHER: 5 records, 10 sequences, 4 + 2 = 6 distinct.
-RECORDS = [_record(0, WT, 2, "R"), _record(1, WT, 5, "W"), _record(2, WT, 10, "A"), _record(3, WT, 2, "R"),
-           _record(4, OTHER, 3, "K")]
+RECORDS = [
+    _record(0, WT, 2, "R"),
+    _record(1, WT, 5, "W"),
+    _record(2, WT, 10, "A"),
+    _record(3, WT, 2, "R"),
+    _record(4, OTHER, 3, "K"),
+]
 
 
 def _cfg(store, *overrides: str):
@@ -48,8 +63,14 @@ def first_run(ray_cluster, tmp_path_factory):
 
 def test_round_trip_equals_direct_embed_and_dedupes(first_run):
     cfg, summary = first_run
-    assert {k: summary[k] for k in ("records", "rejects", "sequences", "unique_sequences", "encoded", "reused")} == \
-        {"records": 5, "rejects": 0, "sequences": 10, "unique_sequences": 6, "encoded": 6, "reused": 0}
+    assert {k: summary[k] for k in ("records", "rejects", "sequences", "unique_sequences", "encoded", "reused")} == {
+        "records": 5,
+        "rejects": 0,
+        "sequences": 10,
+        "unique_sequences": 6,
+        "encoded": 6,
+        "reused": 0,
+    }
     assert summary["residues"] == 4 * len(WT) + 2 * len(OTHER)
     assert summary["residues_per_s"] > 0 and summary["bytes"] > summary["residues"] * 64 * 2
     assert json.loads((cfg.embed.store / "summary.json").read_text()) == summary
@@ -100,13 +121,15 @@ def test_store_and_stream_give_the_same_embeddings(first_run):
 
 def test_other_encoder_is_refused(first_run):
     other = _cfg(first_run[0].embed.store, "encoder.tiny.seed=1")
-    with pytest.raises(MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0', asked for "
-                                            "'esm2:tiny:d64-l2-h4-seed1'"):
+    with pytest.raises(
+        MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0', asked for 'esm2:tiny:d64-l2-h4-seed1'"
+    ):
         embed_records(other, RECORDS)
     identity = encoder_identity(other.encoder)  # what training checks before reading the store
     with pytest.raises(MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0'"):
-        EmbeddingStore.open(first_run[0].embed.store).check(encoder_id=identity.encoder_id,
-                                                           hidden_size=identity.hidden_size)
+        EmbeddingStore.open(first_run[0].embed.store).check(
+            encoder_id=identity.encoder_id, hidden_size=identity.hidden_size
+        )
 
 
 def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):

@@ -47,8 +47,13 @@ def test_duplicates_across_shards_first_wins_and_are_counted(tmp_path):
     store.write_shard(["MKV", "MKV"], [_emb("MKV", seed=2), _emb("MKV", seed=3)])  # in-call repeat kept once
     counts = store.update_manifest()
     assert len(store) == 2
-    assert counts == {"sequences": 2, "residues": 7, "shards": 2, "duplicates": 1,
-                      "bytes": sum(p.stat().st_size for p in (tmp_path / "shards").iterdir())}
+    assert counts == {
+        "sequences": 2,
+        "residues": 7,
+        "shards": 2,
+        "duplicates": 1,
+        "bytes": sum(p.stat().st_size for p in (tmp_path / "shards").iterdir()),
+    }
     np.testing.assert_allclose(store.get("MKV"), _emb("MKV", seed=1).numpy(), atol=2e-3)
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == counts
 

@@ -8,14 +8,24 @@ from m2t.encoders import build_encoder
 from m2t.encoders.base import resolve_device_dtype
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    (["encoder.tiny.d_model=36"], r"'encoder.tiny'.*d_model \(36\) must split into n_heads \(4\) heads of even width"),
-    (["encoder.backend=esm3", "encoder.tiny.d_model=20", "encoder.tiny.n_heads=2"],
-     r"'encoder'.*tiny.d_model \(20\) must be a multiple of 8 for ESM3"),
-    (["encoder.backend=esm3", "encoder.device=cpu", "encoder.dtype=bfloat16"],
-     r"'encoder'.*ESM3 runs in bfloat16 only on CUDA"),
-    (["encoder.backend=esmc", "encoder.tiny.v_heads=8"], r"'encoder'.*tiny.v_heads is an ESM3 setting"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["encoder.tiny.d_model=36"],
+            r"'encoder.tiny'.*d_model \(36\) must split into n_heads \(4\) heads of even width",
+        ),
+        (
+            ["encoder.backend=esm3", "encoder.tiny.d_model=20", "encoder.tiny.n_heads=2"],
+            r"'encoder'.*tiny.d_model \(20\) must be a multiple of 8 for ESM3",
+        ),
+        (
+            ["encoder.backend=esm3", "encoder.device=cpu", "encoder.dtype=bfloat16"],
+            r"'encoder'.*ESM3 runs in bfloat16 only on CUDA",
+        ),
+        (["encoder.backend=esmc", "encoder.tiny.v_heads=8"], r"'encoder'.*tiny.v_heads is an ESM3 setting"),
+    ],
+)
 def test_config_rejects_twins_the_backend_cannot_build(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
@@ -35,11 +45,14 @@ def test_default_config_builds_its_encoder():
     assert build_encoder(tiny).hidden_size == tiny.tiny.d_model
 
 
-@pytest.mark.parametrize(("backend", "name", "message"), [
-    ("esmc", "esmc_100m", r"'esmc_100m' is not an ESM C model: use one of esmc_300m, esmc_600m or 'tiny'"),
-    ("esm3", "esmc_300m", r"'esmc_300m' is not an ESM3 model: use 'esm3_sm_open_v1'"),
-    ("esm3", "esm3_large", r"'esm3_large' is not an ESM3 model"),
-])
+@pytest.mark.parametrize(
+    ("backend", "name", "message"),
+    [
+        ("esmc", "esmc_100m", r"'esmc_100m' is not an ESM C model: use one of esmc_300m, esmc_600m or 'tiny'"),
+        ("esm3", "esmc_300m", r"'esmc_300m' is not an ESM3 model: use 'esm3_sm_open_v1'"),
+        ("esm3", "esm3_large", r"'esm3_large' is not an ESM3 model"),
+    ],
+)
 def test_unknown_sdk_weights_fail_before_downloading(backend, name, message):
     with pytest.raises(ValueError, match=message):
         build_encoder(EncoderConfig(backend=backend, name=name, device="cpu"))
@@ -49,8 +62,9 @@ def test_device_and_dtype_resolution():
     assert resolve_device_dtype("cpu", "auto") == (torch.device("cpu"), torch.float32)
     assert resolve_device_dtype("cpu", "bfloat16") == (torch.device("cpu"), torch.bfloat16)
     gpu = torch.cuda.is_available()
-    assert resolve_device_dtype("auto", "auto") == ((torch.device("cuda"), torch.bfloat16) if gpu
-                                                    else (torch.device("cpu"), torch.float32))
+    assert resolve_device_dtype("auto", "auto") == (
+        (torch.device("cuda"), torch.bfloat16) if gpu else (torch.device("cpu"), torch.float32)
+    )
     if not gpu:
         with pytest.raises(ValueError, match=r"encoder.device is 'cuda' but no GPU is visible"):
             resolve_device_dtype("cuda", "auto")

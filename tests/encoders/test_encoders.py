@@ -36,8 +36,12 @@ def test_protocol_and_identity(encoder):
 
 
 def test_with_runtime_keeps_the_trained_weights_and_takes_how_to_run():
-    trained = EncoderConfig(backend="esmc", tiny=TinyEncoderConfig(d_model=32, n_layers=1, n_heads=2, seed=3),
-                            token_budget=512, max_padding=0.5)
+    trained = EncoderConfig(
+        backend="esmc",
+        tiny=TinyEncoderConfig(d_model=32, n_layers=1, n_heads=2, seed=3),
+        token_budget=512,
+        max_padding=0.5,
+    )
     run = EncoderConfig(backend="esm2", device="cpu", dtype="float32", token_budget=4096, max_padding=0.2)
     merged = with_runtime(trained, run)
     assert (merged.backend, merged.name, merged.tiny) == ("esmc", "tiny", trained.tiny)
@@ -131,17 +135,23 @@ def test_deletion_and_insertion_change_the_length(encoder):
 
 
 def test_over_length_is_a_clear_error(encoder):
-    with pytest.raises(ValueError, match=r"sequence 1: length 1023 exceeds the encoder's limit of 1022 residues "
-                                         r"\(\w+:tiny:d64-l2-h4-seed0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sequence 1: length 1023 exceeds the encoder's limit of 1022 residues "
+        r"\(\w+:tiny:d64-l2-h4-seed0\)",
+    ):
         encoder.embed(["MKT", "A" * 1023])
     assert encoder.embed(["A" * 1022])[0].shape == (1022, 64)
 
 
-@pytest.mark.parametrize(("seqs", "message"), [
-    (["MKT", "MKJT"], r"sequence 1: 'J' at position 3 is not an amino-acid letter"),
-    (["mkt"], r"sequence 0: 'm' at position 1 is not an amino-acid letter"),
-    (["MKT", ""], r"sequence 1: empty or not a string"),
-])
+@pytest.mark.parametrize(
+    ("seqs", "message"),
+    [
+        (["MKT", "MKJT"], r"sequence 1: 'J' at position 3 is not an amino-acid letter"),
+        (["mkt"], r"sequence 0: 'm' at position 1 is not an amino-acid letter"),
+        (["MKT", ""], r"sequence 1: empty or not a string"),
+    ],
+)
 def test_bad_sequences_are_clear_errors(encoder, seqs, message):
     with pytest.raises(ValueError, match=message):
         encoder.embed(seqs)

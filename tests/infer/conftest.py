@@ -14,8 +14,16 @@ from m2t.model import build_model, save_checkpoint
 
 def tiny_config(root: Path, *overrides: str) -> Config:
     """The tiny default config writing under ``root`` (outputs, store) with short generations."""
-    return load_config(None, [f"output.root={root}", f"embed.store={root / 'embeddings'}",
-                              "generation.max_new_tokens=8", "generation.batch_size=4", *overrides])
+    return load_config(
+        None,
+        [
+            f"output.root={root}",
+            f"embed.store={root / 'embeddings'}",
+            "generation.max_new_tokens=8",
+            "generation.batch_size=4",
+            *overrides,
+        ],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +32,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ckpt")
     cfg = tiny_config(root)
     torch.manual_seed(0)
-    model = build_model(cfg, stage="finetune", dim_in=cfg.encoder.tiny.d_model,
-                        encoder_id=tiny_encoder_id(cfg.encoder))
+    model = build_model(cfg, stage="finetune", dim_in=cfg.encoder.tiny.d_model, encoder_id=tiny_encoder_id(cfg.encoder))
     with torch.no_grad():
         for name, p in model.adapter.named_parameters():
             if name.endswith("gate"):

@@ -19,8 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 WT_A = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
 WT_B = "MKV"
 FASTA = f">wt_a first wild type\n{WT_A[:20]}\n{WT_A[20:]}\n>wt_b\n{WT_B}\n>wt_bad\nMKXZ\n"
-SETTINGS = ("generation.max_new_tokens=3", "generation.batch_size=8", "batch_score.batch_rows=16",
-            "batch_score.cpus_per_actor=0.5")
+SETTINGS = (
+    "generation.max_new_tokens=3",
+    "generation.batch_size=8",
+    "batch_score.batch_rows=16",
+    "batch_score.cpus_per_actor=0.5",
+)
 
 
 def run_job(*args: str, root: Path, capsys, monkeypatch) -> tuple[int, str, str]:
@@ -42,8 +46,17 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     fasta = tmp_path / "wt.fasta"
     fasta.write_text(FASTA)
     out = tmp_path / "batch_score"
-    code, stdout, stderr = run_job("--checkpoint", str(tiny_checkpoint), "--scan", str(fasta), "--positions", "1-4",
-                                   root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
+    code, stdout, stderr = run_job(
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--scan",
+        str(fasta),
+        "--positions",
+        "1-4",
+        root=tmp_path,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 0, stderr[-3000:]
     assert "133 scored, 0 skipped" in stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -52,16 +65,26 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     assert summary["total"] == 135 and reconciles(summary)
     assert summary["by_reason"] == {"notation_mismatch": 1, "bad_alphabet": 1}
     # every wild type once, every mutant once: encoder calls = unique wild types + mutants
-    assert summary["encoder"] == {"wild_types": 2, "mutants": 133, "sequences": 135, "distinct_wild_types": 2,
-                                  "distinct_mutants": 133}
+    assert summary["encoder"] == {
+        "wild_types": 2,
+        "mutants": 133,
+        "sequences": 135,
+        "distinct_wild_types": 2,
+        "distinct_mutants": 133,
+    }
 
     table = pq.read_table(out / "predictions.parquet")
     assert table.column_names == ["id", "wild_type_id", "mutations", "description"]
     rows = table.to_pylist()
     assert len(rows) == summary["written"] == 133
     assert [r["id"] for r in rows[:19]] == [f"wt_a:M1{aa}" for aa in STANDARD if aa != "M"]  # input order
-    assert {r["id"] for r in rows} == {f"{name}:{wt[p - 1]}{p}{aa}" for name, wt, n in (("wt_a", WT_A, 4), ("wt_b", WT_B, 3))
-                                       for p in range(1, n + 1) for aa in STANDARD if aa != wt[p - 1]}
+    assert {r["id"] for r in rows} == {
+        f"{name}:{wt[p - 1]}{p}{aa}"
+        for name, wt, n in (("wt_a", WT_A, 4), ("wt_b", WT_B, 3))
+        for p in range(1, n + 1)
+        for aa in STANDARD
+        if aa != wt[p - 1]
+    }
     assert all(r["mutations"] == [r["id"].split(":")[1]] and r["wild_type_id"] == r["id"].split(":")[0] for r in rows)
     assert all(isinstance(r["description"], str) for r in rows)
     assert [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()] == rows
@@ -73,8 +96,9 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     parts = sorted((out / "parts").glob("part-*.parquet"))
     lost = pq.read_table(parts[0]).column("id").to_pylist()
     parts[0].unlink()
-    again = batch_score(tiny_config(tmp_path, *SETTINGS), checkpoint=tiny_checkpoint, output=out, scan=fasta,
-                        positions="1-5")
+    again = batch_score(
+        tiny_config(tmp_path, *SETTINGS), checkpoint=tiny_checkpoint, output=out, scan=fasta, positions="1-5"
+    )
     assert again["scored"] == 19 + len(lost) and again["skipped"] == 133 - len(lost)
     assert again["rejected"] == 3 and reconciles(again)  # wt_b: positions 4 and 5 and again["written"] == 152
     ids = pq.read_table(out / "predictions.parquet").column("id").to_pylist()
@@ -82,8 +106,13 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
 
     # decoding changed: refuse to mix descriptions of two settings in one output
     with pytest.raises(MismatchError, match="max_new_tokens"):
-        batch_score(tiny_config(tmp_path, *SETTINGS, "generation.max_new_tokens=5"), checkpoint=tiny_checkpoint,
-                    output=out, scan=fasta, positions="1-5")
+        batch_score(
+            tiny_config(tmp_path, *SETTINGS, "generation.max_new_tokens=5"),
+            checkpoint=tiny_checkpoint,
+            output=out,
+            scan=fasta,
+            positions="1-5",
+        )
 
 
 def test_mutation_set_rows_and_rejects(ray_cluster, tiny_checkpoint, tmp_path):
@@ -100,13 +129,16 @@ def test_mutation_set_rows_and_rejects(ray_cluster, tiny_checkpoint, tmp_path):
     ]
     path = tmp_path / "variants.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = batch_score(tiny_config(tmp_path, *SETTINGS), checkpoint=tiny_checkpoint, output=tmp_path / "out",
-                          inputs=[path])
+    summary = batch_score(
+        tiny_config(tmp_path, *SETTINGS), checkpoint=tiny_checkpoint, output=tmp_path / "out", inputs=[path]
+    )
     assert (summary["total"], summary["scored"], summary["rejected"], summary["skipped"]) == (8, 4, 4, 0)
     assert summary["encoder"]["wild_types"] == 2 and summary["encoder"]["mutants"] == 4
     got = pq.read_table(tmp_path / "out" / "predictions.parquet").to_pylist()
-    assert [(r["id"], r["wild_type_id"], r["mutations"]) for r in got[:2]] == [("v1", "P1", ["K2R"]),
-                                                                            ("v2", "P1", ["K2R", "Q9A"])]
+    assert [(r["id"], r["wild_type_id"], r["mutations"]) for r in got[:2]] == [
+        ("v1", "P1", ["K2R"]),
+        ("v2", "P1", ["K2R", "Q9A"]),
+    ]
     assert got[2]["id"] == "v3" and got[2]["wild_type_id"].startswith("wt-") and got[2]["mutations"] == ["Y5W"]
     rejects = {r["line"]: r for r in map(json.loads, (tmp_path / "out" / "rejects.jsonl").read_text().splitlines())}
     assert sorted(rejects) == [5, 6, 7, 8]
@@ -118,8 +150,17 @@ def test_mutation_set_rows_and_rejects(ray_cluster, tiny_checkpoint, tmp_path):
 def test_bad_invocations_exit_2(tiny_checkpoint, tmp_path, capsys, monkeypatch):
     fasta = tmp_path / "wt.fasta"
     fasta.write_text(FASTA)
-    code, _, err = run_job("--checkpoint", str(tiny_checkpoint), "--positions", "1-3", "--input", str(fasta),
-                           root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
+    code, _, err = run_job(
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--positions",
+        "1-3",
+        "--input",
+        str(fasta),
+        root=tmp_path,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 2 and "--positions only applies to --scan" in err
     code, _, err = run_job("--scan", str(fasta), root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2 and "jobs/finetune.py" in err

@@ -41,8 +41,12 @@ def test_store_embeddings_are_used_and_give_the_same_text(tiny_checkpoint, tmp_p
     fresh = Describer(checkpoint=tiny_checkpoint, cfg=cfg)
     want = fresh.describe(PAIRS)
     seqs = [WT, OTHER, PAIRS[0][1]]
-    store = EmbeddingStore.create(tmp_path / "store", encoder_id=fresh.encoder.encoder_id,
-                                  hidden_size=fresh.encoder.hidden_size, dtype=cfg.embed.dtype)
+    store = EmbeddingStore.create(
+        tmp_path / "store",
+        encoder_id=fresh.encoder.encoder_id,
+        hidden_size=fresh.encoder.hidden_size,
+        dtype=cfg.embed.dtype,
+    )
     store.write_shard(seqs, fresh.encoder.embed(seqs))
     store.update_manifest()
     d = Describer(checkpoint=tiny_checkpoint, cfg=cfg, store=tmp_path / "store")
@@ -57,7 +61,9 @@ def test_store_of_another_encoder_is_ignored(tiny_checkpoint, tmp_path):
 
 
 def test_finetuned_checkpoint_names_the_command(tmp_path):
-    with pytest.raises(InputError, match=r"does not exist; train one with `python jobs/pretrain.py && python jobs/finetune.py`"):
+    with pytest.raises(
+        InputError, match=r"does not exist; train one with `python jobs/pretrain.py && python jobs/finetune.py`"
+    ):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path / "nope")
     with pytest.raises(InputError, match="is not an m2t checkpoint"):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path)

@@ -18,8 +18,17 @@ from m2t.infer.metrics import METRICS, score
 
 REPO = Path(__file__).resolve().parents[2]
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQKPLVA"
-COLUMNS = ["", "Unnamed: 0", "entry", "protein1", "protein2", "uniprot_description", "GPT_description", "protein_name",
-           "function"]
+COLUMNS = [
+    "",
+    "Unnamed: 0",
+    "entry",
+    "protein1",
+    "protein2",
+    "uniprot_description",
+    "GPT_description",
+    "protein_name",
+    "function",
+]
 
 
 def _mutate(seq: str, pos: int, aa: str) -> str:
@@ -28,11 +37,31 @@ def _mutate(seq: str, pos: int, aa: str) -> str:
 
 def write_mutadescribe(path: Path) -> Path:
     rows = [
-        ["0", "0", "P00001-K2R", WT, _mutate(WT, 2, "R"), "Loss of activity.", "The mutation disrupts binding.", "Kinase A", "f"],
+        [
+            "0",
+            "0",
+            "P00001-K2R",
+            WT,
+            _mutate(WT, 2, "R"),
+            "Loss of activity.",
+            "The mutation disrupts binding.",
+            "Kinase A",
+            "f",
+        ],
         ["1", "1", "P00001-Q9A", WT, _mutate(WT, 9, "A"), "No effect on activity.", "", "Kinase A", "f"],
         ["2", "2", "P00002-L3P", "MKLVAAGIVAL", "MKPVAAGIVAL", "", "Proline disrupts the helix.", "Helix B", "f"],
         ["3", "3", "P00002-V4D", "MKLVAAGIVAL", "MKLDAAGIVAL", "", "", "Helix B", "f"],  # no text: rejected
-        ["4", "4", "P00002-W5G", "MKLVAAGIVAL", "MKLVGAGIVAL", "Wrong entry.", "x", "Helix B", "f"],  # A5, not W5: rejected
+        [
+            "4",
+            "4",
+            "P00002-W5G",
+            "MKLVAAGIVAL",
+            "MKLVGAGIVAL",
+            "Wrong entry.",
+            "x",
+            "Helix B",
+            "f",
+        ],  # A5, not W5: rejected
     ]
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -42,8 +71,10 @@ def write_mutadescribe(path: Path) -> Path:
 
 
 def write_seed_jsonl(path: Path) -> Path:
-    items = [{"wild_type_seq": WT, "mutation_seq": _mutate(WT, 5, "W"), "text_description": "<delta_P> Reduced stability."},
-             {"wild_type_seq": WT, "mutation_seq": _mutate(WT, 7, "G"), "text_description": "Increased activity."}]
+    items = [
+        {"wild_type_seq": WT, "mutation_seq": _mutate(WT, 5, "W"), "text_description": "<delta_P> Reduced stability."},
+        {"wild_type_seq": WT, "mutation_seq": _mutate(WT, 7, "G"), "text_description": "Increased activity."},
+    ]
     path.write_text("".join(json.dumps(i) + "\n" for i in items))
     return path
 
@@ -62,9 +93,20 @@ def run_job(*args: str, root: Path, capsys, monkeypatch) -> tuple[int, str, str]
 def test_evaluate_reports_metrics_per_file(tiny_checkpoint, tmp_path, capsys, monkeypatch):
     csv_path, jsonl_path = write_mutadescribe(tmp_path / "muta.csv"), write_seed_jsonl(tmp_path / "seed.jsonl")
     out = tmp_path / "eval"
-    code, stdout, stderr = run_job("--checkpoint", str(tiny_checkpoint), "--data", str(csv_path), str(jsonl_path),
-                                   "--output", str(out), "generation.max_new_tokens=6", "generation.batch_size=2",
-                                   root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
+    code, stdout, stderr = run_job(
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--data",
+        str(csv_path),
+        str(jsonl_path),
+        "--output",
+        str(out),
+        "generation.max_new_tokens=6",
+        "generation.batch_size=2",
+        root=tmp_path,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     assert code == 0, stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["files"]) == {"muta", "seed"}
@@ -76,8 +118,11 @@ def test_evaluate_reports_metrics_per_file(tiny_checkpoint, tmp_path, capsys, mo
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [p["id"] for p in preds] == ["P00001-K2R", "P00001-Q9A", "P00002-L3P", "seed.jsonl:1", "seed.jsonl:2"]
     # MutaPLM's reference: uniprot + " " + GPT, stripped; the seed's <delta_P> placeholder is not part of it
-    assert [p["reference"] for p in preds[:3]] == ["Loss of activity. The mutation disrupts binding.",
-                                                   "No effect on activity.", "Proline disrupts the helix."]
+    assert [p["reference"] for p in preds[:3]] == [
+        "Loss of activity. The mutation disrupts binding.",
+        "No effect on activity.",
+        "Proline disrupts the helix.",
+    ]
     assert preds[3]["reference"] == "Reduced stability." and preds[0]["mutations"] == ["K2R"]
     assert all(isinstance(p["prediction"], str) for p in preds)
     for name in ("muta", "seed"):  # the numbers are the metric protocol applied to what was written
@@ -95,11 +140,16 @@ def test_evaluate_reports_metrics_per_file(tiny_checkpoint, tmp_path, capsys, mo
 
 
 def test_evaluate_defaults_to_the_synthetic_test_split(tiny_checkpoint, tmp_path):
-    cfg = tiny_config(tmp_path, "data.synthetic.n_proteins=10", "data.synthetic.mutants_per_protein=2",
-                      "data.test_fraction=0.2")
+    cfg = tiny_config(
+        tmp_path, "data.synthetic.n_proteins=10", "data.synthetic.mutants_per_protein=2", "data.test_fraction=0.2"
+    )
     evaluate(cfg, checkpoint=tiny_checkpoint, data=None, output=tmp_path / "evaluate")
-    test = split_records(generate(**cfg.data.synthetic.model_dump()), val_fraction=cfg.data.val_fraction,
-                         test_fraction=0.2, seed=cfg.data.split_seed)["test"]
+    test = split_records(
+        generate(**cfg.data.synthetic.model_dump()),
+        val_fraction=cfg.data.val_fraction,
+        test_fraction=0.2,
+        seed=cfg.data.split_seed,
+    )["test"]
     metrics = json.loads((tmp_path / "evaluate" / "metrics.json").read_text())
     assert metrics["files"]["synthetic_test"]["n"] == len(test) > 0
     ids = [json.loads(line)["id"] for line in (tmp_path / "evaluate" / "predictions.jsonl").read_text().splitlines()]
@@ -122,6 +172,8 @@ def test_evaluate_on_real_mutadescribe_rows(tiny_checkpoint, tmp_path, mutadescr
         csv.writer(fh).writerows(short)
     evaluate(tiny_config(tmp_path), checkpoint=tiny_checkpoint, data=[sample], output=tmp_path / "e")
     header = short[0]
-    want = [(r[header.index("uniprot_description")] + " " + r[header.index("GPT_description")]).strip() for r in short[1:]]
+    want = [
+        (r[header.index("uniprot_description")] + " " + r[header.index("GPT_description")]).strip() for r in short[1:]
+    ]
     preds = [json.loads(line) for line in (tmp_path / "e" / "predictions.jsonl").read_text().splitlines()]
     assert [p["reference"] for p in preds] == want

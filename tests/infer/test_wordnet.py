@@ -19,7 +19,11 @@ def test_lexnames_has_45_rows_with_categories():
     rows = [line.split("\t") for line in lexnames_text().splitlines()]
     assert len(rows) == 45
     assert rows[0] == ["00", "adj.all", "3"] and rows[3] == ["03", "noun.Tops", "1"]
-    assert rows[29] == ["29", "verb.body", "2"] and rows[2] == ["02", "adv.all", "4"] and rows[44] == ["44", "adj.ppl", "3"]
+    assert (
+        rows[29] == ["29", "verb.body", "2"]
+        and rows[2] == ["02", "adv.all", "4"]
+        and rows[44] == ["44", "adj.ppl", "3"]
+    )
 
 
 def test_lexnames_matches_the_man_page():

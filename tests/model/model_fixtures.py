@@ -39,8 +39,9 @@ def open_gates(model: M2TModel, value: float = 0.08) -> None:
                 p.fill_(value)
 
 
-def random_batch(model: M2TModel, cfg: Config, descriptions: list[str | None], lengths: list[tuple[int, int]],
-                 seed: int = 0) -> dict[str, torch.Tensor]:
+def random_batch(
+    model: M2TModel, cfg: Config, descriptions: list[str | None], lengths: list[tuple[int, int]], seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A collated batch with random (wild type, mutant) embeddings of the given residue counts."""
     g = torch.Generator().manual_seed(seed)
     examples = []
@@ -58,15 +59,33 @@ def save_local_llm(root: Path, *, with_pad: bool = False) -> Path:
     specials = [BOS, EOS, START_HEADER, END_HEADER, EOT] + (["<|finetune_right_pad_id|>"] if with_pad else [])
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    bpe.train_from_iterator(["a protein mutation is replaced by histidine"] * 3, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS,
-                                  additional_special_tokens=[START_HEADER, END_HEADER, EOT])
+    bpe.train_from_iterator(
+        ["a protein mutation is replaced by histidine"] * 3,
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, additional_special_tokens=[START_HEADER, END_HEADER, EOT]
+    )
     tok.chat_template = LLAMA3_CHAT_TEMPLATE
     torch.manual_seed(0)
-    llm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                       num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=False,
-                                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
+    llm = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            tie_word_embeddings=False,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+    )
     llm.save_pretrained(root)
     tok.save_pretrained(root)
     return root

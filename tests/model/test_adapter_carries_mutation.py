@@ -22,9 +22,34 @@ from m2t.encoders import build_encoder
 from m2t.model import build_model, collate, make_example
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
-NAMES = dict(zip(AA, ["alanine", "cysteine", "aspartate", "glutamate", "phenylalanine", "glycine", "histidine",
-                      "isoleucine", "lysine", "leucine", "methionine", "asparagine", "proline", "glutamine", "arginine",
-                      "serine", "threonine", "valine", "tryptophan", "tyrosine"], strict=True))
+NAMES = dict(
+    zip(
+        AA,
+        [
+            "alanine",
+            "cysteine",
+            "aspartate",
+            "glutamate",
+            "phenylalanine",
+            "glycine",
+            "histidine",
+            "isoleucine",
+            "lysine",
+            "leucine",
+            "methionine",
+            "asparagine",
+            "proline",
+            "glutamine",
+            "arginine",
+            "serine",
+            "threonine",
+            "valine",
+            "tryptophan",
+            "tyrosine",
+        ],
+        strict=True,
+    )
+)
 STEPS, LR, BATCH = 800, 1.5e-3, 32
 
 
@@ -36,7 +61,7 @@ def substitutions(rng: random.Random, n_proteins: int, per_protein: int) -> list
         for _ in range(per_protein):
             i = rng.randrange(len(wt))
             new = rng.choice([a for a in AA if a != wt[i]])
-            out.append((wt, wt[:i] + new + wt[i + 1:], new))
+            out.append((wt, wt[:i] + new + wt[i + 1 :], new))
     return out
 
 
@@ -49,8 +74,12 @@ def train_and_score(train, test, emb: dict[str, torch.Tensor], *, zero: bool) ->
     model.llm.requires_grad_(True)  # the tiny random LLM must also learn to write (see the module docstring)
 
     def example(wt: str, mut: str, new: str | None) -> dict:
-        ex = make_example(model.tokenizer, cfg.model, None if new is None else f"The residue is replaced by {NAMES[new]}.")
-        ex["wt_emb"], ex["mut_emb"] = (torch.zeros_like(emb[wt]), torch.zeros_like(emb[mut])) if zero else (emb[wt], emb[mut])
+        ex = make_example(
+            model.tokenizer, cfg.model, None if new is None else f"The residue is replaced by {NAMES[new]}."
+        )
+        ex["wt_emb"], ex["mut_emb"] = (
+            (torch.zeros_like(emb[wt]), torch.zeros_like(emb[mut])) if zero else (emb[wt], emb[mut])
+        )
         return ex
 
     examples = [example(*t) for t in train]
@@ -66,8 +95,13 @@ def train_and_score(train, test, emb: dict[str, torch.Tensor], *, zero: bool) ->
         opt.step()
         sched.step()
     batch = collate([example(wt, mut, None) for wt, mut, _ in test], pad_id=model.pad_id)
-    texts = model.generate(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"],
-                           mut_mask=batch["mut_mask"], max_new_tokens=12)
+    texts = model.generate(
+        wt_emb=batch["wt_emb"],
+        wt_mask=batch["wt_mask"],
+        mut_emb=batch["mut_emb"],
+        mut_mask=batch["mut_mask"],
+        max_new_tokens=12,
+    )
     named = [m.group(1) if (m := re.search(r"replaced by (\w+)", t)) else None for t in texts]
     return sum(n == NAMES[new] for n, (_, _, new) in zip(named, test, strict=True)) / len(test), texts
 

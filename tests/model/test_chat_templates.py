@@ -33,8 +33,13 @@ class Chat:
 def chat(request) -> Chat:
     if request.param == "llama3":
         cfg = tiny_cfg()
-        return Chat(cfg, build_tokenizer(cfg.model), "<|eot_id|>", "<|start_header_id|>system<|end_header_id|>",
-                    "<|start_header_id|>assistant<|end_header_id|>\n\n")
+        return Chat(
+            cfg,
+            build_tokenizer(cfg.model),
+            "<|eot_id|>",
+            "<|start_header_id|>system<|end_header_id|>",
+            "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        )
     cfg = tiny_cfg(f"model.llm={request.getfixturevalue('smollm2_dir')}")
     return Chat(cfg, build_tokenizer(cfg.model), "<|im_end|>", "<|im_start|>system\n", "<|im_start|>assistant\n")
 
@@ -72,11 +77,13 @@ def test_labels_supervise_the_answer_and_its_end_of_turn_as_the_template_writes_
     answer = ex["labels"][n:]
     assert answer == ex["input_ids"][n:] and answer[-1] == end_of_turn_id(tok)
     assert tok.decode(answer[:-1]) == TEXT
-    messages = [{"role": "system", "content": model_cfg.system_prompt},
-                {"role": "user", "content": f"{model_cfg.delta_token}\n{model_cfg.instruction}"},
-                {"role": "assistant", "content": TEXT}]
+    messages = [
+        {"role": "system", "content": model_cfg.system_prompt},
+        {"role": "user", "content": f"{model_cfg.delta_token}\n{model_cfg.instruction}"},
+        {"role": "assistant", "content": TEXT},
+    ]
     full = tok.apply_chat_template(messages, tokenize=True)  # the template's own rendering of the conversation
-    assert full[:len(ex["input_ids"])] == ex["input_ids"]
+    assert full[: len(ex["input_ids"])] == ex["input_ids"]
 
 
 def test_right_padding_for_training_and_left_padding_for_generation(chat):
@@ -119,8 +126,14 @@ def test_greedy_generation_stops_at_the_end_of_turn(chat, one_torch_thread):
     model = build_model(chat.cfg, stage="pretrain", dim_in=16)
     g = torch.Generator().manual_seed(0)
     emb, mask = torch.randn(2, 30, 16, generator=g), torch.ones(2, 30, dtype=torch.bool)
-    args = dict(wt_emb=emb, wt_mask=mask, mut_emb=emb, mut_mask=mask, max_new_tokens=48,
-                instructions=["Describe the effect of this mutation.", "Name one amino acid. Answer with one word."])
+    args = dict(
+        wt_emb=emb,
+        wt_mask=mask,
+        mut_emb=emb,
+        mut_mask=mask,
+        max_new_tokens=48,
+        instructions=["Describe the effect of this mutation.", "Name one amino acid. Answer with one word."],
+    )
     ids = model.generate_ids(**args)
     eot, pad = end_of_turn_id(model.tokenizer), model.tokenizer.pad_token_id
     assert ids.shape[0] == 2 and ids.shape[1] <= 48
@@ -128,7 +141,7 @@ def test_greedy_generation_stops_at_the_end_of_turn(chat, one_torch_thread):
     for row in ids.tolist():
         if eot in row:
             stopped += 1
-            assert set(row[row.index(eot) + 1:]) <= {pad}
+            assert set(row[row.index(eot) + 1 :]) <= {pad}
         else:
             assert len(row) == 48
     assert model.generate(**args) == [t.strip() for t in model.tokenizer.batch_decode(ids, skip_special_tokens=True)]

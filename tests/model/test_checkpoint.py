@@ -51,7 +51,8 @@ def test_stage1_checkpoint_layout_and_identical_logits(stage1):
     assert loaded_cfg == cfg
     torch.testing.assert_close(_logits(loaded, batch), _logits(model, batch), rtol=0, atol=0)
     assert {n for n, p in loaded.named_parameters() if p.requires_grad} == {
-        n for n, _ in loaded.named_parameters() if n.startswith("adapter.")}
+        n for n, _ in loaded.named_parameters() if n.startswith("adapter.")
+    }
 
 
 def test_stage2_checkpoint_roundtrip_peft_format_and_merged_export(stage1, tmp_path):
@@ -128,11 +129,15 @@ def test_a_moved_setting_is_read_at_its_new_place_and_an_unreadable_config_is_a_
     del meta["config"]["encoder"]["max_padding"]
     meta["config"]["embed"]["max_padding"] = 0.25
     (old / "m2t_model.json").write_text(json.dumps(meta))
-    assert trained_config(old).encoder.max_padding == 0.25 and "max_padding" not in trained_config(old).embed.model_dump()
+    assert (
+        trained_config(old).encoder.max_padding == 0.25 and "max_padding" not in trained_config(old).embed.model_dump()
+    )
     _, loaded_cfg = load_checkpoint(old, stage="infer")
     assert loaded_cfg.encoder.max_padding == 0.25
 
     meta["config"]["model"]["no_such_setting"] = 1
     (old / "m2t_model.json").write_text(json.dumps(meta))
-    with pytest.raises(MismatchError, match=r"does not fit m2t (?s:.*)old/m2t_model.json: unknown key 'model.no_such_setting'"):
+    with pytest.raises(
+        MismatchError, match=r"does not fit m2t (?s:.*)old/m2t_model.json: unknown key 'model.no_such_setting'"
+    ):
         trained_config(old)

@@ -47,7 +47,9 @@ def test_stage2_with_train_adapters_also_trains_the_adapter():
     cfg = tiny_cfg("lora.train_adapters=true")
     model = build_model(cfg, stage="finetune", dim_in=64)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert {n for n in trainable if n.startswith("adapter.")} == {n for n, _ in model.adapter.named_parameters(prefix="adapter")}
+    assert {n for n in trainable if n.startswith("adapter.")} == {
+        n for n, _ in model.adapter.named_parameters(prefix="adapter")
+    }
     assert {n for n in trainable if not n.startswith("adapter.")} == {n for n in trainable if "lora_" in n}
 
 

@@ -39,7 +39,11 @@ def test_saved_tokenizer_has_the_special_tokens_of_the_gguf_metadata(smollm2_dir
     ids = {name: gguf_meta[f"tokenizer.ggml.{name}_token_id"] for name in ("bos", "eos", "padding", "unknown")}
     assert ids == {"bos": 1, "eos": 2, "padding": 2, "unknown": 0}
     assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.unk_token_id) == (
-        ids["bos"], ids["eos"], ids["padding"], ids["unknown"])
+        ids["bos"],
+        ids["eos"],
+        ids["padding"],
+        ids["unknown"],
+    )
     assert (tok.bos_token, tok.eos_token, tok.unk_token) == ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
     assert tok.get_vocab() == {t: i for i, t in enumerate(gguf_meta["tokenizer.ggml.tokens"])}
     assert tok.chat_template == gguf_meta["tokenizer.chat_template"]
@@ -73,8 +77,11 @@ def test_saved_directory_loads_plainly_with_the_logits_of_the_gguf(smollm2_dir):
     assert ours.num_parameters() == theirs.num_parameters() == 134_515_008
     gen = ours.generation_config
     assert (gen.bos_token_id, gen.eos_token_id, gen.pad_token_id) == (1, 2, 2)
-    ids = tok.apply_chat_template([{"role": "system", "content": "You are an expert protein biologist."},
-                                   {"role": "user", "content": TEXTS[0]}], add_generation_prompt=True, return_tensors="pt")
+    ids = tok.apply_chat_template(
+        [{"role": "system", "content": "You are an expert protein biologist."}, {"role": "user", "content": TEXTS[0]}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+    )
     with torch.no_grad():
         assert torch.equal(ours(ids).logits, theirs(ids).logits)
 
@@ -84,8 +91,13 @@ def test_a_second_run_is_a_no_op(smollm2_dir):
     before = weights.stat().st_mtime_ns
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     started = time.time()
-    out = subprocess.run([sys.executable, "-m", "m2t.model.gguf", "--out", str(smollm2_dir)], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "m2t.model.gguf", "--out", str(smollm2_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"already converted in {smollm2_dir}" in out
     assert weights.stat().st_mtime_ns == before and time.time() - started < 60
 

@@ -68,14 +68,25 @@ def test_batched_left_padded_greedy_generation_equals_one_by_one(setup):
         instructions = ["Describe it.", "Describe the effect of this mutation on the protein in detail.", "Why?"]
         kwargs = dict(max_new_tokens=10, temperature=0.0, top_p=1.0)
         model.train()
-        together = model.generate(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"],
-                                  mut_mask=batch["mut_mask"], instructions=instructions, **kwargs)
+        together = model.generate(
+            wt_emb=batch["wt_emb"],
+            wt_mask=batch["wt_mask"],
+            mut_emb=batch["mut_emb"],
+            mut_mask=batch["mut_mask"],
+            instructions=instructions,
+            **kwargs,
+        )
         assert model.training  # generate restores the mode it found
         alone = []
         for i, (lw, lm) in enumerate(lengths):
-            alone += model.generate(wt_emb=batch["wt_emb"][i:i + 1, :lw], wt_mask=batch["wt_mask"][i:i + 1, :lw],
-                                    mut_emb=batch["mut_emb"][i:i + 1, :lm], mut_mask=batch["mut_mask"][i:i + 1, :lm],
-                                    instructions=instructions[i:i + 1], **kwargs)
+            alone += model.generate(
+                wt_emb=batch["wt_emb"][i : i + 1, :lw],
+                wt_mask=batch["wt_mask"][i : i + 1, :lw],
+                mut_emb=batch["mut_emb"][i : i + 1, :lm],
+                mut_mask=batch["mut_mask"][i : i + 1, :lm],
+                instructions=instructions[i : i + 1],
+                **kwargs,
+            )
     finally:
         open_gates(model, 0.0)
     assert together == alone
@@ -85,8 +96,15 @@ def test_batched_left_padded_greedy_generation_equals_one_by_one(setup):
 def test_sampling_is_reproducible_under_a_seed(setup):
     cfg, model = setup
     batch = random_batch(model, cfg, [None, None], [(10, 10), (12, 12)])
-    args = dict(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"], mut_mask=batch["mut_mask"],
-                max_new_tokens=6, temperature=1.0, top_p=0.9)
+    args = dict(
+        wt_emb=batch["wt_emb"],
+        wt_mask=batch["wt_mask"],
+        mut_emb=batch["mut_emb"],
+        mut_mask=batch["mut_mask"],
+        max_new_tokens=6,
+        temperature=1.0,
+        top_p=0.9,
+    )
     torch.manual_seed(7)
     first = model.generate(**args)
     torch.manual_seed(7)

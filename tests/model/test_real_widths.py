@@ -45,8 +45,8 @@ from m2t.encoders import build_encoder
 from m2t.encoders.esm2 import Esm2Encoder, tiny_tokenizer
 from m2t.encoders.esm3 import tiny_model as esm3_model
 from m2t.encoders.esmc import tiny_model as esmc_model
-from m2t.model.batching import pad_embeddings as pad
 from m2t.model import build_adapter, collate, load_checkpoint, make_example, merge_lora, save_checkpoint
+from m2t.model.batching import pad_embeddings as pad
 from m2t.train.batches import to_device
 from m2t.train.build import deepspeed_engine, stage_model
 
@@ -55,12 +55,26 @@ PEAK_GIB, LEFT_GIB = 12.0, 1.0
 DOC = REPO_ROOT / "docs" / "model.md"
 REAL = REPO_ROOT / "jobs" / "configs" / "llama3_esm3.yaml"
 # facebook/esm2_t33_650M_UR50D's config.json (transformers ships no copy); ESM C's are esm.pretrained's
-ESM2_650M = {"vocab_size": 33, "hidden_size": 1280, "num_hidden_layers": 33, "num_attention_heads": 20,
-             "intermediate_size": 5120, "pad_token_id": 1, "mask_token_id": 32, "position_embedding_type": "rotary",
-             "token_dropout": True, "max_position_embeddings": 1026, "layer_norm_eps": 1e-5,
-             "emb_layer_norm_before": False, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-ESMC = {"ESM C 300M": {"d_model": 960, "n_heads": 15, "n_layers": 30},
-        "ESM C 600M": {"d_model": 1152, "n_heads": 18, "n_layers": 36}}
+ESM2_650M = {
+    "vocab_size": 33,
+    "hidden_size": 1280,
+    "num_hidden_layers": 33,
+    "num_attention_heads": 20,
+    "intermediate_size": 5120,
+    "pad_token_id": 1,
+    "mask_token_id": 32,
+    "position_embedding_type": "rotary",
+    "token_dropout": True,
+    "max_position_embeddings": 1026,
+    "layer_norm_eps": 1e-5,
+    "emb_layer_norm_before": False,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
+ESMC = {
+    "ESM C 300M": {"d_model": 960, "n_heads": 15, "n_layers": 30},
+    "ESM C 600M": {"d_model": 1152, "n_heads": 18, "n_layers": 36},
+}
 WIDTHS = {"ESM3-open": 1536, "ESM-2 650M": 1280, "ESM C 600M": 1152, "ESM C 300M": 960}
 
 
@@ -69,7 +83,7 @@ def doc_table(header: str) -> dict[str, list[str]]:
     lines = DOC.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
     rows = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -89,7 +103,7 @@ def safetensors_data(path: Path) -> tuple[int, int]:
     """``(parameters, data bytes)`` of a safetensors file, read from its header; checks the bytes add up."""
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    entries = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
+    entries = {k: v for k, v in json.loads(raw[8 : 8 + n]).items() if k != "__metadata__"}
     count = sum(torch.Size(v["shape"]).numel() for v in entries.values())
     data = sum(v["data_offsets"][1] - v["data_offsets"][0] for v in entries.values())
     assert data == len(raw) - 8 - n
@@ -115,8 +129,15 @@ def test_the_real_dims_are_the_sdk_and_hub_ones():
     assert sdk_arguments(pretrained.ESMC_300M_202412, "ESMC") == ESMC["ESM C 300M"]
     assert sdk_arguments(pretrained.ESMC_600M_202412, "ESMC") == ESMC["ESM C 600M"]
     config = llama31_8b_config()
-    assert (config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.intermediate_size,
-            config.vocab_size, config.rms_norm_eps, config.tie_word_embeddings) == (4096, 32, 8, 14336, 128256, 1e-5, False)
+    assert (
+        config.hidden_size,
+        config.num_attention_heads,
+        config.num_key_value_heads,
+        config.intermediate_size,
+        config.vocab_size,
+        config.rms_norm_eps,
+        config.tie_word_embeddings,
+    ) == (4096, 32, 8, 14336, 128256, 1e-5, False)
     assert config.rope_scaling == LLAMA31_8B["rope_scaling"] and config.rope_theta == 500000.0
 
 
@@ -135,8 +156,11 @@ def test_documented_sizes_are_the_built_modules():
     parts = doc_table("part")
     with torch.device("meta"):
         llama = LlamaForCausalLM(llama31_8b_config())
-        encoders = {"ESM3-open": esm3_model(**ESM3_OPEN, seed=0), "ESM-2 650M": EsmModel(EsmConfig(**ESM2_650M),
-                    add_pooling_layer=False), **{k: esmc_model(**v, seed=0) for k, v in ESMC.items()}}
+        encoders = {
+            "ESM3-open": esm3_model(**ESM3_OPEN, seed=0),
+            "ESM-2 650M": EsmModel(EsmConfig(**ESM2_650M), add_pooling_layer=False),
+            **{k: esmc_model(**v, seed=0) for k, v in ESMC.items()},
+        }
     for name, module in {"Llama-3.1-8B-Instruct": llama, **encoders}.items():
         (row,) = [cells for key, cells in parts.items() if key.startswith(name)]
         assert f"{params(module) / 1e6:,.1f} M" == row[0], name
@@ -153,8 +177,14 @@ def _encoder(name: str):
         return build_encoder(esm3_open_twin(n_layers=2, **runtime))
     if name == "ESM-2 650M":
         model = EsmModel(EsmConfig(**{**ESM2_650M, "num_hidden_layers": 2}), add_pooling_layer=False)
-        return Esm2Encoder(model=model, tokenizer=tiny_tokenizer(), encoder_id="esm2:650M-width-l2", token_budget=8192,
-                           device=torch.device("cpu"), dtype=torch.float32)
+        return Esm2Encoder(
+            model=model,
+            tokenizer=tiny_tokenizer(),
+            encoder_id="esm2:650M-width-l2",
+            token_budget=8192,
+            device=torch.device("cpu"),
+            dtype=torch.float32,
+        )
     tiny = TinyEncoderConfig(**{**ESMC[name], "n_layers": 2})
     return build_encoder(EncoderConfig(backend="esmc", name="tiny", tiny=tiny, **runtime))
 
@@ -223,17 +253,25 @@ def test_llama31_8b_width_trains_both_stages_checkpoints_and_generates(tmp_path)
     started = time.perf_counter()
     with PeakRss() as rss:
         _both_stages(tmp_path)
-    print(f"\nreal-width Llama test: {time.perf_counter() - started:.0f} s, RSS start {rss.start:.2f} GiB, peak "
-          f"+{rss.peak - rss.start:.2f} GiB, end +{rss.end - rss.start:.2f} GiB")
+    print(
+        f"\nreal-width Llama test: {time.perf_counter() - started:.0f} s, RSS start {rss.start:.2f} GiB, peak "
+        f"+{rss.peak - rss.start:.2f} GiB, end +{rss.end - rss.start:.2f} GiB"
+    )
     assert rss.peak - rss.start < PEAK_GIB
     assert rss.end - rss.start < LEFT_GIB
 
 
 def _both_stages(tmp: Path) -> None:
     llm_dir = write_random_llm(tmp / "llama", config=llama31_8b_config(num_layers=2), dtype=torch.bfloat16)
-    cfg = real_cfg(f"model.llm={llm_dir}", "model.dtype=bfloat16", f"output.root={tmp}",
-                   "train.pretrain.micro_batch_size=2", "train.pretrain.grad_accum=1",
-                   "train.finetune.micro_batch_size=2", "train.finetune.grad_accum=1")
+    cfg = real_cfg(
+        f"model.llm={llm_dir}",
+        "model.dtype=bfloat16",
+        f"output.root={tmp}",
+        "train.pretrain.micro_batch_size=2",
+        "train.pretrain.grad_accum=1",
+        "train.finetune.micro_batch_size=2",
+        "train.finetune.grad_accum=1",
+    )
     cfg = cfg.model_copy(update={"encoder": esm3_open_twin(n_layers=2, device="cpu", dtype="float32")})
     encoder = build_encoder(cfg.encoder)
     records = profile_records(wild_types=2, length_scale=0.5)
@@ -241,14 +279,25 @@ def _both_stages(tmp: Path) -> None:
     common = {"resume": None, "encoder_id": encoder.encoder_id, "dim_in": encoder.hidden_size}
 
     def batch(model):
-        return collate([{**make_example(model.tokenizer, cfg.model, r.description), "wt_emb": embs[2 * i],
-                         "mut_emb": embs[2 * i + 1]} for i, r in enumerate(records[:2])], pad_id=model.pad_id)
+        return collate(
+            [
+                {
+                    **make_example(model.tokenizer, cfg.model, r.description),
+                    "wt_emb": embs[2 * i],
+                    "mut_emb": embs[2 * i + 1],
+                }
+                for i, r in enumerate(records[:2])
+            ],
+            pad_id=model.pad_id,
+        )
 
     with single_process_group():
         model = stage_model(cfg, stage="pretrain", init=None, **common)
         assert model.new_token_ids == [128256] and model.tokenizer.pad_token == "<|finetune_right_pad_id|>"
         rows = model.llm.get_input_embeddings().weight  # the new row is the old rows' mean (random ones are ~0.02)
-        torch.testing.assert_close(rows[128256].float(), rows[:128256].mean(0, dtype=torch.float32), rtol=1e-2, atol=1e-6)
+        torch.testing.assert_close(
+            rows[128256].float(), rows[:128256].mean(0, dtype=torch.float32), rtol=1e-2, atol=1e-6
+        )
         frozen = model.llm.model.layers[1].mlp.down_proj.weight.clone()
         engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=cfg.train.pretrain, world_size=1)
         assert dtype == torch.bfloat16
@@ -265,9 +314,11 @@ def _both_stages(tmp: Path) -> None:
         _step(engine, batch(model), dtype)
         lora = peft.get_peft_model_state_dict(engine.module.llm, save_embedding_layers=False)
         assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # B starts at 0: it trained
-        saved = {"adapter": {k: v.detach().clone() for k, v in engine.module.adapter.state_dict().items()},
-                 "lora": {k: v.detach().clone() for k, v in lora.items()},
-                 "rows": engine.module.llm.get_input_embeddings().weight[128256:].detach().clone()}
+        saved = {
+            "adapter": {k: v.detach().clone() for k, v in engine.module.adapter.state_dict().items()},
+            "lora": {k: v.detach().clone() for k, v in lora.items()},
+            "rows": engine.module.llm.get_input_embeddings().weight[128256:].detach().clone(),
+        }
         stage2 = save_checkpoint(engine.module, cfg, tmp / "stage2")
         engine.destroy()
         del engine, scheduler, model, lora
@@ -278,8 +329,9 @@ def _both_stages(tmp: Path) -> None:
     for k, v in saved["adapter"].items():
         assert torch.equal(model.adapter.state_dict()[k].to(v.dtype), v), k
     loaded = peft.get_peft_model_state_dict(model.llm, save_embedding_layers=False)
-    assert set(loaded) == set(saved["lora"]) and all(torch.equal(loaded[k].to(v.dtype), v)
-                                                      for k, v in saved["lora"].items())
+    assert set(loaded) == set(saved["lora"]) and all(
+        torch.equal(loaded[k].to(v.dtype), v) for k, v in saved["lora"].items()
+    )
     assert torch.equal(model.llm.get_input_embeddings().weight[128256:], saved["rows"])
     merge_lora(model).eval()
     wt, wt_mask = pad(embs[0::2])
@@ -299,8 +351,18 @@ def _check_files(ckpt: Path) -> None:
     assert f"{adapter_bytes / 1e6:.1f} MB" == row[5]
     lora_params, lora_bytes = safetensors_data(ckpt / "lora" / "adapter_model.safetensors")
     (lora_row,) = [cells for key, cells in parts.items() if "lora" in key]
-    per_layer = sum(16 * (i + o) for i, o in [(4096, 4096), (4096, 1024), (4096, 1024), (4096, 4096),
-                                              (4096, 14336), (4096, 14336), (14336, 4096)])
+    per_layer = sum(
+        16 * (i + o)
+        for i, o in [
+            (4096, 4096),
+            (4096, 1024),
+            (4096, 1024),
+            (4096, 4096),
+            (4096, 14336),
+            (4096, 14336),
+            (14336, 4096),
+        ]
+    )
     assert lora_params == 2 * per_layer and lora_bytes == 2 * lora_params  # 2 of the 32 layers
     assert f"{16 * lora_params / 1e6:.1f} M" == lora_row[0] and f"{16 * lora_bytes / 1e6:.1f} MB" == lora_row[1]
     rows_params, rows_bytes = safetensors_data(ckpt / "new_token_rows.safetensors")

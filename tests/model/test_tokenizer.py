@@ -11,8 +11,10 @@ from transformers import AutoTokenizer
 from m2t.model import build_tokenizer, end_of_turn_id
 from m2t.model.tokenizer import PAD, add_m2t_tokens
 
-HASH = ("from m2t.config import load_config; from m2t.model import build_tokenizer; import hashlib; "
-        "print(hashlib.sha256(build_tokenizer(load_config().model).backend_tokenizer.to_str().encode()).hexdigest())")
+HASH = (
+    "from m2t.config import load_config; from m2t.model import build_tokenizer; import hashlib; "
+    "print(hashlib.sha256(build_tokenizer(load_config().model).backend_tokenizer.to_str().encode()).hexdigest())"
+)
 
 
 def test_tiny_tokenizer_is_identical_in_a_fresh_process():
@@ -28,10 +30,15 @@ def test_tiny_tokenizer_specials_and_template():
     assert tok.pad_token == PAD and tok.pad_token_id not in (tok.unk_token_id, tok.eos_token_id, tok.bos_token_id)
     assert len(tok.tokenize(cfg.model.delta_token)) == 1
     assert tok.convert_ids_to_tokens(end_of_turn_id(tok)) == "<|eot_id|>"
-    text = tok.apply_chat_template([{"role": "system", "content": "S"}, {"role": "user", "content": "U "}],
-                                   add_generation_prompt=True, tokenize=False)
-    assert text == ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
-                    "<|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    text = tok.apply_chat_template(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "U "}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    assert text == (
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
     text = "Histidine replaces arginine."
     assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
 

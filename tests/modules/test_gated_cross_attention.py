@@ -41,8 +41,12 @@ def test_batched_equals_one_by_one():
     wt_mask = torch.arange(wt.shape[1])[None] < torch.tensor([lw for _, lw in lengths])[:, None]
     batched = gca(mut=mut, mut_mask=mut_mask, wt=wt, wt_mask=wt_mask)
     for i, (m, w) in enumerate(items):
-        one = gca(mut=m[None], mut_mask=torch.ones(1, len(m), dtype=torch.bool), wt=w[None],
-                  wt_mask=torch.ones(1, len(w), dtype=torch.bool))
+        one = gca(
+            mut=m[None],
+            mut_mask=torch.ones(1, len(m), dtype=torch.bool),
+            wt=w[None],
+            wt_mask=torch.ones(1, len(w), dtype=torch.bool),
+        )
         torch.testing.assert_close(batched[i, : len(m)], one[0], rtol=1e-5, atol=1e-5)
 
 

@@ -20,10 +20,30 @@ from m2t.serve.schemas import BatchRequest, DescribeRequest
 
 FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 AA = "ACDEFGHIKLMNPQRSTVWY"
-VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
-                   st.text(alphabet=AA, min_size=1, max_size=40), st.lists(st.text(max_size=8), max_size=3))
-KEYS = st.sampled_from(["wild_type_seq", "mutation_seq", "text_description", "wild_type", "mutant", "mutations",
-                        "id", "description", "entry", "protein1", "protein2"])
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.text(alphabet=AA, min_size=1, max_size=40),
+    st.lists(st.text(max_size=8), max_size=3),
+)
+KEYS = st.sampled_from(
+    [
+        "wild_type_seq",
+        "mutation_seq",
+        "text_description",
+        "wild_type",
+        "mutant",
+        "mutations",
+        "id",
+        "description",
+        "entry",
+        "protein1",
+        "protein2",
+    ]
+)
 OBJECTS = st.dictionaries(KEYS, VALUES, max_size=6)
 
 
@@ -52,9 +72,12 @@ def test_random_bytes_as_jsonl_are_all_accounted_for(tmp_path_factory, data):
 
 
 @FUZZ
-@given(rows=st.lists(st.one_of(OBJECTS.map(json.dumps), st.text(max_size=40).filter(lambda t: "\n" not in t
-                                                                                      and "\r" not in t)),
-                     max_size=12))
+@given(
+    rows=st.lists(
+        st.one_of(OBJECTS.map(json.dumps), st.text(max_size=40).filter(lambda t: "\n" not in t and "\r" not in t)),
+        max_size=12,
+    )
+)
 def test_random_jsonl_objects_each_become_one_record_or_reject(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("fz") / "in.jsonl"
     data = "\n".join(rows).encode("utf-8", "surrogatepass")
@@ -64,8 +87,10 @@ def test_random_jsonl_objects_each_become_one_record_or_reject(tmp_path_factory,
 
 
 @FUZZ
-@given(data=st.binary(max_size=400), header=st.sampled_from([b"", b"wild_type,mutations,id\n",
-                                                             b"entry,protein1,protein2,uniprot_description\n"]))
+@given(
+    data=st.binary(max_size=400),
+    header=st.sampled_from([b"", b"wild_type,mutations,id\n", b"entry,protein1,protein2,uniprot_description\n"]),
+)
 def test_random_csv_never_crashes(tmp_path_factory, data, header):
     path = tmp_path_factory.mktemp("fz") / "in.csv"
     path.write_bytes(header + data)
@@ -91,10 +116,14 @@ def test_random_bytes_as_json_array_never_crash(tmp_path_factory, data):
 
 
 @FUZZ
-@given(text=st.one_of(st.text(max_size=40),
-                      st.from_regex(r"[A-Z][0-9]{1,4}([A-Z]|del|_[A-Z][0-9]{1,4}(ins[A-Z]{1,3}|del))", fullmatch=True),
-                      st.from_regex(r"p\.[A-Z][a-z]{2}[0-9]{1,3}[A-Z][a-z]{2}", fullmatch=True)),
-       wild_type=st.text(alphabet=AA, min_size=1, max_size=60))
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"[A-Z][0-9]{1,4}([A-Z]|del|_[A-Z][0-9]{1,4}(ins[A-Z]{1,3}|del))", fullmatch=True),
+        st.from_regex(r"p\.[A-Z][a-z]{2}[0-9]{1,3}[A-Z][a-z]{2}", fullmatch=True),
+    ),
+    wild_type=st.text(alphabet=AA, min_size=1, max_size=60),
+)
 def test_notation_parser_only_raises_notation_errors(text, wild_type):
     try:
         parsed = parse_mutations(text)
@@ -110,8 +139,16 @@ def test_notation_parser_only_raises_notation_errors(text, wild_type):
 
 
 @FUZZ
-@given(body=st.one_of(OBJECTS, st.recursive(VALUES, lambda c: st.lists(c, max_size=3)
-                                            | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=20)))
+@given(
+    body=st.one_of(
+        OBJECTS,
+        st.recursive(
+            VALUES,
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+            max_leaves=20,
+        ),
+    )
+)
 def test_request_schema_accepts_or_raises_validation_error(body):
     for model, wrapped in ((DescribeRequest, body), (BatchRequest, {"items": [body]})):
         try:

@@ -43,10 +43,12 @@ def test_truncated_json_array_reports_the_missing_rest(tmp_path):
 
 
 def test_mixed_and_invalid_encodings_reject_only_the_bad_lines(tmp_path):
-    lines = [json.dumps({**GOOD, "text_description": "café"}).encode(),  # valid UTF-8
-             json.dumps({**GOOD, "text_description": "caf\u00e9 2"}).encode().replace(b"\\u00e9", b"\xe9"),  # Latin-1
-             b"\xff\xfe\x00{\x00",  # UTF-16 garbage
-             json.dumps({**GOOD, "text_description": "fine"}).encode()]
+    lines = [
+        json.dumps({**GOOD, "text_description": "café"}).encode(),  # valid UTF-8
+        json.dumps({**GOOD, "text_description": "caf\u00e9 2"}).encode().replace(b"\\u00e9", b"\xe9"),  # Latin-1
+        b"\xff\xfe\x00{\x00",  # UTF-16 garbage
+        json.dumps({**GOOD, "text_description": "fine"}).encode(),
+    ]
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join(lines))
     result = read(path)
@@ -72,14 +74,17 @@ def test_a_100k_residue_sequence_is_rejected_as_too_long(tmp_path):
     assert "100000" in result.rejects[0].reason.replace(",", "")
 
 
-@pytest.mark.parametrize("row", [
-    {"wild_type_seq": None, "mutation_seq": WT, "text_description": "x"},
-    {"wild_type_seq": 12345, "mutation_seq": WT, "text_description": "x"},
-    {"wild_type_seq": WT, "mutation_seq": ["M", "K"], "text_description": "x"},
-    {"wild_type": WT, "mutations": {"a": 1}},
-    {"wild_type": WT, "mutations": "K2R", "id": {"nested": [1, 2]}},
-    {"wild_type": WT + "\u0000", "mutations": "K2R"},
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"wild_type_seq": None, "mutation_seq": WT, "text_description": "x"},
+        {"wild_type_seq": 12345, "mutation_seq": WT, "text_description": "x"},
+        {"wild_type_seq": WT, "mutation_seq": ["M", "K"], "text_description": "x"},
+        {"wild_type": WT, "mutations": {"a": 1}},
+        {"wild_type": WT, "mutations": "K2R", "id": {"nested": [1, 2]}},
+        {"wild_type": WT + "\u0000", "mutations": "K2R"},
+    ],
+)
 def test_nulls_and_wrong_types_are_rejects_with_reasons(tmp_path, row):
     path = tmp_path / "types.jsonl"
     path.write_text(json.dumps(row) + "\n")
@@ -130,8 +135,14 @@ def test_a_directory_passed_as_a_file_is_a_usage_error_with_exit_code_2(tmp_path
     folder.mkdir()
     with pytest.raises(InputError, match="is a directory"):
         read(folder)
-    proc = subprocess.run([sys.executable, "jobs/preprocess.py", "--input", str(folder), "--output",
-                           str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "jobs/preprocess.py", "--input", str(folder), "--output", str(tmp_path / "out")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "is a directory" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr

@@ -86,14 +86,19 @@ def job(tmp_path):
     this session's in-process cluster or anyone else's): RAY_ADDRESS="" and a private, short RAY_TMPDIR (Ray puts
     sockets in it). Every process of every session started is SIGKILLed at teardown, and none may outlive that."""
     temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))
-    env = {**os.environ, "RAY_ADDRESS": "", "RAY_TMPDIR": str(temp), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_TMPDIR": str(temp), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     sessions: list[int] = []
 
     def start(args: list[str], log: str) -> subprocess.Popen:
         with open(tmp_path / log, "w") as out:
-            proc = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         sessions.append(proc.pid)
         return proc
 
@@ -107,10 +112,17 @@ def job(tmp_path):
 
 def test_sigkilled_driver_reruns_into_a_resume_not_a_restart(tmp_path, job):
     root = tmp_path
-    command = ["jobs/pretrain.py", f"output.root={root}", f"embed.store={root / 'embeddings'}",
-               f"train.storage_path={root / 'ray'}", f"train.pretrain.steps={STEPS}",
-               f"train.pretrain.checkpoint_every={EVERY}", f"train.pretrain.eval_every={EVERY}",
-               "train.num_workers=2", "train.cpus_per_worker=0.5"]  # 1 of the local Ray's 2 CPUs; rest: Ray Data
+    command = [
+        "jobs/pretrain.py",
+        f"output.root={root}",
+        f"embed.store={root / 'embeddings'}",
+        f"train.storage_path={root / 'ray'}",
+        f"train.pretrain.steps={STEPS}",
+        f"train.pretrain.checkpoint_every={EVERY}",
+        f"train.pretrain.eval_every={EVERY}",
+        "train.num_workers=2",
+        "train.cpus_per_worker=0.5",
+    ]  # 1 of the local Ray's 2 CPUs; rest: Ray Data
 
     # 1. First run (it also makes the splits and embeddings); SIGKILL the driver once a checkpoint is registered.
     driver = job(command, "first.log")
@@ -119,8 +131,9 @@ def test_sigkilled_driver_reruns_into_a_resume_not_a_restart(tmp_path, job):
         seen = registered_checkpoint(root / "ray")
         time.sleep(0.05)
     if seen is None:
-        pytest.fail(f"no checkpoint registered (driver exit code {driver.poll()}):\n"
-                    + (root / "first.log").read_text()[-3000:])
+        pytest.fail(
+            f"no checkpoint registered (driver exit code {driver.poll()}):\n" + (root / "first.log").read_text()[-3000:]
+        )
     if driver.poll() is not None:
         pytest.skip("the run finished before its driver could be killed (machine too fast)")
     os.kill(driver.pid, signal.SIGKILL)
@@ -132,8 +145,9 @@ def test_sigkilled_driver_reruns_into_a_resume_not_a_restart(tmp_path, job):
     #    only the dashboard / runtime-env agents may outlive it for a while (measured: up to about a minute).
     core = ("gcs_server", "raylet", "RayTrainWorker", "TrainController")
     deadline = time.monotonic() + 60
-    while (left := [n for n in names(session_procs(driver.pid)) if any(c in n for c in core)]) \
-            and time.monotonic() < deadline:
+    while (
+        left := [n for n in names(session_procs(driver.pid)) if any(c in n for c in core)]
+    ) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"still running 60 s after the driver was killed: {left}"
     kill_session(driver.pid)  # the lingering agents (killing them is what a user would do; not required)
@@ -165,18 +179,30 @@ def test_sigkilled_embed_job_reruns_into_exactly_the_missing_sequences(tmp_path,
     records = generate(n_proteins=20, mutants_per_protein=4, min_length=60, max_length=120, seed=3)
     distinct = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
     store_dir = tmp_path / "store"
-    command = ["jobs/embed.py", "--input", str(write_records(tmp_path / "records.parquet", records)),
-               "--output", str(store_dir), "embed.batch_sequences=1", "embed.num_actors=1"]
+    command = [
+        "jobs/embed.py",
+        "--input",
+        str(write_records(tmp_path / "records.parquet", records)),
+        "--output",
+        str(store_dir),
+        "embed.batch_sequences=1",
+        "embed.num_actors=1",
+    ]
 
     # 1. SIGKILL the whole job (driver, its Ray, the encoder actor) once it has published a few shards.
     first = job(command, "first.log")
     deadline, index = time.monotonic() + 300, store_dir / "index"
-    while first.poll() is None and time.monotonic() < deadline \
-            and not (index.is_dir() and len(list(index.glob("[!.]*.parquet"))) >= 3):
+    while (
+        first.poll() is None
+        and time.monotonic() < deadline
+        and not (index.is_dir() and len(list(index.glob("[!.]*.parquet"))) >= 3)
+    ):
         time.sleep(0.05)
     if first.poll() is not None:
-        pytest.skip(f"the job ended (exit code {first.returncode}) before it could be killed:\n"
-                    + (tmp_path / "first.log").read_text()[-2000:])
+        pytest.skip(
+            f"the job ended (exit code {first.returncode}) before it could be killed:\n"
+            + (tmp_path / "first.log").read_text()[-2000:]
+        )
     kill_session(first.pid)
     first.wait(timeout=30)  # (already reaped by kill_session)
     assert not session_procs(first.pid)
@@ -187,8 +213,11 @@ def test_sigkilled_embed_job_reruns_into_exactly_the_missing_sequences(tmp_path,
     rerun = job(command, "rerun.log")
     assert rerun.wait(timeout=300) == 0, (tmp_path / "rerun.log").read_text()[-3000:]
     summary = json.loads((store_dir / "summary.json").read_text())
-    assert (summary["unique_sequences"], summary["reused"], summary["encoded"]) \
-        == (len(distinct), stored, len(distinct) - stored)
+    assert (summary["unique_sequences"], summary["reused"], summary["encoded"]) == (
+        len(distinct),
+        stored,
+        len(distinct) - stored,
+    )
     assert summary["store_counts"]["sequences"] == len(distinct) and summary["store_counts"]["duplicates"] == 0
     store = EmbeddingStore.open(store_dir)
     assert store.missing(distinct) == [] and len(store) == len(distinct)  # each distinct sequence, once

@@ -57,11 +57,17 @@ def expected(seq: str) -> np.ndarray:
 @pytest.mark.parametrize("delay", [1.0])
 def test_sigkilled_writer_leaves_old_or_new_complete_state(tmp_path, delay):
     store_dir, parts_dir = tmp_path / "store", tmp_path / "out" / "parts"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store_dir), str(parts_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(store_dir), str(parts_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (store_dir / "index").is_dir() or not any((store_dir / "index").glob("[!.]*.parquet")):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            proc.stderr.read() if proc.poll() is not None else ""
+        )
         time.sleep(0.05)
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
@@ -116,8 +122,12 @@ def test_sigkilled_checkpoint_publish_leaves_the_old_or_the_new_checkpoint(tmp_p
     versions = [load_file(c / "adapter.safetensors") for c in (a, b)]
     dst = tmp_path / "pretrain" / "checkpoint"
     for delay in (0.3, 0.7, 1.1):  # three kills at different points of the loop
-        proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(a), str(b), str(dst)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PUBLISHER, str(a), str(b), str(dst)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip(), proc.stderr.read()  # one publish done: dst exists
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)

@@ -22,8 +22,20 @@ RSS = {"replica": {"growth": 0.01}, "proxy": {"growth": 0.02}}
 @pytest.mark.slow
 def test_2000_requests_at_concurrency_32_all_answered_no_5xx_bounded_memory(tmp_path):
     out = tmp_path / "load.json"
-    done = subprocess.run([sys.executable, str(REPO / "jobs" / "loadtest.py"), "--out", str(out), f"output.root={tmp_path}",
-                           "serve.cpus_per_replica=0.5"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "jobs" / "loadtest.py"),
+            "--out",
+            str(out),
+            f"output.root={tmp_path}",
+            "serve.cpus_per_replica=0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["passed"] and all(result["checks"].values()), result["checks"]
@@ -74,8 +86,9 @@ def test_a_run_too_short_to_compare_its_quarters_fails_the_memory_check_with_a_r
 
     short = rss_growth([(0.0, {"replica": 100}), (0.25, {"replica": 100})], "replica")
     assert short["growth"] is None and "too short" in short["why"]
-    summary = summarize(_load({"2xx": {"200": 7}, "4xx": {"422": 3}}), requests=10, max_rss_growth=0.1,
-                        rss={"replica": short})
+    summary = summarize(
+        _load({"2xx": {"200": 7}, "4xx": {"422": 3}}), requests=10, max_rss_growth=0.1, rss={"replica": short}
+    )
     assert not summary["passed"] and not summary["checks"]["rss_growth_under_limit"]
     grown = rss_growth([(t / 4, {"replica": 100 + 10 * (t >= 6)}) for t in range(8)], "replica")
     assert grown["growth"] == 0.1 and grown["samples"] == 8

@@ -53,9 +53,17 @@ def _wait_inside(url: str, *, at_least: int, timeout_s: float = 30.0) -> dict:
 def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path):
     from ray import serve
 
-    cfg = load_config(None, ["serve.cpus_per_replica=0.5", f"serve.request_timeout_s={TIMEOUT_S}",
-                             "serve.health_check_period_s=1", "generation.max_new_tokens=16",
-                             "serve.max_batch_size=32", f"serve.batch_wait_timeout_s={HOLD_S}"])
+    cfg = load_config(
+        None,
+        [
+            "serve.cpus_per_replica=0.5",
+            f"serve.request_timeout_s={TIMEOUT_S}",
+            "serve.health_check_period_s=1",
+            "generation.max_new_tokens=16",
+            "serve.max_batch_size=32",
+            f"serve.batch_wait_timeout_s={HOLD_S}",
+        ],
+    )
     with served({"kill": cfg}, bench_checkpoint(cfg, tmp_path / "checkpoint")) as urls:
         url = urls["kill"]
         before = httpx.post(f"{url}/v1/describe", json=BODY, timeout=60).json()["description"]
@@ -76,7 +84,9 @@ def test_a_killed_replica_is_replaced_and_no_client_hangs(ray_cluster, tmp_path)
             recovered = time.monotonic() - killed
             outcomes = [c.result() for c in calls]
 
-        assert health[-1] == 200 and app_states[-1] == "RUNNING", f"not recovered after {recovered:.0f} s: {health[-5:]}"
+        assert health[-1] == 200 and app_states[-1] == "RUNNING", (
+            f"not recovered after {recovered:.0f} s: {health[-5:]}"
+        )
         assert any(h != 200 for h in health), "the outage never showed on /healthz"  # timeouts / errors meanwhile
         assert any(s != "RUNNING" for s in app_states), f"serve status never left RUNNING: {set(app_states)}"
         for status, seconds in outcomes:  # answered (200), failed fast (500) or timed out by the server (408)

@@ -77,15 +77,29 @@ def test_weights_load_only_via_safetensors_or_weights_only_torch_load():
     for path in sorted((*PACKAGE.rglob("*.py"), *(REPO / "jobs").glob("*.py"))):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path}: imports {n}" for n in names if n.split(".")[0] in {"pickle", "cloudpickle", "dill", "joblib", "shelve"}]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path}: imports {n}"
+                for n in names
+                if n.split(".")[0] in {"pickle", "cloudpickle", "dill", "joblib", "shelve"}
+            ]
         for call in _calls(tree, "torch.load"):
-            ok = any(k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords)
+            ok = any(
+                k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in call.keywords
+            )
             offenders += [] if ok else [f"{path}:{call.lineno}: {ast.unparse(call)}"]
         for call in _calls(tree, "np.load"):
-            bad = any(k.arg == "allow_pickle" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
-                      for k in call.keywords)
+            bad = any(
+                k.arg == "allow_pickle" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                for k in call.keywords
+            )
             offenders += [f"{path}:{call.lineno}: {ast.unparse(call)}"] if bad else []
     assert offenders == []
 
@@ -105,8 +119,15 @@ def test_serve_binds_loopback_unless_told_otherwise():
 def test_secrets_never_reach_checkpoints_job_outputs_or_logs(tmp_path):
     env = {**os.environ, "M2T_API_KEY": KEY, "HF_TOKEN": HF, "HUGGING_FACE_HUB_TOKEN": HF}
     out = tmp_path / "data"
-    proc = subprocess.run([sys.executable, "jobs/preprocess.py", "--output", str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180, check=False)
+    proc = subprocess.run(
+        [sys.executable, "jobs/preprocess.py", "--output", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     cfg = load_config(None, [f"output.root={tmp_path}"])
     old = {k: os.environ.get(k) for k in ("M2T_API_KEY", "HF_TOKEN")}

@@ -45,8 +45,14 @@ class GateLab:
             return answers
 
         answers = [a for got in await asyncio.gather(*(client(c) for c in range(clients))) for a in got]
-        return {"answers": sorted(answers), "sizes": self.sizes, "busy": self.gate.busy, "queued": len(self.gate.queued),
-                "inside": self.gate.inside, "mean_latency_s": sum(latencies) / len(latencies)}
+        return {
+            "answers": sorted(answers),
+            "sizes": self.sizes,
+            "busy": self.gate.busy,
+            "queued": len(self.gate.queued),
+            "inside": self.gate.inside,
+            "mean_latency_s": sum(latencies) / len(latencies),
+        }
 
     async def cancel_at_the_gate(self) -> dict:
         """While a batch generates, ``BATCH - 1`` requests wait at the gate and are cancelled; then a full batch."""
@@ -61,9 +67,15 @@ class GateLab:
         inside_after_cancel = self.gate.inside
         await asyncio.gather(*running)
         self.sizes = []
-        answers = await asyncio.wait_for(asyncio.gather(*(self.submit(i, gated=True) for i in range(10, 10 + BATCH))), 10)
-        return {"inside_after_cancel": inside_after_cancel, "answers": list(answers), "sizes": self.sizes,
-                "queued": len(self.gate.queued)}
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(self.submit(i, gated=True) for i in range(10, 10 + BATCH))), 10
+        )
+        return {
+            "inside_after_cancel": inside_after_cancel,
+            "answers": list(answers),
+            "sizes": self.sizes,
+            "queued": len(self.gate.queued),
+        }
 
     async def submit(self, item: int, *, gated: bool) -> int:
         if not gated:
@@ -126,7 +138,9 @@ def test_a_lone_client_does_not_wait_for_a_batch(lab):
     """One client: each request goes straight into a batch of 1, with no wait for company."""
     got = run(lab, gated=True, clients=1, requests=4)
     assert got["sizes"] == [1, 1, 1, 1]
-    assert got["mean_latency_s"] < GENERATE_S + WINDOW_S / 2, got["mean_latency_s"]  # the ungated batcher waits WINDOW_S
+    assert got["mean_latency_s"] < GENERATE_S + WINDOW_S / 2, got[
+        "mean_latency_s"
+    ]  # the ungated batcher waits WINDOW_S
 
 
 def test_a_cancelled_request_gives_its_place_back(lab):
@@ -139,6 +153,7 @@ def test_a_cancelled_request_gives_its_place_back(lab):
 def test_the_gate_releases_at_most_capacity_and_waits_at_most_max_wait():
     """A gate alone, 8 requests at once, each holding its place 10 ms (no batches behind it): groups of
     ``capacity``, then the last 2 wait ``max_wait_s`` for a third that does not come."""
+
     async def scenario() -> list[tuple[int, float]]:
         gate, entered = BatchGate(capacity=3, max_wait_s=0.05), []
         started = time.monotonic()
@@ -158,6 +173,7 @@ def test_the_gate_releases_at_most_capacity_and_waits_at_most_max_wait():
 
 def test_clients_seen_are_forgotten_after_memory_s():
     """After a burst of 6, a request arriving ``memory_s`` later expects no company and is released at once."""
+
     async def scenario() -> tuple[int, float]:
         gate = BatchGate(capacity=4, max_wait_s=1.0, memory_s=0.05)
 

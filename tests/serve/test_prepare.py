@@ -22,12 +22,15 @@ def errors(**body) -> list[tuple[list, str]]:
     return [(e["loc"], e["msg"]) for e in info.value.errors]
 
 
-@pytest.mark.parametrize(("mutations", "expected", "mutant"), [
-    ("p.Lys2Arg", ("K2R",), "MR" + WT[2:]),
-    ("K2R; A4del", ("K2R", "A4del"), "MRT" + WT[4:]),
-    (["K2R", "A4del"], ("K2R", "A4del"), "MRT" + WT[4:]),
-    ("p.Lys2_Thr3insGly", ("K2_T3insG",), "MKGT" + WT[3:]),
-])
+@pytest.mark.parametrize(
+    ("mutations", "expected", "mutant"),
+    [
+        ("p.Lys2Arg", ("K2R",), "MR" + WT[2:]),
+        ("K2R; A4del", ("K2R", "A4del"), "MRT" + WT[4:]),
+        (["K2R", "A4del"], ("K2R", "A4del"), "MRT" + WT[4:]),
+        ("p.Lys2_Thr3insGly", ("K2_T3insG",), "MKGT" + WT[3:]),
+    ],
+)
 def test_notation_is_normalised_and_applied(mutations, expected, mutant):
     j = job(wild_type=WT.lower(), mutations=mutations, id="v1")
     assert (j.wild_type, j.mutant, j.mutations, j.id) == (WT, mutant, expected, "v1")
@@ -54,7 +57,8 @@ def test_list_items_are_reported_at_their_index():
 
 def test_notation_that_does_not_fit_the_wild_type():
     assert errors(wild_type=WT, mutations="R2H") == [
-        (["body", "items", 2, "mutations"], "mutation R2H expects R at position 2, found K")]
+        (["body", "items", 2, "mutations"], "mutation R2H expects R at position 2, found K")
+    ]
 
 
 def test_an_insertion_that_makes_the_mutant_too_long_is_blamed_on_the_notation():

@@ -23,9 +23,17 @@ from m2t.modules.tanh_gate import TanhGate
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
-OVERRIDES = ["serve.max_batch_items=4", "serve.max_body_bytes=4096", "serve.max_new_tokens_limit=16",
-             "serve.batch_wait_timeout_s=0.25", "serve.max_batch_size=8", "serve.cpus_per_replica=0.5",
-             "serve.use_gpu=false", "data.max_length=200", "generation.max_new_tokens=6"]
+OVERRIDES = [
+    "serve.max_batch_items=4",
+    "serve.max_body_bytes=4096",
+    "serve.max_new_tokens_limit=16",
+    "serve.batch_wait_timeout_s=0.25",
+    "serve.max_batch_size=8",
+    "serve.cpus_per_replica=0.5",
+    "serve.use_gpu=false",
+    "data.max_length=200",
+    "generation.max_new_tokens=6",
+]
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +93,15 @@ def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
     assert info["encoder_id"] == encoder.encoder_id
     assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
     assert info["checkpoint"] == str(checkpoint.resolve())
-    assert info["limits"] == {"max_length": 200, "extended_alphabet": False, "max_new_tokens_limit": 16,
-                              "max_batch_items": 4, "max_body_bytes": 4096, "max_batch_size": 8,
-                              "batch_wait_timeout_s": 0.25}
+    assert info["limits"] == {
+        "max_length": 200,
+        "extended_alphabet": False,
+        "max_new_tokens_limit": 16,
+        "max_batch_items": 4,
+        "max_body_bytes": 4096,
+        "max_batch_size": 8,
+        "batch_wait_timeout_s": 0.25,
+    }
 
 
 def test_single_request_matches_the_model_run_directly(url, checkpoint):
@@ -112,10 +126,12 @@ def test_mutant_sequence_gives_derived_notation_and_same_text_as_notation(url):
 
 def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     before = get(url, "/v1/model").json()["stats"]["wt_cache"]
-    items = [{"id": "a", "wild_type": WT, "mutations": "K2R"},
-             {"id": "b", "wild_type": WT, "mutations": "A4del"},
-             {"id": "c", "wild_type": "MKTAYIAKQR", "mutations": "K2_T3insG"},
-             {"id": "d", "wild_type": WT, "mutant": WT.replace("QRQ", "QHQ", 1)}]
+    items = [
+        {"id": "a", "wild_type": WT, "mutations": "K2R"},
+        {"id": "b", "wild_type": WT, "mutations": "A4del"},
+        {"id": "c", "wild_type": "MKTAYIAKQR", "mutations": "K2_T3insG"},
+        {"id": "d", "wild_type": WT, "mutant": WT.replace("QRQ", "QHQ", 1)},
+    ]
     r = post(url, "/v1/describe:batch", {"items": items})
     assert r.status_code == 200, r.text
     out = r.json()["items"]
@@ -131,16 +147,19 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
 
 
-@pytest.mark.parametrize(("body", "loc", "words"), [
-    ({"wild_type": "MKTAJYIAK", "mutations": "K2R"}, ["body", "wild_type"], ["J"]),
-    ({"wild_type": "M" * 201, "mutations": "M2A"}, ["body", "wild_type"], ["201", "200"]),
-    ({"wild_type": WT, "mutations": "R2H"}, ["body", "mutations"], ["R2H", "K"]),
-    ({"wild_type": WT, "mutations": "R2?"}, ["body", "mutations"], ["R2?"]),
-    ({"wild_type": WT, "mutant": WT + "Z"}, ["body", "mutant"], ["Z"]),
-    ({"wild_type": WT, "mutant": WT}, ["body", "mutant"], ["identical"]),
-    ({"wild_type": WT, "mutations": "K2R", "max_new_tokens": 17}, ["body", "max_new_tokens"], ["17", "16"]),
-    ({"wild_type": WT, "mutations": "K2R", "mutant": WT}, ["body"], ["exactly one"]),
-])
+@pytest.mark.parametrize(
+    ("body", "loc", "words"),
+    [
+        ({"wild_type": "MKTAJYIAK", "mutations": "K2R"}, ["body", "wild_type"], ["J"]),
+        ({"wild_type": "M" * 201, "mutations": "M2A"}, ["body", "wild_type"], ["201", "200"]),
+        ({"wild_type": WT, "mutations": "R2H"}, ["body", "mutations"], ["R2H", "K"]),
+        ({"wild_type": WT, "mutations": "R2?"}, ["body", "mutations"], ["R2?"]),
+        ({"wild_type": WT, "mutant": WT + "Z"}, ["body", "mutant"], ["Z"]),
+        ({"wild_type": WT, "mutant": WT}, ["body", "mutant"], ["identical"]),
+        ({"wild_type": WT, "mutations": "K2R", "max_new_tokens": 17}, ["body", "max_new_tokens"], ["17", "16"]),
+        ({"wild_type": WT, "mutations": "K2R", "mutant": WT}, ["body"], ["exactly one"]),
+    ],
+)
 def test_invalid_input_is_422_naming_the_field(url, body, loc, words):
     r = post(url, "/v1/describe", body)
     assert r.status_code == 422, r.text
@@ -150,8 +169,11 @@ def test_invalid_input_is_422_naming_the_field(url, body, loc, words):
 
 
 def test_batch_reports_every_bad_item_and_the_item_limit(url):
-    items = [{"wild_type": WT, "mutations": "K2R"}, {"wild_type": WT, "mutations": "R2H"},
-             {"wild_type": "MKTAB", "mutations": "K2R"}]
+    items = [
+        {"wild_type": WT, "mutations": "K2R"},
+        {"wild_type": WT, "mutations": "R2H"},
+        {"wild_type": "MKTAB", "mutations": "K2R"},
+    ]
     errors = post(url, "/v1/describe:batch", {"items": items}).json()["detail"]
     assert [e["loc"] for e in errors] == [["body", "items", 1, "mutations"], ["body", "items", 2, "wild_type"]]
     r = post(url, "/v1/describe:batch", {"items": [{"wild_type": WT, "mutations": "K2R"}] * 5})
@@ -170,7 +192,9 @@ def test_oversized_body_is_413_by_header_and_by_actual_bytes(url):
             yield WT.encode() * 30
         yield b'", "mutations": "K2R"}'
 
-    r = httpx.post(url + "/v1/describe", content=chunks(), headers={**AUTH, "content-type": "application/json"}, timeout=120)
+    r = httpx.post(
+        url + "/v1/describe", content=chunks(), headers={**AUTH, "content-type": "application/json"}, timeout=120
+    )
     assert "content-length" not in r.request.headers
     assert r.status_code == 413
 
@@ -189,9 +213,14 @@ def test_api_key_is_required_and_never_logged(url, ray_cluster):
 def test_concurrent_requests_are_batched(url):
     async def fire() -> list[httpx.Response]:
         async with httpx.AsyncClient(headers=AUTH, timeout=120) as client:
-            return await asyncio.gather(*(
-                client.post(url + "/v1/describe", json={"wild_type": WT, "mutations": f"{WT[i]}{i + 1}W", "id": str(i)})
-                for i in range(1, 17)))
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        url + "/v1/describe", json={"wild_type": WT, "mutations": f"{WT[i]}{i + 1}W", "id": str(i)}
+                    )
+                    for i in range(1, 17)
+                )
+            )
 
     responses = asyncio.run(fire())
     assert [r.status_code for r in responses] == [200] * 16

@@ -14,8 +14,13 @@ from m2t.serve.app import build_app, deployment_options
 
 
 def test_missing_checkpoint_exits_2_with_the_command_that_makes_one(tmp_path):
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "jobs" / "serve.py"), "--checkpoint", str(tmp_path / "nope")],
-                         check=False, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "jobs" / "serve.py"), "--checkpoint", str(tmp_path / "nope")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2, run.stderr
     assert f"checkpoint {tmp_path / 'nope'} does not exist" in run.stderr
     assert "python jobs/finetune.py" in run.stderr
@@ -34,12 +39,24 @@ def test_build_app_rejects_unknown_arguments():
 
 
 def test_deployment_options_follow_the_serve_section():
-    cfg = load_config(None, ["serve.use_gpu=false", "serve.cpus_per_replica=0.25", "serve.max_replicas=3",
-                             "serve.max_batch_size=16", "serve.max_ongoing_requests=40", "serve.target_ongoing_requests=12",
-                             "serve.health_check_period_s=3"])
+    cfg = load_config(
+        None,
+        [
+            "serve.use_gpu=false",
+            "serve.cpus_per_replica=0.25",
+            "serve.max_replicas=3",
+            "serve.max_batch_size=16",
+            "serve.max_ongoing_requests=40",
+            "serve.target_ongoing_requests=12",
+            "serve.health_check_period_s=3",
+        ],
+    )
     assert deployment_options(cfg.serve) == {
-        "ray_actor_options": {"num_cpus": 0.25}, "max_ongoing_requests": 40, "health_check_period_s": 3.0,
-        "autoscaling_config": {"min_replicas": 1, "max_replicas": 3, "target_ongoing_requests": 12.0}}
+        "ray_actor_options": {"num_cpus": 0.25},
+        "max_ongoing_requests": 40,
+        "health_check_period_s": 3.0,
+        "autoscaling_config": {"min_replicas": 1, "max_replicas": 3, "target_ongoing_requests": 12.0},
+    }
     gpu = deployment_options(load_config(None, ["serve.use_gpu=true"]).serve)
     assert gpu["ray_actor_options"] == {"num_gpus": 1, "num_cpus": 1.0}
 

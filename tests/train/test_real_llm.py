@@ -30,8 +30,12 @@ def short_rows(mutadescribe_dir: Path, out: Path) -> Path:
         with (mutadescribe_dir / name).open(newline="") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames
-            rows += [r for r in reader if len(r["protein1"]) <= MAX_RESIDUES
-                     and len(f"{r['uniprot_description']} {r['GPT_description']}".strip()) <= MAX_DESCRIPTION]
+            rows += [
+                r
+                for r in reader
+                if len(r["protein1"]) <= MAX_RESIDUES
+                and len(f"{r['uniprot_description']} {r['GPT_description']}".strip()) <= MAX_DESCRIPTION
+            ]
     assert len(rows) >= ROWS, f"only {len(rows)} short rows in {mutadescribe_dir}"
     with out.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=header)
@@ -41,13 +45,33 @@ def short_rows(mutadescribe_dir: Path, out: Path) -> Path:
 
 
 def test_smollm2_both_stages_checkpoint_and_generation_on_mutadescribe_rows(
-        ray_cluster, smollm2_dir, mutadescribe_dir, tmp_path, one_torch_thread):
-    schedule = [f"train.{stage}.{key}={value}" for stage in ("pretrain", "finetune") for key, value in
-                (("steps", 2), ("checkpoint_every", 2), ("eval_every", 0), ("micro_batch_size", 1), ("group_by_length", 1))]
-    cfg = load_config(None, [f"data.inputs=[{short_rows(mutadescribe_dir, tmp_path / 'rows.csv')}]", "data.val_fraction=0",
-                             f"model.llm={smollm2_dir}", "model.num_media_tokens=2", "lora.r=4",
-                             f"output.root={tmp_path / 'out'}", f"embed.store={tmp_path / 'embeddings'}",
-                             f"train.storage_path={tmp_path / 'ray'}", *schedule])
+    ray_cluster, smollm2_dir, mutadescribe_dir, tmp_path, one_torch_thread
+):
+    schedule = [
+        f"train.{stage}.{key}={value}"
+        for stage in ("pretrain", "finetune")
+        for key, value in (
+            ("steps", 2),
+            ("checkpoint_every", 2),
+            ("eval_every", 0),
+            ("micro_batch_size", 1),
+            ("group_by_length", 1),
+        )
+    ]
+    cfg = load_config(
+        None,
+        [
+            f"data.inputs=[{short_rows(mutadescribe_dir, tmp_path / 'rows.csv')}]",
+            "data.val_fraction=0",
+            f"model.llm={smollm2_dir}",
+            "model.num_media_tokens=2",
+            "lora.r=4",
+            f"output.root={tmp_path / 'out'}",
+            f"embed.store={tmp_path / 'embeddings'}",
+            f"train.storage_path={tmp_path / 'ray'}",
+            *schedule,
+        ],
+    )
     assert cfg.train.num_workers == 2 and Path(cfg.deepspeed.config).name == "zero2.json"
     for stage in ("pretrain", "finetune"):
         assert run_stage(cfg, stage=stage)["step"] == 2
@@ -64,13 +88,18 @@ def test_smollm2_both_stages_checkpoint_and_generation_on_mutadescribe_rows(
     table = pq.read_table(cfg.stage_dir("data") / "train.parquet", columns=["id", "wild_type", "mutant", "description"])
     records = {k: np.array(v[:2], dtype=object) for k, v in table.to_pydict().items()}
     batch = BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=str(cfg.embed.store))(records)
-    ids = model.generate_ids(wt_emb=batch["wt_emb"], wt_mask=batch["wt_mask"], mut_emb=batch["mut_emb"],
-                             mut_mask=batch["mut_mask"], max_new_tokens=NEW_TOKENS,
-                             instructions=[cfg.model.instruction, "Name one amino acid. Answer with one word."])
+    ids = model.generate_ids(
+        wt_emb=batch["wt_emb"],
+        wt_mask=batch["wt_mask"],
+        mut_emb=batch["mut_emb"],
+        mut_mask=batch["mut_mask"],
+        max_new_tokens=NEW_TOKENS,
+        instructions=[cfg.model.instruction, "Name one amino acid. Answer with one word."],
+    )
     stopped = [eot in row for row in ids.tolist()]
     for row in ids.tolist():
         if eot in row:
-            assert set(row[row.index(eot) + 1:]) <= {tok.pad_token_id}
+            assert set(row[row.index(eot) + 1 :]) <= {tok.pad_token_id}
         else:
             assert len(row) == NEW_TOKENS
     assert stopped[1], tok.decode(ids[1])  # the one-word answer ends with <|im_end|> (2 training steps barely move it)

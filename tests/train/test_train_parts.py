@@ -43,8 +43,12 @@ def test_zero2_auto_values_come_from_the_stage_config():
 def test_explicit_values_must_agree_and_optimizer_blocks_are_refused():
     stage = StageConfig(micro_batch_size=8)
     base = json.loads(ZERO2.read_text())
-    assert fill_deepspeed_config({**base, "train_micro_batch_size_per_gpu": 8}, stage_cfg=stage, world_size=2,
-                                 bf16=False)["train_micro_batch_size_per_gpu"] == 8
+    assert (
+        fill_deepspeed_config({**base, "train_micro_batch_size_per_gpu": 8}, stage_cfg=stage, world_size=2, bf16=False)[
+            "train_micro_batch_size_per_gpu"
+        ]
+        == 8
+    )
     with pytest.raises(ConfigError, match=r"'train_micro_batch_size_per_gpu' is 4 .* gives 8"):
         fill_deepspeed_config({**base, "train_micro_batch_size_per_gpu": 4}, stage_cfg=stage, world_size=2, bf16=False)
     with pytest.raises(ConfigError, match="remove the 'optimizer' block"):
@@ -119,9 +123,12 @@ def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_c
     with pytest.raises(MismatchError) as err:
         check_init(other, ckpt, encoder_id="esm3:esm3_sm_open_v1", dim_in=1536)
     text = str(err.value)
-    for expected in ("model.gca.heads: checkpoint 4, config 8", "model.num_media_tokens: checkpoint 8, config 4",
-                     "encoder: checkpoint 'esm2:tiny:d64-l2-h4-seed0', this run's embeddings 'esm3:esm3_sm_open_v1'",
-                     "embedding width: checkpoint 64, this run's embeddings 1536"):
+    for expected in (
+        "model.gca.heads: checkpoint 4, config 8",
+        "model.num_media_tokens: checkpoint 8, config 4",
+        "encoder: checkpoint 'esm2:tiny:d64-l2-h4-seed0', this run's embeddings 'esm3:esm3_sm_open_v1'",
+        "embedding width: checkpoint 64, this run's embeddings 1536",
+    ):
         assert expected in text
     llm = load_config(None, ["model.tiny_llm.hidden_size=32"])
     with pytest.raises(MismatchError, match=r"model.tiny_llm.hidden_size: checkpoint 64, config 32"):
@@ -160,8 +167,12 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
     rng = np.random.default_rng(0)
     embs = {s: rng.standard_normal((len(s), 64)).astype(np.float32) for s in seqs}
     store.write_shard(seqs, [torch.from_numpy(embs[s]) for s in seqs])
-    rows = {"id": np.array(["a", "b"]), "wild_type": np.array(["MKTAYIAK", "MKV"]), "mutant": np.array(["MKTAHIAK", "MRV"]),
-            "description": np.array(["The tyrosine at position 5 is replaced by histidine.", "Lysine to arginine."])}
+    rows = {
+        "id": np.array(["a", "b"]),
+        "wild_type": np.array(["MKTAYIAK", "MKV"]),
+        "mutant": np.array(["MKTAHIAK", "MRV"]),
+        "description": np.array(["The tyrosine at position 5 is replaced by histidine.", "Lysine to arginine."]),
+    }
     make = BatchMaker(tokenizer=build_tokenizer(cfg.model), model_cfg=cfg.model, store=str(tmp_path / "store"))
     batch = make(rows)
     assert batch["wt_emb"].shape == (2, 8, 64) and batch["mut_emb"].shape == (2, 8, 64)  # the longest, not 1,536
@@ -172,8 +183,13 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
     assert t == max(int(n) for n in batch["attention_mask"].sum(1))  # text padded to the batch's longest too
     answer = (batch["labels"] != IGNORE).sum(1)
     assert (answer > 0).all() and supervised_tokens(batch) == int((batch["labels"][:, 1:] != IGNORE).sum())
-    streamed = make({**rows, "wt_emb": np.array([embs["MKTAYIAK"], embs["MKV"]], dtype=object),
-                     "mut_emb": np.array([embs["MKTAHIAK"], embs["MRV"]], dtype=object)})
+    streamed = make(
+        {
+            **rows,
+            "wt_emb": np.array([embs["MKTAYIAK"], embs["MKV"]], dtype=object),
+            "mut_emb": np.array([embs["MKTAHIAK"], embs["MRV"]], dtype=object),
+        }
+    )
     for key in batch:  # rows that carry embeddings (stream mode) give the same batch
         torch.testing.assert_close(streamed[key], batch[key], rtol=0, atol=0)
     with pytest.raises(KeyError, match="embed it first"):
@@ -183,8 +199,11 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
 def test_length_groups_batch_similar_lengths_in_a_random_order():
     gen = np.random.default_rng(1)
     lengths = gen.integers(20, 400, size=64)
-    rows = {"id": np.array([f"r{i}" for i in range(64)]), "wild_type": np.array(["A" * n for n in lengths]),
-            "description": np.array(["d" * int(n) for n in gen.integers(10, 200, size=64)])}
+    rows = {
+        "id": np.array([f"r{i}" for i in range(64)]),
+        "wild_type": np.array(["A" * n for n in lengths]),
+        "description": np.array(["d" * int(n) for n in gen.integers(10, 200, size=64)]),
+    }
     groups = length_groups(rows, batch_size=8, rng=np.random.default_rng(0))
     assert [len(g["id"]) for g in groups] == [8] * 8
     assert sorted(i for g in groups for i in g["id"]) == sorted(rows["id"])  # every row exactly once
@@ -192,7 +211,7 @@ def test_length_groups_batch_similar_lengths_in_a_random_order():
         assert all(rows["wild_type"][int(i[1:])] == w for i, w in zip(g["id"], g["wild_type"], strict=True))
     texts = [len(d) for d in rows["description"]]
     padded = sum(8 * max(len(d) for d in g["description"]) for g in groups)
-    plain = sum(8 * max(texts[i:i + 8]) for i in range(0, 64, 8))  # the same rows in arrival order
+    plain = sum(8 * max(texts[i : i + 8]) for i in range(0, 64, 8))  # the same rows in arrival order
     assert padded < 0.75 * plain
     spans = sorted((min(len(d) for d in g["description"]), max(len(d) for d in g["description"])) for g in groups)
     assert all(hi <= next_lo for (_, hi), (next_lo, _) in itertools.pairwise(spans))  # groups don't overlap in length
@@ -224,4 +243,6 @@ def test_run_name_changes_with_training_settings_only():
     for change in ("train.pretrain.steps=7", "model.num_media_tokens=4", "train.num_workers=1", "data.split_seed=1"):
         assert run_name(load_config(None, [change]), stage="pretrain", init=None, encoder_id=ENCODER) != name, change
     assert run_name(load_config(None), stage="pretrain", init=None, encoder_id="esm2:other") != name
-    assert run_name(load_config(None, ["train.run_name=mine"]), stage="pretrain", init=None, encoder_id=ENCODER) == "mine"
+    assert (
+        run_name(load_config(None, ["train.run_name=mine"]), stage="pretrain", init=None, encoder_id=ENCODER) == "mine"
+    )

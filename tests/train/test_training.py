@@ -35,10 +35,21 @@ STEPS = 12
 
 def tiny(root: Path, store: Path, *extra: str):
     """The tiny default writing under ``root``, sharing one embedding store."""
-    return load_config(None, [f"output.root={root}", f"embed.store={store}", f"train.storage_path={root / 'ray'}",
-                              f"train.pretrain.steps={STEPS}", "train.pretrain.checkpoint_every=6",
-                              "train.pretrain.eval_every=6", f"train.finetune.steps={STEPS}",
-                              "train.finetune.checkpoint_every=6", "train.finetune.eval_every=6", *extra])
+    return load_config(
+        None,
+        [
+            f"output.root={root}",
+            f"embed.store={store}",
+            f"train.storage_path={root / 'ray'}",
+            f"train.pretrain.steps={STEPS}",
+            "train.pretrain.checkpoint_every=6",
+            "train.pretrain.eval_every=6",
+            f"train.finetune.steps={STEPS}",
+            "train.finetune.checkpoint_every=6",
+            "train.finetune.eval_every=6",
+            *extra,
+        ],
+    )
 
 
 def val_loss(model, cfg, root: Path) -> float:
@@ -80,8 +91,9 @@ def pretrained(data, tmp_path_factory):
     with pytest.raises(M2TError, match="rerun the same command to resume") as stopped:
         run_stage(strict, stage="pretrain", after_report=KillAfter(step=7, rank=1, marker=str(root / "kill-1")))
     tolerant = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_failures": 3})})
-    summary = run_stage(tolerant, stage="pretrain", after_report=KillAfter(step=11, rank=0,
-                                                                                marker=str(root / "kill-2")))
+    summary = run_stage(
+        tolerant, stage="pretrain", after_report=KillAfter(step=11, rank=0, marker=str(root / "kill-2"))
+    )
     yield cfg, root, summary, stopped.value
 
 
@@ -102,8 +114,11 @@ def test_a_stopped_run_resumes_and_a_killed_worker_recovers(pretrained):
         step = json.loads((k / "train_state.json").read_text())["step"]
         model, _ = load_checkpoint(k / "model", stage="pretrain")
         assert sorted(p.name for p in (k / "rng").iterdir()) == ["rank_0.json", "rank_1.json"]
-        assert sorted(p.name[:14] for p in (k / "deepspeed" / "state").glob("zero_pp_rank_*_optim_states.pt")
-                      if p.stat().st_size > 0) == ["zero_pp_rank_0", "zero_pp_rank_1"]
+        assert sorted(
+            p.name[:14]
+            for p in (k / "deepspeed" / "state").glob("zero_pp_rank_*_optim_states.pt")
+            if p.stat().st_size > 0
+        ) == ["zero_pp_rank_0", "zero_pp_rank_1"]
         if step == STEPS:
             assert all(torch.equal(t, published[n]) for n, t in model.adapter.state_dict().items())
 
@@ -113,7 +128,9 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     out = root / "pretrain"
     rows = read_metrics(out / "metrics.jsonl")
     for r in rows:
-        assert r["loss"] > 0 and r["lr"] > 0 and r["grad_norm"] >= 0 and r["tokens_per_s"] > 0 and r["samples_per_s"] > 0
+        assert (
+            r["loss"] > 0 and r["lr"] > 0 and r["grad_norm"] >= 0 and r["tokens_per_s"] > 0 and r["samples_per_s"] > 0
+        )
     assert [r["step"] for r in rows if "val_loss" in r] == [4, 8, 12]
     # on the fixed val split (train losses of length-grouped micro-batches differ by their texts' lengths)
     vals = [r["val_loss"] for r in rows if "val_loss" in r]
@@ -136,8 +153,14 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
     with pytest.raises(PlacementError, match=r"= 2 CPUs leaves under half a CPU of this 2-CPU cluster for Ray Data"):
         # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
         run_stage(crowded, stage="finetune")
-    cfg = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2",
-               "train.cpus_per_worker=0.25", "embed.cpus_per_actor=0.25")
+    cfg = tiny(
+        root,
+        cfg.embed.store,
+        "embed.mode=stream",
+        "train.finetune.log_generations=2",
+        "train.cpus_per_worker=0.25",
+        "embed.cpus_per_actor=0.25",
+    )
     summary = run_stage(cfg, stage="finetune")  # default init: outputs/pretrain/checkpoint of this root
     assert summary["init"] == str(root / "pretrain" / "checkpoint") and summary["step"] == STEPS
     rows = read_metrics(root / "finetune" / "metrics.jsonl")
@@ -177,23 +200,64 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
     port, dash, agent = _free_port(), _free_port(), _free_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_ADDRESS": ""}
-    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", f"--dashboard-port={dash}",
-                             f"--dashboard-agent-listen-port={agent}",  # its default (52365) may belong to another head
-                             "--num-cpus=2", "--include-dashboard=true", f"--temp-dir={temp}", "--disable-usage-stats"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    head = subprocess.Popen(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            f"--dashboard-port={dash}",
+            f"--dashboard-agent-listen-port={agent}",  # its default (52365) may belong to another head
+            "--num-cpus=2",
+            "--include-dashboard=true",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def job(command: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([ray_bin, "job", command, "--address", f"http://127.0.0.1:{dash}", *args], cwd=REPO_ROOT,
-                              env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [ray_bin, "job", command, "--address", f"http://127.0.0.1:{dash}", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
-    overrides = [f"output.root={root}", f"embed.store={data / 'embeddings'}", f"train.storage_path={root / 'ray'}",
-                 "train.pretrain.steps=4", "train.pretrain.checkpoint_every=2"]
+    overrides = [
+        f"output.root={root}",
+        f"embed.store={data / 'embeddings'}",
+        f"train.storage_path={root / 'ray'}",
+        "train.pretrain.steps=4",
+        "train.pretrain.checkpoint_every=2",
+    ]
     try:
         deadline = time.time() + 180
-        while ((submit := job("submit", "--submission-id", f"m2t-{port}", "--working-dir", ".", "--",
-                              "python", "jobs/pretrain.py", *overrides, timeout=420)).returncode
-               and time.time() < deadline and head.poll() is None
-               and ("No available agent" in submit.stderr or "onnect" in submit.stderr)):
+        while (
+            (
+                submit := job(
+                    "submit",
+                    "--submission-id",
+                    f"m2t-{port}",
+                    "--working-dir",
+                    ".",
+                    "--",
+                    "python",
+                    "jobs/pretrain.py",
+                    *overrides,
+                    timeout=420,
+                )
+            ).returncode
+            and time.time() < deadline
+            and head.poll() is None
+            and ("No available agent" in submit.stderr or "onnect" in submit.stderr)
+        ):
             time.sleep(2)  # the job API, then its agent, come up a little after `ray start`
         assert "succeeded" in job("status", f"m2t-{port}").stdout, submit.stdout[-3000:] + submit.stderr[-3000:]
         summary = json.loads((root / "pretrain" / "summary.json").read_text())
