@@ -78,7 +78,12 @@ class DataConfig(Section):
     synthetic: SyntheticConfig = _f(
         SyntheticConfig(), "Synthetic set used when `inputs` is empty (labelled synthetic)."
     )
-    max_length: int = _f(1022, "Longest accepted sequence, in residues.", ge=1)
+    max_length: int = _f(
+        40_000,
+        "Longest accepted sequence, in residues (titin, the longest known protein, has 34,350). Sequences longer than "
+        "the encoder takes are cropped around the mutation, or rejected (encoder.long_sequences).",
+        ge=1,
+    )
     extended_alphabet: bool = _f(False, "Also accept X, B, Z, U and O besides the 20 standard amino acids.")
     val_fraction: float = _f(0.1, "Fraction of proteins held out for validation.", ge=0, lt=1)
     test_fraction: float = _f(0.0, "Fraction of proteins held out for test.", ge=0, lt=1)
@@ -140,6 +145,12 @@ class EncoderConfig(Section):
         gt=0,
         le=1,
     )
+    long_sequences: Literal["crop", "reject"] = _f(
+        "crop",
+        "A (wild type, mutant) pair longer than the encoder takes (1,022 residues for ESM): crop = both cropped to the "
+        "same window around every mutation site (positions stay full-length in prompts and outputs; only changes "
+        "spanning more than a window are rejected); reject = the record is rejected with the reason.",
+    )
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
 
@@ -191,7 +202,14 @@ class ModelConfig(Section):
     projector: Literal["mlp2x_gelu", "linear"] = _f("mlp2x_gelu", "Projector into the LLM's hidden size.")
     delta_token: str = _f("<delta_P>", "Special token replaced by the protein vectors.")
     system_prompt: str = _f("You are an expert protein biologist.", "System turn of the chat prompt.")
-    instruction: str = _f("Describe the effect of this mutation.", "User instruction placed after <delta_P>.")
+    instruction: str = _f("Describe the effect of this mutation.", "User instruction, the last line of the user turn.")
+    prompt_fields: list[Literal["protein_name", "function", "mutation"]] = _f(
+        [],
+        "Facts the user turn states between <delta_P> and the instruction, each on its own line when the record has "
+        "it: protein_name, function (UniProt text of the wild type), mutation (normalised notation and in words, e.g. "
+        "'R175H (arginine to histidine at position 175)'). Empty: <delta_P> and the instruction alone (the seed's "
+        "framing). A stage-2 run refuses a stage-1 checkpoint trained with other fields.",
+    )
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "LLM dtype; auto = bfloat16 on GPU, float32 on CPU.")
     trust_remote_code: bool = _f(False, "Allow custom model code from the hub (off unless you trust the repo).")
     gradient_checkpointing: bool = _f(False, "Recompute LLM activations in backward to save memory.")

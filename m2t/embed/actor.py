@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from m2t.config import EncoderConfig
+from m2t.data.crop import encoder_window
 from m2t.embed.store import TORCH_DTYPES, EmbeddingStore
 from m2t.errors import MismatchError
 
@@ -28,14 +29,15 @@ class EncoderActor:
     Store mode (``store`` given): the batch has a ``sequence`` column; its embeddings become one
     shard, and the call returns one row of shard stats. Stream mode: the batch holds records
     (``wild_type``, ``mutant``, ...); it is returned with ``wt_emb`` (Lw, D) and ``mut_emb`` (Lm, D)
-    float32 columns, rounded through ``dtype`` like a store read, each distinct sequence embedded once.
+    float32 columns, rounded through ``dtype`` like a store read, each distinct sequence embedded once; a pair
+    longer than the encoder takes is embedded as its window (:mod:`m2t.data.crop`, ``encoder.long_sequences``).
     """
 
     def __init__(self, *, encoder: EncoderConfig, dtype: str, store: str | None = None):
         from m2t.encoders import build_encoder
 
         self.encoder = build_encoder(encoder)
-        self.dtype = dtype
+        self.dtype, self.long_sequences = dtype, encoder.long_sequences
         self.store = EmbeddingStore.open(store) if store is not None else None
         if self.store is not None and self.store.encoder_id != self.encoder.encoder_id:
             raise MismatchError(
@@ -45,7 +47,11 @@ class EncoderActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.store is not None:
             return self._write_shard([str(s) for s in batch["sequence"]])
-        wts, muts = [str(s) for s in batch["wild_type"]], [str(s) for s in batch["mutant"]]
+        windows = [
+            encoder_window(str(w), str(m), max_residues=self.encoder.max_length, policy=self.long_sequences)
+            for w, m in zip(batch["wild_type"], batch["mutant"], strict=True)
+        ]
+        wts, muts = [w.wild_type for w in windows], [w.mutant for w in windows]
         distinct = list(dict.fromkeys(wts + muts))
         by_seq = {s: round_to(e, self.dtype) for s, e in zip(distinct, self.encoder.embed(distinct), strict=True)}
         return {**batch, "wt_emb": [by_seq[s] for s in wts], "mut_emb": [by_seq[s] for s in muts]}

@@ -3,7 +3,8 @@
 Each distinct sequence (wild types and mutants alike) is encoded once per store; sequences already in
 the store are reused, so a rerun after an interruption, or with more input, encodes only what is
 missing. Sequences go to Ray Data sorted by length, so each batch (one shard) carries little padding,
-and the actors write their shards themselves: a killed driver loses no finished shard.
+and the actors write their shards themselves: a killed driver loses no finished shard. A pair longer than the
+encoder takes is embedded as the window around its mutation(s) (:mod:`m2t.data.crop`), keyed by the cropped residues.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import ray
 
 from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
+from m2t.data.crop import window_records
 from m2t.data.readers import read_records
-from m2t.data.records import Record, Reject, as_dict
+from m2t.data.records import Record, as_dict
 from m2t.embed.actor import EncoderActor
 from m2t.embed.identity import encoder_identity
 from m2t.embed.store import EmbeddingStore
@@ -40,29 +42,6 @@ def load_records(cfg: Config, records_or_paths: Sequence[Record] | Sequence[str 
     return list(result.accepted), list(result.rejects)
 
 
-def split_too_long(records: list[Record], *, max_length: int, encoder_id: str) -> tuple[list[Record], list[Reject]]:
-    """``(kept, rejects)``: records with a sequence longer than the encoder takes become rejects."""
-    kept, rejects = [], []
-    for r in records:
-        longest = max(len(r.wild_type), len(r.mutant))
-        if longest <= max_length:
-            kept.append(r)
-        else:
-            rejects.append(
-                Reject(
-                    source=r.source,
-                    line=r.line,
-                    raw=r.id,
-                    kind="too_long_for_encoder",
-                    reason=f"record {r.id}: a sequence of {longest} residues is longer than the "
-                    f"{max_length} that encoder {encoder_id} takes; lower data.max_length "
-                    f"to {max_length} to drop it at preprocessing, or use an encoder that "
-                    f"takes longer sequences",
-                )
-            )
-    return kept, rejects
-
-
 def embed_records(
     cfg: Config, records_or_paths: Sequence[Record] | Sequence[str | Path], *, store: str | Path | None = None
 ) -> dict:
@@ -74,8 +53,11 @@ def embed_records(
     encoder_id, hidden_size, max_length = encoder_identity(
         cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"]
     )
-    records, too_long = split_too_long(records, max_length=max_length, encoder_id=encoder_id)
-    rejects += too_long
+    windows, too_long = window_records(
+        records, max_residues=max_length, policy=cfg.encoder.long_sequences, encoder_id=encoder_id
+    )
+    records, rejects = [r for r, _ in windows], rejects + too_long
+    cropped = sum(w.cropped for _, w in windows)
     db = EmbeddingStore.open_or_create(root, encoder_id=encoder_id, hidden_size=hidden_size, dtype=cfg.embed.dtype)
     atomic_write_bytes(root / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in rejects).encode())
     if rejects:
@@ -97,7 +79,7 @@ def embed_records(
             f"no valid records in {where} ({len(rejects)} rejected, reasons in {root / 'rejects.jsonl'}); "
             f"nothing to embed"
         )
-    sequences = [s for r in records for s in (r.wild_type, r.mutant)]
+    sequences = [s for _, w in windows for s in (w.wild_type, w.mutant)]  # what the encoder sees: crops when cropped
     unique = list(dict.fromkeys(sequences))
     todo = sorted(db.missing(unique), key=len)  # length-sorted: each batch pads little
     log.info(
@@ -131,6 +113,7 @@ def embed_records(
     seconds = time.perf_counter() - started
     summary = {
         "records": len(records),
+        "cropped": cropped,
         "rejects": len(rejects),
         "sequences": len(sequences),
         "unique_sequences": len(unique),

@@ -14,7 +14,8 @@ def tiny_encoder_id(cfg: EncoderConfig) -> str:
     return f"{cfg.backend}:tiny:d{t.d_model}-l{t.n_layers}-h{t.n_heads}{v}-seed{t.seed}"
 
 
-RUNTIME = ("device", "dtype", "token_budget", "max_padding")  # how an encoder runs, not which weights it has
+# how an encoder runs, not which weights it has
+RUNTIME = ("device", "dtype", "token_budget", "max_padding", "long_sequences")
 
 
 def with_runtime(trained: EncoderConfig, run: EncoderConfig) -> EncoderConfig:

@@ -2,7 +2,9 @@
 
 Writes to the output directory:
 
-    predictions.parquet / predictions.jsonl   id, wild_type_id, mutations, description (input order)
+    predictions.parquet / predictions.jsonl   id, wild_type_id, mutations, window_start, description (input order;
+                                              window_start: the 1-based first wild-type residue the encoder saw
+                                              when the pair was cropped, else null)
     rejects.jsonl                             rows refused, with the reason
     summary.json                              counts (total = scored + rejected + skipped), encoder work, timings
     parts/                                    the scored batches (what a rerun resumes from; see m2t.infer.parts)
@@ -29,13 +31,14 @@ from tqdm import tqdm
 
 from m2t.atomic import atomic_write, atomic_write_text
 from m2t.config import Config
+from m2t.data.crop import window_records
 from m2t.data.readers import ReadResult, read_records
 from m2t.data.records import Record, as_dict
 from m2t.embed.identity import encoder_identity
 from m2t.encoders import with_runtime
 from m2t.errors import InputError
 from m2t.infer.describer import finetuned_checkpoint
-from m2t.infer.parts import PartStore
+from m2t.infer.parts import PARTS_FORMAT, PartStore
 from m2t.infer.scan import scan_records
 from m2t.infer.scorer import ScorerActor
 from m2t.model import trained_config
@@ -56,6 +59,8 @@ def _run_settings(cfg: Config, checkpoint: Path) -> dict:
         "checkpoint": str(checkpoint.resolve()),
         "checkpoint_stamp": weights_stamp(checkpoint),
         "generation": {k: v for k, v in cfg.generation.model_dump().items() if k != "batch_size"},
+        "long_sequences": cfg.encoder.long_sequences,
+        "parts_format": PARTS_FORMAT,
     }
 
 
@@ -69,6 +74,8 @@ def _batches(records: Sequence[Record], rows: int) -> list[pa.Table]:
             "wild_type": [r.wild_type for r in ordered],
             "mutant": [r.mutant for r in ordered],
             "mutations": pa.array([list(r.mutations) for r in ordered], pa.list_(pa.string())),
+            "protein_name": pa.array([r.protein_name for r in ordered], pa.string()),
+            "function": pa.array([r.function for r in ordered], pa.string()),
         }
     )
     return [table.slice(start, rows) for start in range(0, len(table), rows)]
@@ -112,9 +119,11 @@ def batch_score(
     options = scorer_pool(cfg)
     runtime = with_runtime(trained.encoder, cfg.encoder)
     identity = encoder_identity(runtime, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
-    read = read_input(
-        cfg, inputs=inputs, scan=scan, positions=positions, max_length=min(cfg.data.max_length, identity.max_length)
+    read = read_input(cfg, inputs=inputs, scan=scan, positions=positions, max_length=cfg.data.max_length)
+    fitting, unfit = window_records(
+        read.accepted, max_residues=identity.max_length, policy=runtime.long_sequences, encoder_id=identity.encoder_id
     )
+    read = ReadResult(accepted=[r for r, _ in fitting], rejects=[*read.rejects, *unfit], sources=read.sources)
     done = parts.written_ids()
     todo = [r for r in read.accepted if r.id not in done]
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in read.rejects))

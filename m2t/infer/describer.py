@@ -1,11 +1,13 @@
-"""Describe (wild type, mutant) pairs with a trained checkpoint: the generation shared by evaluate and batch scoring.
+"""Describe mutations with a trained checkpoint: the one describe path of evaluate, batch scoring and serving.
 
     describer = Describer(checkpoint="outputs/finetune/checkpoint", cfg=cfg)
     describer.describe([("MKTAYIAKQR", "MKTAYIAKHR")])     # ["... replaced by histidine ..."]
+    describer.describe([Query("MKTAYIAKQR", "MKTAYIAKHR", PromptFacts(protein_name="Toy"))])
 
-The checkpoint says which encoder it was trained on; ``cfg`` only says where and how it runs
-(``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``, ``encoder.max_padding``: see
-:func:`m2t.encoders.with_runtime`) and how to decode (``generation``).
+The checkpoint says which encoder it was trained on and which facts its prompt states (``model.prompt_fields``);
+``cfg`` only says where and how it runs (``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``,
+``encoder.max_padding``, ``encoder.long_sequences``: see :func:`m2t.encoders.with_runtime`) and how to decode
+(``generation``).
 Embeddings are rounded through the store dtype the model was trained with, read from an
 embedding store when it holds them, and each wild type goes through the encoder once (LRU).
 """
@@ -15,11 +17,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from m2t.config import Config
+from m2t.data.crop import Window, encoder_window
+from m2t.data.notation import derive_mutations
+from m2t.data.records import Record
 from m2t.embed.actor import round_to
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
@@ -28,6 +34,7 @@ from m2t.infer.cache import EmbeddingLRU
 from m2t.model import load_checkpoint, trained_config
 from m2t.model.batching import pad_embeddings
 from m2t.model.checkpoint import require_checkpoint, stage_checkpoint
+from m2t.model.prompt import PromptFacts, facts_of
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,26 @@ def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | No
     return store
 
 
+@dataclass(frozen=True)
+class Query:
+    """One mutation to describe: the full-length sequences and what the prompt may state of it (``facts``: None =
+    the mutations derived from the two sequences, no protein name or function)."""
+
+    wild_type: str
+    mutant: str
+    facts: PromptFacts | None = None
+
+    @classmethod
+    def of(cls, item: Query | tuple[str, str]) -> Query:
+        return item if isinstance(item, Query) else cls(*item)
+
+
+def query_of(record: Record) -> Query:
+    """The :class:`Query` of a record: its sequences and everything the prompt may state of it."""
+    facts = facts_of(mutations=record.mutations, protein_name=record.protein_name, function=record.function)
+    return Query(record.wild_type, record.mutant, facts)
+
+
 class Describer:
     """A checkpoint loaded for inference, its encoder, an optional store and a wild-type LRU.
 
@@ -72,10 +99,12 @@ class Describer:
     ) -> None:
         checkpoint = finetuned_checkpoint(cfg, checkpoint)
         trained = trained_config(checkpoint)
-        self.encoder = build_encoder(with_runtime(trained.encoder, cfg.encoder))
+        self.encoder_cfg = with_runtime(trained.encoder, cfg.encoder)
+        self.encoder = build_encoder(self.encoder_cfg)
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
         self.model.to(self.encoder.device)
         self.checkpoint, self.generation = checkpoint, cfg.generation
+        self.long_sequences = self.encoder_cfg.long_sequences
         self.store_dtype = trained.embed.dtype
         self.store = _open_store(store, self.encoder.encoder_id)
         self.wt_cache = EmbeddingLRU(capacity=wt_cache_size)
@@ -85,8 +114,19 @@ class Describer:
 
     @property
     def max_length(self) -> int:
-        """Longest sequence the encoder takes, in residues."""
+        """Longest sequence the encoder takes, in residues (longer pairs are cropped, see :meth:`window`)."""
         return self.encoder.max_length
+
+    def window(self, wild_type: str, mutant: str) -> Window:
+        """What the encoder sees of a pair (:func:`m2t.data.crop.encoder_window`; :class:`CropError` when it can't)."""
+        return encoder_window(wild_type, mutant, max_residues=self.encoder.max_length, policy=self.long_sequences)
+
+    def facts(self, query: Query) -> PromptFacts:
+        """The query's facts, the mutations derived from its sequences when it gives none and the prompt names them."""
+        facts = query.facts or PromptFacts()
+        if not facts.mutations and "mutation" in self.trained.model.prompt_fields:
+            facts = replace(facts, mutations=tuple(derive_mutations(query.wild_type, query.mutant)))
+        return facts
 
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """``(L_i, D)`` float32 per sequence, as training saw them; store first, encoder for the rest."""
@@ -107,27 +147,29 @@ class Describer:
     @torch.inference_mode()
     def describe(
         self,
-        pairs: Sequence[tuple[str, str]],
+        queries: Sequence[Query | tuple[str, str]],
         *,
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
     ) -> list[str]:
-        """One description per ``(wild_type, mutant)`` pair, in order, in chunks of ``generation.batch_size``.
+        """One description per :class:`Query` (or ``(wild_type, mutant)`` pair), in order, in chunks of
+        ``generation.batch_size``.
 
-        Decoding defaults come from ``cfg.generation``. Wild types go through the LRU (encoded once while
-        cached); each distinct mutant of a chunk is encoded once.
+        Decoding defaults come from ``cfg.generation``. The encoder sees each pair's :meth:`window`; wild types go
+        through the LRU (encoded once while cached); each distinct mutant of a chunk is encoded once.
         """
-        pairs = list(pairs)
+        queries = [Query.of(q) for q in queries]
         gen = self.generation
         out: list[str] = []
-        for start in range(0, len(pairs), gen.batch_size):  # embeddings are held for one chunk at a time
-            chunk = pairs[start : start + gen.batch_size]
+        for start in range(0, len(queries), gen.batch_size):  # embeddings are held for one chunk at a time
+            chunk = queries[start : start + gen.batch_size]
+            windows = [self.window(q.wild_type, q.mutant) for q in chunk]
             started, before = time.perf_counter(), self.encoded_sequences
-            wt_emb = self.wt_cache.get_or_embed([wt for wt, _ in chunk], self.embed)
+            wt_emb = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed)
             self.encoded_wild_types += self.encoded_sequences - before
             before = self.encoded_sequences
-            mut_emb = self.embed([mut for _, mut in chunk])
+            mut_emb = self.embed([w.mutant for w in windows])
             self.encoded_mutants += self.encoded_sequences - before
             wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
             mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
@@ -138,6 +180,7 @@ class Describer:
                     wt_mask=wt_mask,
                     mut_emb=mut,
                     mut_mask=mut_mask,
+                    facts=[self.facts(q) for q in chunk],
                     max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
                     temperature=temperature if temperature is not None else gen.temperature,
                     top_p=top_p if top_p is not None else gen.top_p,

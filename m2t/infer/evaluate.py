@@ -4,7 +4,8 @@ Writes to the output directory:
 
     metrics.json       {"checkpoint", "generation", "files": {<name>: {bleu2, bleu4, meteor, rouge1, rouge2, rougeL, n,
                        rejected, path}}, "embeddings": {"from_store", "encoded"}} (metrics are fractions in [0, 1])
-    predictions.jsonl  one line per scored record: file, id, mutations, protein_name, prediction, reference
+    predictions.jsonl  one line per scored record: file, id, mutations, protein_name, window_start (1-based first
+                       wild-type residue the encoder saw when the pair was cropped, else null), prediction, reference
     rejects.jsonl      rows that could not be scored, with the reason
     report.md          a table of the metrics (x100) and a few examples per file
 """
@@ -21,12 +22,13 @@ from tqdm import tqdm
 
 from m2t.atomic import atomic_write_text
 from m2t.config import Config
+from m2t.data.crop import window_records
 from m2t.data.readers import read_records
 from m2t.data.records import Record, Reject, as_dict
 from m2t.data.split import split_records
 from m2t.data.synthetic import generate
 from m2t.errors import InputError
-from m2t.infer.describer import Describer
+from m2t.infer.describer import Describer, query_of
 from m2t.infer.metrics import METRICS, score
 from m2t.infer.report import render_report
 
@@ -69,24 +71,34 @@ def _names(paths: Sequence[Path]) -> list[str]:
     ]
 
 
-def load_sets(cfg: Config, data: Sequence[Path] | None, *, max_length: int) -> list[EvalSet]:
-    """The evaluation sets: each file of ``data`` on its own, or the default test split."""
-    limits = {"max_length": min(cfg.data.max_length, max_length), "extended_alphabet": cfg.data.extended_alphabet}
+def load_sets(cfg: Config, data: Sequence[Path] | None, *, describer: Describer) -> list[EvalSet]:
+    """The evaluation sets: each file of ``data`` on its own, or the default test split; records the
+    ``describer`` cannot take (no window of its encoder holds them) are rejects."""
+    limits = {"max_length": cfg.data.max_length, "extended_alphabet": cfg.data.extended_alphabet}
     if not data:
         found = default_data(cfg)
         if isinstance(found, list):
-            return [_scorable(EvalSet(name="synthetic_test", path="synthetic", records=found, rejects=[]))]
+            return [_scorable(EvalSet(name="synthetic_test", path="synthetic", records=found, rejects=[]), describer)]
         data = [found]
     paths = [Path(p) for p in data]
     sets = []
     for name, path in zip(_names(paths), paths, strict=True):
         result = read_records([path], **limits)
-        sets.append(_scorable(EvalSet(name=name, path=str(path), records=result.accepted, rejects=result.rejects)))
+        found = EvalSet(name=name, path=str(path), records=result.accepted, rejects=result.rejects)
+        sets.append(_scorable(found, describer))
     return sets
 
 
-def _scorable(s: EvalSet) -> EvalSet:
-    """Records without reference text (mutation sets) become rejects: there is nothing to score against."""
+def _scorable(s: EvalSet, describer: Describer) -> EvalSet:
+    """Records without reference text (mutation sets) become rejects: there is nothing to score against; so do
+    records no window of the encoder can hold."""
+    windows, unfit = window_records(
+        s.records,
+        max_residues=describer.max_length,
+        policy=describer.long_sequences,
+        encoder_id=describer.encoder.encoder_id,
+    )
+    s = EvalSet(name=s.name, path=s.path, records=[r for r, _ in windows], rejects=[*s.rejects, *unfit])
     keep = [r for r in s.records if r.description]
     dropped = [
         Reject(
@@ -105,7 +117,7 @@ def _scorable(s: EvalSet) -> EvalSet:
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
     """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
-    sets = load_sets(cfg, data, max_length=describer.max_length)
+    sets = load_sets(cfg, data, describer=describer)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     files, lines, rejects = {}, [], []
@@ -115,7 +127,7 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         with tqdm(total=len(s.records), desc=f"evaluate {s.name}", unit="rec") as bar:
             for start in range(0, len(s.records), step):
                 chunk = s.records[start : start + step]
-                predictions += describer.describe([(r.wild_type, r.mutant) for r in chunk])
+                predictions += describer.describe([query_of(r) for r in chunk])
                 bar.update(len(chunk))
         references = [r.description for r in s.records]
         files[s.name] = {**score(predictions, references), "rejected": len(s.rejects), "path": s.path}
@@ -125,10 +137,12 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
                 "id": r.id,
                 "mutations": list(r.mutations),
                 "protein_name": r.protein_name,
+                "window_start": w.start + 1 if w.cropped else None,
                 "prediction": p,
                 "reference": r.description,
             }
             for r, p in zip(s.records, predictions, strict=True)
+            for w in [describer.window(r.wild_type, r.mutant)]
         ]
         rejects += [{"file": s.name, **as_dict(r)} for r in s.rejects]
         log.info("%s: %s", s.name, ", ".join(f"{m} {files[s.name][m]:.4f}" for m in METRICS) + f", n {len(s.records)}")

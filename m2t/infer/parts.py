@@ -20,11 +20,13 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import MismatchError
 
+PARTS_FORMAT = 2  # the columns below; a rerun refuses to add to parts of another format (its run settings differ)
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("wild_type_id", pa.string()),
         ("mutations", pa.list_(pa.string())),
+        ("window_start", pa.int32()),
         ("description", pa.string()),
     ]
 )

@@ -5,26 +5,29 @@ from __future__ import annotations
 import pyarrow as pa
 
 from m2t.config import Config
+from m2t.infer.describer import Describer, Query
+from m2t.model.prompt import facts_of
 
 
 class ScorerActor:
     """Loads the checkpoint and encoder once in ``__init__``; ``__call__`` describes one batch of rows.
 
-    In: ``id``, ``wild_type_id``, ``wild_type``, ``mutant``, ``mutations``. Out: ``id``, ``wild_type_id``,
-    ``mutations``, ``description``, plus ``encoded_wild_types`` / ``encoded_mutants``: how many sequences
-    this batch sent through the encoder (on its first row; 0 elsewhere), which the driver adds up.
+    In: ``id``, ``wild_type_id``, ``wild_type``, ``mutant``, ``mutations``, ``protein_name``, ``function``. Out:
+    ``id``, ``wild_type_id``, ``mutations``, ``window_start`` (1-based, null when not cropped), ``description``, plus
+    ``encoded_wild_types`` / ``encoded_mutants``: how many sequences this batch sent through the encoder (on its
+    first row; 0 elsewhere), which the driver adds up.
     """
 
     def __init__(self, *, checkpoint: str, cfg: Config) -> None:
-        from m2t.infer.describer import Describer
-
         self.describer = Describer(checkpoint=checkpoint, cfg=cfg, wt_cache_size=cfg.batch_score.wt_cache_size)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         d = self.describer
-        wts, muts = batch.column("wild_type").to_pylist(), batch.column("mutant").to_pylist()
+        rows = batch.select(["wild_type", "mutant", "mutations", "protein_name", "function"]).to_pylist()
+        queries = [Query(r.pop("wild_type"), r.pop("mutant"), facts_of(**r)) for r in rows]
+        windows = [d.window(q.wild_type, q.mutant) for q in queries]
         before = d.encoded_wild_types, d.encoded_mutants
-        texts = d.describe(list(zip(wts, muts, strict=True)))
+        texts = d.describe(queries)
         counts = d.encoded_wild_types - before[0], d.encoded_mutants - before[1]
         zeros = [0] * (len(texts) - 1)
         return pa.table(
@@ -32,6 +35,7 @@ class ScorerActor:
                 "id": batch.column("id"),
                 "wild_type_id": batch.column("wild_type_id"),
                 "mutations": batch.column("mutations"),
+                "window_start": pa.array([w.start + 1 if w.cropped else None for w in windows], pa.int32()),
                 "description": pa.array(texts, pa.string()),
                 "encoded_wild_types": pa.array([counts[0], *zeros], pa.int64()),
                 "encoded_mutants": pa.array([counts[1], *zeros], pa.int64()),

@@ -8,18 +8,20 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from m2t.config import ModelConfig
+from m2t.model.prompt import PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
 
 IGNORE = -100  # label of tokens that are not supervised
 
 
 def prompt_ids(
-    tokenizer: PreTrainedTokenizerBase, *, system_prompt: str, instruction: str, delta_token: str, num_media_tokens: int
+    tokenizer: PreTrainedTokenizerBase, *, system_prompt: str, user: str, delta_token: str, num_media_tokens: int
 ) -> list[int]:
-    """The chat prompt up to the assistant header, with the one ``delta_token`` id repeated ``num_media_tokens`` times."""
+    """The chat prompt up to the assistant header: the system turn, then a user turn of ``delta_token`` and ``user``
+    (:func:`m2t.model.prompt.user_text`), with the one ``delta_token`` id repeated ``num_media_tokens`` times."""
     messages = [
         {"role": "system", "content": system_prompt},
-        {"role": "user", "content": f"{delta_token}\n{instruction}"},
+        {"role": "user", "content": f"{delta_token}\n{user}"},
     ]
     ids = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
     delta_id = tokenizer.convert_tokens_to_ids(delta_token)
@@ -33,9 +35,13 @@ def prompt_ids(
 
 
 def make_example(
-    tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, description: str | None
+    tokenizer: PreTrainedTokenizerBase,
+    model_cfg: ModelConfig,
+    description: str | None,
+    facts: PromptFacts | None = None,
 ) -> dict[str, list[int]]:
-    """Token ids and labels of one sample; ``description=None`` gives the prompt alone (inference).
+    """Token ids and labels of one sample; ``description=None`` gives the prompt alone (inference). ``facts``: what
+    the user turn states of this record (the fields ``model.prompt_fields`` names).
 
     The prompt (chat template, generation prompt included) and the answer (+ end-of-turn) are
     tokenised separately and concatenated, so labels are -100 on exactly the prompt tokens.
@@ -43,7 +49,7 @@ def make_example(
     prompt = prompt_ids(
         tokenizer,
         system_prompt=model_cfg.system_prompt,
-        instruction=model_cfg.instruction,
+        user=user_text(fields=model_cfg.prompt_fields, instruction=model_cfg.instruction, facts=facts),
         delta_token=model_cfg.delta_token,
         num_media_tokens=model_cfg.num_media_tokens,
     )

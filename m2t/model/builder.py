@@ -53,6 +53,7 @@ def assemble(
         tokenizer=tokenizer,
         system_prompt=cfg.model.system_prompt,
         instruction=cfg.model.instruction,
+        prompt_fields=cfg.model.prompt_fields,
         delta_token=cfg.model.delta_token,
         dim_in=dim_in,
         encoder_id=encoder_id,

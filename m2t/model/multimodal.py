@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -9,6 +11,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.batching import left_pad, prompt_ids
+from m2t.model.prompt import Field, PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
 
 
@@ -28,6 +31,7 @@ class M2TModel(nn.Module):
         tokenizer: PreTrainedTokenizerBase,
         system_prompt: str,
         instruction: str,
+        prompt_fields: Sequence[Field],
         delta_token: str,
         dim_in: int,
         encoder_id: str | None,
@@ -36,6 +40,7 @@ class M2TModel(nn.Module):
         super().__init__()
         self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
         self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
+        self.prompt_fields = tuple(prompt_fields)
         self.dim_in, self.encoder_id, self.new_token_ids = dim_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
@@ -45,12 +50,13 @@ class M2TModel(nn.Module):
     def num_media_tokens(self) -> int:
         return self.adapter.num_media_tokens
 
-    def prompt_ids(self, instruction: str | None = None) -> list[int]:
-        """The generation prompt (``<delta_P>`` expanded); ``instruction`` replaces the configured one."""
+    def prompt_ids(self, instruction: str | None = None, facts: PromptFacts | None = None) -> list[int]:
+        """The generation prompt (``<delta_P>`` expanded) stating ``facts`` as configured; ``instruction`` replaces
+        the configured one."""
         return prompt_ids(
             self.tokenizer,
             system_prompt=self.system_prompt,
-            instruction=instruction or self.instruction,
+            user=user_text(fields=self.prompt_fields, instruction=instruction or self.instruction, facts=facts),
             delta_token=self.delta_token,
             num_media_tokens=self.num_media_tokens,
         )
@@ -115,6 +121,7 @@ class M2TModel(nn.Module):
         temperature: float = 0.0,
         top_p: float = 1.0,
         instructions: list[str] | None = None,
+        facts: Sequence[PromptFacts | None] | None = None,
     ) -> torch.Tensor:
         """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature == 0``, else
         nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
@@ -122,17 +129,19 @@ class M2TModel(nn.Module):
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
             mut_emb: ``(b, Lm, De)``; mut_mask: ``(b, Lm)`` bool, True = residue.
-            instructions: optional per-sample user instruction (default: the configured one);
-                prompts of different lengths are left-padded.
+            instructions: optional per-sample user instruction (default: the configured one).
+            facts: optional per-sample facts the user turn states (``model.prompt_fields``); prompts of
+                different lengths are left-padded.
 
         Returns:
             ``(b, n)`` new token ids, ``n <= max_new_tokens``; an answer that stopped early ends with its
             end-of-turn id followed by pad ids.
         """
         b = wt_emb.shape[0]
-        if instructions is not None and len(instructions) != b:
-            raise ValueError(f"got {len(instructions)} instructions for a batch of {b}")
-        prompts = [self.prompt_ids(i) for i in (instructions or [None] * b)]
+        for name, given in (("instructions", instructions), ("facts", facts)):
+            if given is not None and len(given) != b:
+                raise ValueError(f"got {len(given)} {name} for a batch of {b}")
+        prompts = [self.prompt_ids(i, f) for i, f in zip(instructions or [None] * b, facts or [None] * b, strict=True)]
         device = self.llm.get_input_embeddings().weight.device
         input_ids, attention_mask = (t.to(device) for t in left_pad(prompts, pad_id=self.pad_id))
         was_training = self.training

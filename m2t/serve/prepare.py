@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from m2t.data.crop import CropError, LongSequences, Window, encoder_window
 from m2t.data.notation import (
     Mutation,
     NotationError,
@@ -26,11 +27,13 @@ Loc = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Limits:
-    """Plain numbers the checks need (from ``data`` and ``serve`` of the config, capped by the encoder)."""
+    """Plain values the checks need (from ``data``, ``encoder`` and ``serve`` of the config, and the encoder's window)."""
 
     max_length: int
     extended_alphabet: bool
     max_new_tokens_limit: int
+    max_residues: int  # the encoder's window: longer pairs are cropped around the mutation (long_sequences)
+    long_sequences: LongSequences
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class Job:
     wild_type: str
     mutant: str
     mutations: tuple[str, ...]
+    window: Window
     decoding: Decoding
+    protein_name: str | None = None
+    function: str | None = None
     arrived: float = field(default_factory=time.perf_counter)
 
 
@@ -100,6 +106,12 @@ def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Dec
             "(serve.max_new_tokens_limit)",
             request.max_new_tokens,
         )
+    window = None
+    if not errors:
+        try:
+            window = encoder_window(wild_type, mutant, max_residues=limits.max_residues, policy=limits.long_sequences)
+        except CropError as exc:
+            bad("mutant" if request.mutant is not None else "mutations", str(exc), request.mutant or request.mutations)
     if errors:
         raise FieldError(errors)
     decoding = Decoding(
@@ -107,7 +119,16 @@ def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Dec
         temperature=request.temperature if request.temperature is not None else defaults.temperature,
         top_p=request.top_p if request.top_p is not None else defaults.top_p,
     )
-    return Job(id=request.id, wild_type=wild_type, mutant=mutant, mutations=mutations, decoding=decoding)
+    return Job(
+        id=request.id,
+        wild_type=wild_type,
+        mutant=mutant,
+        mutations=mutations,
+        window=window,
+        decoding=decoding,
+        protein_name=request.protein_name,
+        function=request.function,
+    )
 
 
 def _parse(given: str | list[str] | None, bad: Any) -> list[Mutation]:

@@ -49,6 +49,17 @@ class DescribeRequest(_Body):
         "several as a list or in one string separated by ';', ',', '/' or spaces.",
     )
     mutant: str | None = Field(None, min_length=1, description="The full mutant sequence (instead of `mutations`).")
+    protein_name: str | None = Field(
+        None,
+        max_length=1000,
+        description="The protein's name; stated in the prompt when the model was trained with it.",
+    )
+    function: str | None = Field(
+        None,
+        max_length=20_000,
+        description="The wild type's function (e.g. UniProt's text); stated in the prompt when the model was trained "
+        "with it.",
+    )
     max_new_tokens: int | None = Field(
         None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens)."
     )
@@ -90,6 +101,11 @@ class DescribeResponse(_Body):
     id: str | None = Field(None, description="The request's id, if it gave one.")
     description: str = Field(..., description="What the mutation does, in English (generated).")
     mutations: list[str] = Field(..., description="Normalised 1-based notation of the mutation(s).")
+    window_start: int | None = Field(
+        None,
+        description="When the pair was longer than the encoder takes: the 1-based wild-type position where the window "
+        "the encoder saw starts (positions everywhere else are full-length). Null when nothing was cropped.",
+    )
     model: str = Field(..., description="The model that wrote it (see GET /v1/model).")
     timings: Timings
 

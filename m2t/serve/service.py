@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from m2t.config import Config
-from m2t.infer.describer import Describer
+from m2t.infer.describer import Describer, Query
+from m2t.model.prompt import facts_of
 from m2t.serve.prepare import Decoding, Job, Limits
 from m2t.serve.schemas import (
     CacheStats,
@@ -43,9 +44,11 @@ class DescribeService:
         self.num_media_tokens = trained.model.num_media_tokens
         self.name = f"m2t:{Path(trained.model.llm).name}+{encoder.encoder_id}"
         self.limits = Limits(
-            max_length=min(cfg.data.max_length, encoder.max_length),
+            max_length=cfg.data.max_length,
             extended_alphabet=cfg.data.extended_alphabet,
             max_new_tokens_limit=cfg.serve.max_new_tokens_limit,
+            max_residues=encoder.max_length,
+            long_sequences=self.describer.long_sequences,
         )
         self.defaults = Decoding(
             max_new_tokens=min(gen.max_new_tokens, cfg.serve.max_new_tokens_limit),
@@ -67,7 +70,16 @@ class DescribeService:
         encode_s, generate_s = d.encode_seconds, d.generate_seconds
         for decoding, idx in groups.items():
             out = d.describe(
-                [(jobs[i].wild_type, jobs[i].mutant) for i in idx],
+                [
+                    Query(
+                        jobs[i].wild_type,
+                        jobs[i].mutant,
+                        facts_of(
+                            mutations=jobs[i].mutations, protein_name=jobs[i].protein_name, function=jobs[i].function
+                        ),
+                    )
+                    for i in idx
+                ],
                 max_new_tokens=decoding.max_new_tokens,
                 temperature=decoding.temperature,
                 top_p=decoding.top_p,
@@ -82,6 +94,7 @@ class DescribeService:
                 id=job.id,
                 description=texts[i],
                 mutations=list(job.mutations),
+                window_start=job.window.start + 1 if job.window.cropped else None,
                 model=self.name,
                 timings=Timings(
                     queue_ms=(started - job.arrived) * ms,

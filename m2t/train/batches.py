@@ -15,8 +15,11 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from m2t.config import ModelConfig
+from m2t.data.crop import LongSequences, encoder_window
 from m2t.embed.store import EmbeddingStore
+from m2t.encoders.base import MAX_RESIDUES
 from m2t.model.batching import IGNORE, collate, make_example
+from m2t.model.prompt import facts_of
 
 # Rows held by each worker's local shuffle buffer, per sample of the micro-batch.
 SHUFFLE_ROWS_PER_SAMPLE = 32
@@ -25,12 +28,23 @@ SHUFFLE_ROWS_PER_SAMPLE = 32
 class BatchMaker:
     """Turns one Ray Data batch of records into the tensors :meth:`M2TModel.forward` takes.
 
-    ``store``: the embedding store directory (store mode), or None when rows carry embeddings.
+    ``store``: the embedding store directory (store mode), or None when rows carry embeddings. A pair longer
+    than ``max_residues`` is read as the window the encoder saw (:mod:`m2t.data.crop`, ``long_sequences``). The
+    rows' ``mutations``, ``protein_name`` and ``function`` fill the prompt fields ``model_cfg`` names.
     """
 
-    def __init__(self, *, tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig, store: str | None):
+    def __init__(
+        self,
+        *,
+        tokenizer: PreTrainedTokenizerBase,
+        model_cfg: ModelConfig,
+        store: str | None,
+        max_residues: int = MAX_RESIDUES,
+        long_sequences: LongSequences = "crop",
+    ):
         self.tokenizer, self.model_cfg = tokenizer, model_cfg
         self.store = EmbeddingStore.open(store) if store is not None else None
+        self.max_residues, self.long_sequences = max_residues, long_sequences
 
     def embeddings(self, rows: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """``(wt [(Lw_i, D)], mut [(Lm_i, D)])`` float32 for the batch's records."""
@@ -38,7 +52,11 @@ class BatchMaker:
             return list(rows["wt_emb"]), list(rows["mut_emb"])
         if self.store is None:
             raise ValueError("rows carry no wt_emb/mut_emb and no embedding store was given")
-        wts, muts = [str(s) for s in rows["wild_type"]], [str(s) for s in rows["mutant"]]
+        windows = [
+            encoder_window(str(w), str(m), max_residues=self.max_residues, policy=self.long_sequences)
+            for w, m in zip(rows["wild_type"], rows["mutant"], strict=True)
+        ]
+        wts, muts = [w.wild_type for w in windows], [w.mutant for w in windows]
         embs = self.store.get_many(wts + muts)
         return embs[: len(wts)], embs[len(wts) :]
 
@@ -47,8 +65,9 @@ class BatchMaker:
         bool (True = residue), ``mut_emb`` (b, Lm, D), ``mut_mask`` (b, Lm)."""
         wts, muts = self.embeddings(rows)
         examples = []
-        for text, wt, mut in zip(rows["description"], wts, muts, strict=True):
-            example = make_example(self.tokenizer, self.model_cfg, str(text))
+        for i, (text, wt, mut) in enumerate(zip(rows["description"], wts, muts, strict=True)):
+            facts = facts_of(**{k: rows[k][i] for k in ("mutations", "protein_name", "function") if k in rows})
+            example = make_example(self.tokenizer, self.model_cfg, str(text), facts)
             examples.append(
                 {
                     **example,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from m2t.config import Config
 from m2t.errors import MismatchError
-from m2t.model.checkpoint import read_meta, require_checkpoint, stage_checkpoint
+from m2t.model.checkpoint import read_meta, require_checkpoint, stage_checkpoint, trained_config
 
 # Model settings that may differ between the stages: they change how the LLM runs, not what the adapter is.
 RUNTIME_ONLY = {"gradient_checkpointing", "dtype", "trust_remote_code"}
@@ -39,8 +39,10 @@ def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -
     :class:`m2t.errors.MismatchError` listing every difference when it was trained for another
     encoder (``encoder_id``), embedding width, base LLM, or adapter / prompt settings.
     """
-    meta = read_meta(stage1_checkpoint(cfg, init))
-    saved, builder = meta["config"]["model"], meta["builder"]
+    init = stage1_checkpoint(cfg, init)
+    meta = read_meta(init)
+    # its config as this version reads it (settings added since it was saved take their defaults)
+    saved, builder = trained_config(init, meta).model.model_dump(mode="json"), meta["builder"]
     diffs = []
     if meta["stage"] != "pretrain":
         diffs.append(

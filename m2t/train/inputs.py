@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
+from m2t.data.crop import CropError, Window, encoder_window
 from m2t.data.readers import format_summary, read_records
 from m2t.data.records import as_dict, read_records_file, write_records
 from m2t.data.split import split_records
@@ -37,6 +38,7 @@ class Inputs:
     val: Path | None
     encoder_id: str
     dim_in: int  # the embeddings' width: the adapter's input width
+    max_residues: int  # the encoder's window: longer pairs are cropped (encoder.long_sequences)
 
 
 def _rows(path: Path) -> int:
@@ -92,15 +94,9 @@ def prepare_inputs(cfg: Config) -> Inputs:
     options = encoder_pool(cfg)
     identity = encoder_identity(cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"])
     encoder_id, dim_in = identity.encoder_id, identity.hidden_size
+    windows = split_windows(cfg, splits, max_residues=identity.max_length, encoder_id=encoder_id)
     if cfg.embed.mode == "store":
-        sequences = list(
-            dict.fromkeys(
-                s
-                for p in splits
-                for c in ("wild_type", "mutant")
-                for s in pq.read_table(p, columns=[c]).column(c).to_pylist()
-            )
-        )
+        sequences = list(dict.fromkeys(s for w in windows for s in (w.wild_type, w.mutant)))
         root = Path(cfg.embed.store)
         missing = sequences
         if (root / "manifest.json").is_file():
@@ -115,4 +111,28 @@ def prepare_inputs(cfg: Config) -> Inputs:
                 len(sequences),
             )
             embed_records(cfg, splits)
-    return Inputs(train=train, val=val if len(splits) > 1 else None, encoder_id=encoder_id, dim_in=dim_in)
+    return Inputs(
+        train=train,
+        val=val if len(splits) > 1 else None,
+        encoder_id=encoder_id,
+        dim_in=dim_in,
+        max_residues=identity.max_length,
+    )
+
+
+def split_windows(cfg: Config, splits: list[Path], *, max_residues: int, encoder_id: str) -> list[Window]:
+    """What the encoder sees of every record of ``splits`` (:mod:`m2t.data.crop`); an :class:`InputError` naming
+    the records no window can hold (training would fail on them later)."""
+    windows, bad = [], []
+    for path in splits:
+        table = pq.read_table(path, columns=["id", "wild_type", "mutant"]).to_pydict()
+        for rid, wt, mut in zip(table["id"], table["wild_type"], table["mutant"], strict=True):
+            try:
+                windows.append(encoder_window(wt, mut, max_residues=max_residues, policy=cfg.encoder.long_sequences))
+            except CropError as exc:
+                bad.append(f"{path.name} record {rid}: {exc}")
+    if bad:
+        raise InputError(
+            f"{len(bad)} training record(s) do not fit encoder {encoder_id}; drop them from the data. The first: {bad[0]}"
+        )
+    return windows

@@ -35,7 +35,7 @@ def train_loop_per_worker(config: dict) -> None:
     """Train ``config["stage"]``. ``config`` is built by :func:`m2t.train.trainer.build_trainer`:
 
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
-    stage 2), ``encoder_id`` and ``dim_in`` (of the embeddings), ``store`` (embedding store dir, or None
+    stage 2), ``encoder_id``, ``dim_in`` and ``max_residues`` (of the embeddings), ``store`` (embedding store dir, or None
     when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, and ``after_report``: None,
     or a picklable callable ``(step=, rank=)`` every worker calls after each step's report (how tests and drills
     inject faults from the outside, e.g. SIGKILL one rank after a given step).
@@ -64,7 +64,13 @@ def train_loop_per_worker(config: dict) -> None:
         log.info("rank %d: resumed %s at step %d from %s", rank, stage, step, reported.path)
 
     writer = MetricsWriter(out_dir=out_dir, start_step=step) if rank == 0 else None
-    make = BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=store)
+    make = BatchMaker(
+        tokenizer=model.tokenizer,
+        model_cfg=cfg.model,
+        store=store,
+        max_residues=config["max_residues"],
+        long_sequences=cfg.encoder.long_sequences,
+    )
     val_shard = ray.train.get_dataset_shard("val") if has_val else None
     batches = epochs(
         ray.train.get_dataset_shard("train"),

@@ -33,7 +33,7 @@ from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
-COLUMNS = ["id", "wild_type", "mutant", "description"]
+COLUMNS = ["id", "wild_type", "mutant", "description", "mutations", "protein_name", "function"]
 POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"  # Ray Train V2 passes it from the driver to its controller
 
 
@@ -105,6 +105,7 @@ def build_trainer(
         "init": str(init) if init else None,
         "encoder_id": inputs.encoder_id,
         "dim_in": inputs.dim_in,
+        "max_residues": inputs.max_residues,
         "store": None if stream else str(cfg.embed.store),
         "out_dir": str(out_dir),
         "has_val": inputs.val is not None,

@@ -63,15 +63,29 @@ def test_mutadescribe_test_medium_counts(ray_cluster, mutadescribe_dir, tmp_path
     path = mutadescribe_dir / "test_medium.csv"
     every = read_records([path], max_length=1024, extended_alphabet=False).accepted
     assert (len(every), len({r.wild_type for r in every})) == (384, 198)  # 384 mutants of 198 wild types
-    # The tiny ESM-2 takes at most 1022 residues: the 128 rows with a 1023-1024-residue protein become
-    # rejects (not failures); 256 records remain, 158 wild types + mutants = 216 distinct sequences.
-    cfg = load_config(None, [f"embed.store={tmp_path}", "data.max_length=1024", "embed.batch_sequences=64"])
-    summary = embed_records(cfg, [path])
-    assert (summary["records"], summary["rejects"], summary["sequences"]) == (256, 128, 512)
+    # The tiny ESM-2 takes at most 1022 residues. With encoder.long_sequences=reject the 128 rows with a
+    # 1023-1024-residue protein become rejects (not failures): 256 records, 158 wild types + mutants = 216 distinct.
+    strict = load_config(
+        None, [f"embed.store={tmp_path / 'r'}", "encoder.long_sequences=reject", "embed.batch_sequences=64"]
+    )
+    summary = embed_records(strict, [path])
+    assert (summary["records"], summary["rejects"], summary["cropped"], summary["sequences"]) == (256, 128, 0, 512)
     assert (summary["unique_sequences"], summary["encoded"], summary["reused"]) == (216, 216, 0)
-    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    rejects = [json.loads(line) for line in (tmp_path / "r" / "rejects.jsonl").read_text().splitlines()]
     assert {r["kind"] for r in rejects} == {"too_long_for_encoder"}
-    assert "longer than the 1022 that encoder esm2:tiny" in rejects[0]["reason"]
-    store = EmbeddingStore.open(tmp_path)
-    kept = [r for r in every if max(len(r.wild_type), len(r.mutant)) <= 1022]
-    assert len(store) == 216 and store.get(kept[0].wild_type).shape == (len(kept[0].wild_type), 64)
+    assert "longer than the 1022 the encoder takes" in rejects[0]["reason"] and "esm2:tiny" in rejects[0]["reason"]
+    # The default crops them instead: every record is kept, the long pairs as 1022-residue windows around the mutation.
+    cfg = load_config(None, [f"embed.store={tmp_path / 'c'}", "embed.batch_sequences=64"])
+    summary = embed_records(cfg, [path])
+    assert (summary["records"], summary["rejects"], summary["cropped"], summary["unique_sequences"]) == (
+        384,
+        0,
+        128,
+        324,
+    )
+    store = EmbeddingStore.open(tmp_path / "c")
+    long = next(r for r in every if len(r.wild_type) == 1024)  # a substitution: both windows start at the same residue
+    site = int(long.mutations[0][1:-1])  # 1-based
+    starts = [i for i in range(3) if long.wild_type[i : i + 1022] in store]  # 0-based starts of stored windows
+    assert long.wild_type not in store and any(i < site <= i + 1022 for i in starts)
+    assert store.get(long.wild_type[starts[0] : starts[0] + 1022]).shape == (1022, 64)

@@ -74,8 +74,9 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     }
 
     table = pq.read_table(out / "predictions.parquet")
-    assert table.column_names == ["id", "wild_type_id", "mutations", "description"]
+    assert table.column_names == ["id", "wild_type_id", "mutations", "window_start", "description"]
     rows = table.to_pylist()
+    assert {r["window_start"] for r in rows} == {None}  # short wild types: nothing cropped
     assert len(rows) == summary["written"] == 133
     assert [r["id"] for r in rows[:19]] == [f"wt_a:M1{aa}" for aa in STANDARD if aa != "M"]  # input order
     assert {r["id"] for r in rows} == {

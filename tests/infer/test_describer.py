@@ -67,3 +67,26 @@ def test_finetuned_checkpoint_names_the_command(tmp_path):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path / "nope")
     with pytest.raises(InputError, match="is not an m2t checkpoint"):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path)
+
+
+def test_prompt_facts_derived_or_given_reach_the_prompt(tmp_path):
+    """A checkpoint trained with prompt fields: a bare pair states the mutations derived from its sequences, a
+    Query states what it gives (and the two prompts of a named protein differ only by that line)."""
+    import torch
+
+    from m2t.encoders import tiny_encoder_id
+    from m2t.infer.describer import Query
+    from m2t.model import build_model, save_checkpoint
+    from m2t.model.prompt import PromptFacts
+
+    cfg = tiny_config(tmp_path, "model.prompt_fields=[protein_name,mutation]")
+    torch.manual_seed(0)
+    model = build_model(cfg, stage="finetune", dim_in=64, encoder_id=tiny_encoder_id(cfg.encoder))
+    d = Describer(checkpoint=save_checkpoint(model, cfg, tmp_path / "ckpt"), cfg=cfg)
+    wt, mut = PAIRS[0]
+    assert d.facts(Query(wt, mut)) == PromptFacts(mutations=("K2W",))
+    assert d.describe([(wt, mut)]) == d.describe([Query(wt, mut, PromptFacts(mutations=("K2W",)))])
+    named = d.facts(Query(wt, mut, PromptFacts(protein_name="Lysozyme C")))
+    assert named == PromptFacts(mutations=("K2W",), protein_name="Lysozyme C")
+    text = d.model.tokenizer.decode(d.model.prompt_ids(facts=named))
+    assert "Protein: Lysozyme C\nMutation: K2W (lysine to tryptophan at position 2)\nDescribe" in text

@@ -166,7 +166,8 @@ def test_missing_checkpoint_exits_2_naming_the_command(tmp_path, capsys, monkeyp
 def test_evaluate_on_real_mutadescribe_rows(tiny_checkpoint, tmp_path, mutadescribe_dir):
     with (mutadescribe_dir / "test_easy.csv").open(newline="") as fh:
         rows = list(csv.reader(fh))
-    short = [rows[0]] + [r for r in rows[1:] if len(r[rows[0].index("protein1")]) < 150][:4]
+    long = next(r for r in rows[1:] if len(r[rows[0].index("protein1")]) > 1022)  # cropped, not rejected
+    short = [rows[0]] + [r for r in rows[1:] if len(r[rows[0].index("protein1")]) < 150][:4] + [long]
     sample = tmp_path / "test_easy_sample.csv"
     with sample.open("w", newline="") as fh:
         csv.writer(fh).writerows(short)
@@ -177,3 +178,7 @@ def test_evaluate_on_real_mutadescribe_rows(tiny_checkpoint, tmp_path, mutadescr
     ]
     preds = [json.loads(line) for line in (tmp_path / "e" / "predictions.jsonl").read_text().splitlines()]
     assert [p["reference"] for p in preds] == want
+    assert (tmp_path / "e" / "rejects.jsonl").read_text() == ""
+    site = int(preds[-1]["mutations"][0][1:-1])  # a substitution, 1-based, full-length coordinates
+    assert [p["window_start"] for p in preds[:-1]] == [None] * 4
+    assert preds[-1]["window_start"] <= site < preds[-1]["window_start"] + 1022

@@ -98,7 +98,7 @@ def test_right_padding_for_training_and_left_padding_for_generation(chat):
     assert batch["input_ids"].eq(pad).sum() == lb - la  # the pad id marks padding only
     assert batch["labels"].eq(end_of_turn_id(tok)).sum(1).tolist() == [1, 1]  # each answer's end-of-turn supervised
     args = dict(system_prompt=model_cfg.system_prompt, delta_token=model_cfg.delta_token, num_media_tokens=2)
-    short, long = (prompt_ids(tok, instruction=i, **args) for i in ("Describe it.", f"Describe it: {TEXT}"))
+    short, long = (prompt_ids(tok, user=i, **args) for i in ("Describe it.", f"Describe it: {TEXT}"))
     ids, mask = left_pad([short, long], pad_id=pad)
     k = len(long) - len(short)
     assert ids[0, :k].eq(pad).all() and ids[0, k:].tolist() == short and mask[0].tolist() == [0] * k + [1] * len(short)

@@ -8,7 +8,7 @@ from m2t.serve.prepare import Decoding, Limits, prepare
 from m2t.serve.schemas import DescribeRequest, FieldError
 
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
-LIMITS = Limits(max_length=40, extended_alphabet=False, max_new_tokens_limit=16)
+LIMITS = Limits(max_length=80, extended_alphabet=False, max_new_tokens_limit=16, max_residues=40, long_sequences="crop")
 DEFAULTS = Decoding(max_new_tokens=8, temperature=0.0, top_p=1.0)
 
 
@@ -62,10 +62,26 @@ def test_notation_that_does_not_fit_the_wild_type():
 
 
 def test_an_insertion_that_makes_the_mutant_too_long_is_blamed_on_the_notation():
-    ((loc, msg),) = errors(wild_type=WT, mutations="K2_T3ins" + "G" * 8)
-    assert loc == ["body", "items", 2, "mutations"] and "41 residues long, over the limit of 40" in msg
+    ((loc, msg),) = errors(wild_type=WT * 2, mutations="K2_T3ins" + "G" * 15)
+    assert loc == ["body", "items", 2, "mutations"] and "81 residues long, over the limit of 80" in msg
 
 
 def test_identical_mutant_and_empty_list_are_refused():
     assert [loc[-1] for loc, _ in errors(wild_type=WT, mutant=WT)] == ["mutant"]
     assert [loc[-1] for loc, _ in errors(wild_type=WT, mutations=[])] == ["mutations"]
+
+
+def test_a_long_pair_is_cropped_around_the_mutation_and_a_too_wide_change_is_named():
+    long = (WT * 2)[:39] + "W"  # 40 residues fit the test window of 40 exactly
+    assert job(wild_type=long, mutations="K2R").window.cropped is False
+    longer = WT * 2  # 66 residues: cropped to 40 around position 30, positions stay full-length
+    j = job(wild_type=longer, mutations=f"{longer[29]}30W", protein_name="Toy", function="None known.")
+    assert (j.window.cropped, len(j.window.wild_type), j.mutations) == (True, 40, (f"{longer[29]}30W",))
+    assert j.window.start < 30 <= j.window.start + 40 and (j.protein_name, j.function) == ("Toy", "None known.")
+    assert errors(wild_type=longer, mutations=f"K2R; {longer[64]}65A") == [
+        (
+            ["body", "items", 2, "mutations"],
+            "the mutations span wild-type positions 2-65 (64 residues), more than a "
+            "window of the 40 residues the encoder takes can hold",
+        ),
+    ]

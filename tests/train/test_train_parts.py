@@ -119,13 +119,14 @@ def test_stage2_accepts_a_matching_stage1_checkpoint(stage1_ckpt):
 
 def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_ckpt, tmp_path):
     _, ckpt = stage1_ckpt
-    other = load_config(None, ["model.gca.heads=8", "model.num_media_tokens=4"])
+    other = load_config(None, ["model.gca.heads=8", "model.num_media_tokens=4", "model.prompt_fields=[mutation]"])
     with pytest.raises(MismatchError) as err:
         check_init(other, ckpt, encoder_id="esm3:esm3_sm_open_v1", dim_in=1536)
     text = str(err.value)
     for expected in (
         "model.gca.heads: checkpoint 4, config 8",
         "model.num_media_tokens: checkpoint 8, config 4",
+        "model.prompt_fields: checkpoint [], config ['mutation']",  # trained with another prompt template
         "encoder: checkpoint 'esm2:tiny:d64-l2-h4-seed0', this run's embeddings 'esm3:esm3_sm_open_v1'",
         "embedding width: checkpoint 64, this run's embeddings 1536",
     ):
