@@ -3,10 +3,15 @@
     python jobs/benchmark.py all                                   # small scale: about 5 minutes on 2 CPU cores
     python jobs/benchmark.py embed --scale medium --out outputs/benchmark/embed.json
     python jobs/benchmark.py serve serve.max_batch_size=16         # config overrides apply to "ours"
+    python jobs/benchmark.py all --scale real --out real.json      # full ESM3-open + Llama-3.1-8B on one GPU, < 8 min
+    python jobs/benchmark.py all --scale real --dry-run            # the same at toy size on CPU
 
 Prints a table (ours, baseline, ratio, target) and writes the full results as JSON (default
-outputs/benchmark/benchmark.json). Starts a local Ray cluster of its own: the serve benchmark starts
-and shuts down Ray Serve, which must not touch a cluster that serves anything else.
+outputs/benchmark/benchmark.json, or real.json there for --scale real). Starts a local Ray cluster of its own:
+the serve benchmark starts and shuts down Ray Serve, which must not touch a cluster that serves anything else.
+``--scale real`` (docs/performance.md) runs in this process without Ray or DeepSpeed, on the real setup's
+config (jobs/configs/llama3_esm3.yaml unless --config) with random weights; it exits at once with a one-line
+message when no GPU is visible, unless --dry-run.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import argparse
 from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
-from m2t.bench.run import BENCHMARKS, needs_ray, run_benchmarks
 from m2t.bench.scales import SCALES
 from m2t.cli import load, run
+from m2t.config import REPO_ROOT
+
+BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
 
 
 def main() -> None:
@@ -25,20 +32,34 @@ def main() -> None:
     parser.add_argument("benchmark", choices=[*BENCHMARKS, "all"], help="which benchmark to run")
     parser.add_argument(
         "--scale",
-        choices=list(SCALES),
+        choices=[*SCALES, "real"],
         default="small",
-        help="input and run sizes (default: small; tiny is a smoke test)",
+        help="input and run sizes (default: small; tiny is a smoke test; real = full models on a GPU)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="--scale real only: toy sizes on CPU, to check the script"
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config (default: jobs/configs/tiny.yaml; llama3_esm3.yaml for --scale real)",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()  # overrides may follow the options
+    if args.dry_run and args.scale != "real":
+        parser.error("--dry-run goes with --scale real")
+    if args.scale == "real":
+        return real(args)
     cfg = load(args)
     out = args.out or cfg.stage_dir("benchmark") / "benchmark.json"
 
-    scale = SCALES[args.scale]
     import ray
 
+    from m2t.bench.run import needs_ray, run_benchmarks
+
+    scale = SCALES[args.scale]
     if needs_ray([args.benchmark], scale):
         ray.init(address="local", include_dashboard=False)
     try:
@@ -47,6 +68,20 @@ def main() -> None:
         ray.shutdown()
     print(format_table(results))
     print(f"\nwrote {write_json(results, out)}")
+
+
+def real(args: argparse.Namespace) -> None:
+    from m2t.bench.real_run import check_device, run_real
+    from m2t.bench.real_scale import DRY, REAL
+
+    scale = DRY if args.dry_run else REAL
+    check_device(scale)  # before anything slow
+    args.config = args.config or REPO_ROOT / "jobs" / "configs" / "llama3_esm3.yaml"
+    cfg = load(args)
+    out = args.out or Path("outputs") / "benchmark" / f"{scale.name}.json"
+    results = run_real(cfg, [args.benchmark], scale=scale, out=out)
+    print(format_table(results))
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,9 @@ class TinyEncoderConfig(Section):
     d_model: int = _f(64, "Hidden size of the tiny random encoder.", ge=8)
     n_layers: int = _f(2, "Layers of the tiny random encoder.", ge=1)
     n_heads: int = _f(4, "Attention heads of the tiny random encoder.", ge=1)
+    v_heads: int | None = _f(
+        None, "ESM3 only: vector heads of its geometric attention (ESM3-open has 256); empty = n_heads // 2.", ge=1
+    )
     seed: int = _f(0, "Seed of the tiny encoder's random weights.")
 
     @model_validator(mode="after")
@@ -167,6 +170,8 @@ class EncoderConfig(Section):
             raise ValueError(
                 f"tiny.d_model ({self.tiny.d_model}) must be a multiple of 8 for ESM3 (8 function-token embeddings)"
             )
+        if self.backend != "esm3" and self.tiny.v_heads is not None:
+            raise ValueError(f"tiny.v_heads is an ESM3 setting; the {self.backend} backend has no geometric attention")
         if self.backend == "esm3" and self.device == "cpu" and self.dtype == "bfloat16":
             raise ValueError("ESM3 runs in bfloat16 only on CUDA; on CPU use dtype float32 or auto")
         return self

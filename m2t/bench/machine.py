@@ -78,11 +78,22 @@ def ray_worker_threads(cpus: float) -> int:
     return max(1, math.floor(cpus))
 
 
-def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> dict:
+def machine_info(
+    *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", matmul_size: int = 2048
+) -> dict:
     """What ran the benchmark, with ``matmul_flops`` measured now (call it next to the timed run: on a
-    shared machine the peak moves with the load, so the share of peak is taken of the peak of the moment)."""
+    shared machine the peak moves with the load, so the share of peak is taken of the peak of the moment).
+    On a GPU also its memory and the CUDA version; ``matmul_size`` 8192 or more fills a large GPU."""
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    extra = {}
+    if gpu is not None:
+        props = torch.cuda.get_device_properties(device)
+        extra = {
+            "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+            "gpu_capability": f"{props.major}.{props.minor}",
+            "cuda": torch.version.cuda,
+        }
     return {
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -90,7 +101,25 @@ def machine_info(*, dtype: torch.dtype = torch.float32, device: torch.device | s
         "torch": torch.__version__,
         "device": str(device),
         "gpu": gpu,
+        **extra,
         "dtype": str(dtype).removeprefix("torch."),
-        "matmul_flops": matmul_flops(dtype=dtype, device=device, seconds=0.5),
+        "matmul_size": matmul_size,
+        "matmul_flops": matmul_flops(dtype=dtype, device=device, size=matmul_size, seconds=0.5),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (timers read the host clock); nothing on CPU."""
+    _sync(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device) -> float | None:
+    """The GPU memory torch allocated at most since :func:`reset_peak_memory` (None on CPU)."""
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None

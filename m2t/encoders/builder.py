@@ -7,9 +7,11 @@ from m2t.encoders.base import ProteinEncoder, resolve_device_dtype
 
 
 def tiny_encoder_id(cfg: EncoderConfig) -> str:
-    """E.g. ``esm2:tiny:d64-l2-h4-seed0``: backend, dims and seed fix the twin's weights."""
+    """E.g. ``esm2:tiny:d64-l2-h4-seed0`` (``-v256`` after the heads when ``tiny.v_heads`` is set): backend,
+    dims and seed fix the twin's weights."""
     t = cfg.tiny
-    return f"{cfg.backend}:tiny:d{t.d_model}-l{t.n_layers}-h{t.n_heads}-seed{t.seed}"
+    v = f"-v{t.v_heads}" if t.v_heads is not None else ""
+    return f"{cfg.backend}:tiny:d{t.d_model}-l{t.n_layers}-h{t.n_heads}{v}-seed{t.seed}"
 
 
 # how an encoder runs, not which weights it has
@@ -36,7 +38,7 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     else:
         from m2t.encoders.esm3 import Esm3Encoder as Encoder
     if cfg.name == "tiny":
-        encoder = Encoder.tiny(**cfg.tiny.model_dump(), encoder_id=tiny_encoder_id(cfg), **common)
+        encoder = Encoder.tiny(**cfg.tiny.model_dump(exclude_none=True), encoder_id=tiny_encoder_id(cfg), **common)
     else:
         encoder = Encoder.pretrained(cfg.name, **common)
     encoder.max_padding = cfg.max_padding

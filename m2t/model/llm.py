@@ -52,8 +52,10 @@ def tiny_llama(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> Ll
 def build_llm(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[PreTrainedModel, list[int]]:
     """The base LLM sized for ``tokenizer``, and the ids of embedding rows added by resizing (maybe none).
 
-    New rows (e.g. ``<delta_P>`` and a pad token added to Llama-3's vocabulary) are initialised by
-    transformers' mean resizing, which draws random numbers; the checkpoint saves them.
+    New rows (e.g. ``<delta_P>`` added to Llama-3.1's vocabulary) start at the mean of the old rows,
+    input and output embeddings alike; the checkpoint saves them. (transformers' own mean resizing
+    draws them from a normal of 1e-9 times the rows' covariance, i.e. the same mean, but its
+    eigenvalue check of that 4096 x 4096 covariance takes minutes on a CPU, at every load.)
     """
     dtype = resolve_dtype(model_cfg.dtype)
     if model_cfg.llm == "tiny":
@@ -64,7 +66,14 @@ def build_llm(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> tup
     old_rows = llm.get_input_embeddings().weight.shape[0]
     new_ids: list[int] = []
     if len(tokenizer) > old_rows:
-        llm.resize_token_embeddings(len(tokenizer))
+        llm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        with torch.no_grad():
+            for rows in {
+                id(e.weight): e.weight for e in (llm.get_input_embeddings(), llm.get_output_embeddings())
+            }.values():
+                rows[old_rows:] = (
+                    rows[:old_rows].mean(dim=0, dtype=torch.float32).to(rows.dtype)
+                )  # (new, d) <- mean (d,)
         new_ids = list(range(old_rows, len(tokenizer)))
         log.info(
             "resized %s embeddings %d -> %d rows (new tokens %s)",

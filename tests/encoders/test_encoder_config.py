@@ -23,11 +23,20 @@ from m2t.encoders.base import resolve_device_dtype
             ["encoder.backend=esm3", "encoder.device=cpu", "encoder.dtype=bfloat16"],
             r"'encoder'.*ESM3 runs in bfloat16 only on CUDA",
         ),
+        (["encoder.backend=esmc", "encoder.tiny.v_heads=8"], r"'encoder'.*tiny.v_heads is an ESM3 setting"),
     ],
 )
 def test_config_rejects_twins_the_backend_cannot_build(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+def test_esm3_twin_takes_its_vector_heads_and_names_them():
+    cfg = load_config(None, ["encoder.backend=esm3", "encoder.tiny.v_heads=8"]).encoder
+    encoder = build_encoder(cfg)
+    assert encoder.encoder_id == "esm3:tiny:d64-l2-h4-v8-seed0"
+    assert encoder.model.transformer.blocks[0].geom_attn.v_heads == 8
+    assert build_encoder(load_config(None).encoder).encoder_id == "esm2:tiny:d64-l2-h4-seed0"  # unchanged without
 
 
 def test_default_config_builds_its_encoder():
