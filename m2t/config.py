@@ -211,6 +211,11 @@ class ModelConfig(Section):
     resampler: ResamplerConfig = _f(ResamplerConfig(), "Perceiver resampler.")
     projector: Literal["mlp2x_gelu", "linear"] = _f("mlp2x_gelu", "Projector into the LLM's hidden size.")
     delta_token: str = _f("<delta_P>", "Special token replaced by the protein vectors.")
+    use_protein: bool = _f(
+        True,
+        "False: a text-only baseline (the study's): no <delta_P> in the prompt and no protein reaches the LLM; only "
+        "stage 2 (LoRA) trains, from a checkpoint of the untrained model (jobs/study.py makes one).",
+    )
     system_prompt: str = _f("You are an expert protein biologist.", "System turn of the chat prompt.")
     instruction: str = _f("Describe the effect of this mutation.", "User instruction, the last line of the user turn.")
     prompt_fields: list[Literal["protein_name", "function", "mutation"]] = _f(
@@ -287,7 +292,9 @@ class TrainConfig(Section):
 
 
 class DeepSpeedConfig(Section):
-    config: RelPath = _f(Path("zero2.json"), "DeepSpeed JSON; its 'auto' values are filled from train.*.")
+    config: RelPath = _f(
+        DEFAULT_CONFIG.parent / "zero2.json", "DeepSpeed JSON; its 'auto' values are filled from train.*."
+    )
 
 
 class EmbedConfig(Section):
@@ -313,6 +320,9 @@ class GenerationConfig(Section):
     max_new_tokens: int = _f(48, "Tokens generated per description.", ge=1)
     temperature: float = _f(0.0, "0 = greedy; > 0 samples.", ge=0)
     top_p: float = _f(1.0, "Nucleus sampling mass.", gt=0, le=1)
+    repetition_penalty: float = _f(
+        1.0, "Divides the score of tokens already generated (CTRL's penalty; 1.0 = off; MutaPLM used 1.5).", ge=1.0
+    )
     batch_size: int = _f(16, "Sequences per generate call.", ge=1)
 
 
@@ -410,6 +420,14 @@ class ServeConfig(Section):
         return self
 
 
+class StudyConfig(Section):
+    tests: list[RelPath] = _f(
+        [],
+        "Test files of jobs/study.py (MutaDescribe CSV or any record format), evaluated with every variant; --test adds "
+        "more. Every protein in them is removed from data.inputs (the training pool) before the train/val split.",
+    )
+
+
 class OutputConfig(Section):
     root: RelPath = _f(Path("outputs"), "Root of every job's outputs (outputs/<stage>/).")
 
@@ -427,6 +445,7 @@ class Config(Section):
     generation: GenerationConfig = _f(GenerationConfig(), "Decoding.")
     batch_score: BatchScoreConfig = _f(BatchScoreConfig(), "Offline batch scoring on Ray Data (jobs/batch_score.py).")
     serve: ServeConfig = _f(ServeConfig(), "Ray Serve app.")
+    study: StudyConfig = _f(StudyConfig(), "The quality study (jobs/study.py).")
     output: OutputConfig = _f(OutputConfig(), "Where jobs write.")
 
     def stage_dir(self, stage: str) -> Path:

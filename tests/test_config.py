@@ -179,3 +179,9 @@ def test_every_field_has_a_description():
                 walk(ann, f"{prefix}{name}.")
 
     walk(Config)
+
+
+def test_a_config_without_a_deepspeed_section_gets_the_shipped_zero2(tmp_path):
+    """Defaults are not resolved against the config file: the DeepSpeed default is the shipped file itself."""
+    (tmp_path / "mine.yaml").write_text("train: {num_workers: 1}\n")
+    assert load_config(tmp_path / "mine.yaml").deepspeed.config == REPO_ROOT / "jobs" / "configs" / "zero2.json"

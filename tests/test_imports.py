@@ -30,6 +30,7 @@ RANKS = {
     "m2t.infer": 4,
     "m2t.serve": 5,
     "m2t.bench": 6,
+    "m2t.study": 6,
     "m2t.cli": 7,
     "jobs": 8,
 }

@@ -184,6 +184,7 @@ class Describer:
                     max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
                     temperature=temperature if temperature is not None else gen.temperature,
                     top_p=top_p if top_p is not None else gen.top_p,
+                    repetition_penalty=gen.repetition_penalty,
                 )
             )
             self.encode_seconds += encoded - started

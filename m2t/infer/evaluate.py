@@ -114,6 +114,18 @@ def _scorable(s: EvalSet, describer: Describer) -> EvalSet:
     return EvalSet(name=s.name, path=s.path, records=keep, rejects=[*s.rejects, *dropped])
 
 
+def predict(describer: Describer, records: Sequence[Record], *, desc: str) -> list[str]:
+    """One description per record, in order, with a progress bar (records, rate, ETA)."""
+    predictions: list[str] = []
+    step = describer.generation.batch_size
+    with tqdm(total=len(records), desc=desc, unit="rec") as bar:
+        for start in range(0, len(records), step):
+            chunk = records[start : start + step]
+            predictions += describer.describe([query_of(r) for r in chunk])
+            bar.update(len(chunk))
+    return predictions
+
+
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
     """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
@@ -122,13 +134,7 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
     out.mkdir(parents=True, exist_ok=True)
     files, lines, rejects = {}, [], []
     for s in sets:
-        predictions = []
-        step = cfg.generation.batch_size
-        with tqdm(total=len(s.records), desc=f"evaluate {s.name}", unit="rec") as bar:
-            for start in range(0, len(s.records), step):
-                chunk = s.records[start : start + step]
-                predictions += describer.describe([query_of(r) for r in chunk])
-                bar.update(len(chunk))
+        predictions = predict(describer, s.records, desc=f"evaluate {s.name}")
         references = [r.description for r in s.records]
         files[s.name] = {**score(predictions, references), "rejected": len(s.rejects), "path": s.path}
         lines += [

@@ -16,7 +16,8 @@ HEADERS = {
 }
 
 
-def _cell(text: str | None, limit: int = 300) -> str:
+def cell(text: str | None, limit: int = 300) -> str:
+    """``text`` on one line, safe in a Markdown table cell, cut at ``limit`` characters."""
     text = " ".join((text or "").split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -36,7 +37,7 @@ def render_report(metrics: dict, predictions: Sequence[dict], *, examples: int =
     ]
     for name, m in metrics["files"].items():
         lines.append(
-            f"| {_cell(name)} | {m['n']} | {m['rejected']} | " + " | ".join(f"{100 * m[k]:.2f}" for k in METRICS) + " |"
+            f"| {cell(name)} | {m['n']} | {m['rejected']} | " + " | ".join(f"{100 * m[k]:.2f}" for k in METRICS) + " |"
         )
     for name in metrics["files"]:
         shown = [p for p in predictions if p["file"] == name][:examples]
@@ -45,12 +46,12 @@ def render_report(metrics: dict, predictions: Sequence[dict], *, examples: int =
         lines += ["", f"## Examples from {name}", ""]
         for p in shown:
             lines += [
-                f"**{_cell(p['id'], 80)}** ({', '.join(p['mutations'])}"
-                + (f"; {_cell(p['protein_name'], 80)}" if p.get("protein_name") else "")
+                f"**{cell(p['id'], 80)}** ({', '.join(p['mutations'])}"
+                + (f"; {cell(p['protein_name'], 80)}" if p.get("protein_name") else "")
                 + ")",
                 "",
-                f"- prediction: {_cell(p['prediction'])}",
-                f"- reference: {_cell(p['reference'])}",
+                f"- prediction: {cell(p['prediction'])}",
+                f"- reference: {cell(p['reference'])}",
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"

@@ -18,12 +18,13 @@ def prompt_ids(
     tokenizer: PreTrainedTokenizerBase, *, system_prompt: str, user: str, delta_token: str, num_media_tokens: int
 ) -> list[int]:
     """The chat prompt up to the assistant header: the system turn, then a user turn of ``delta_token`` and ``user``
-    (:func:`m2t.model.prompt.user_text`), with the one ``delta_token`` id repeated ``num_media_tokens`` times."""
-    messages = [
-        {"role": "system", "content": system_prompt},
-        {"role": "user", "content": f"{delta_token}\n{user}"},
-    ]
+    (:func:`m2t.model.prompt.user_text`), with the one ``delta_token`` id repeated ``num_media_tokens`` times.
+    ``num_media_tokens=0``: a text-only prompt, ``user`` alone (``model.use_protein: false``)."""
+    content = f"{delta_token}\n{user}" if num_media_tokens else user
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": content}]
     ids = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+    if not num_media_tokens:
+        return ids
     delta_id = tokenizer.convert_tokens_to_ids(delta_token)
     if ids.count(delta_id) != 1:
         raise ValueError(
@@ -51,7 +52,7 @@ def make_example(
         system_prompt=model_cfg.system_prompt,
         user=user_text(fields=model_cfg.prompt_fields, instruction=model_cfg.instruction, facts=facts),
         delta_token=model_cfg.delta_token,
-        num_media_tokens=model_cfg.num_media_tokens,
+        num_media_tokens=model_cfg.num_media_tokens if model_cfg.use_protein else 0,
     )
     if description is None:
         return {"input_ids": prompt, "labels": [IGNORE] * len(prompt)}

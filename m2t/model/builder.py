@@ -55,6 +55,7 @@ def assemble(
         instruction=cfg.model.instruction,
         prompt_fields=cfg.model.prompt_fields,
         delta_token=cfg.model.delta_token,
+        use_protein=cfg.model.use_protein,
         dim_in=dim_in,
         encoder_id=encoder_id,
         new_token_ids=new_token_ids,

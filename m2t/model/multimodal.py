@@ -33,6 +33,7 @@ class M2TModel(nn.Module):
         instruction: str,
         prompt_fields: Sequence[Field],
         delta_token: str,
+        use_protein: bool,
         dim_in: int,
         encoder_id: str | None,
         new_token_ids: list[int],
@@ -40,7 +41,7 @@ class M2TModel(nn.Module):
         super().__init__()
         self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
         self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
-        self.prompt_fields = tuple(prompt_fields)
+        self.prompt_fields, self.use_protein = tuple(prompt_fields), use_protein
         self.dim_in, self.encoder_id, self.new_token_ids = dim_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
@@ -58,8 +59,24 @@ class M2TModel(nn.Module):
             system_prompt=self.system_prompt,
             user=user_text(fields=self.prompt_fields, instruction=instruction or self.instruction, facts=facts),
             delta_token=self.delta_token,
-            num_media_tokens=self.num_media_tokens,
+            num_media_tokens=self.num_media_tokens if self.use_protein else 0,
         )
+
+    def input_embeds(
+        self,
+        *,
+        input_ids: torch.Tensor,
+        wt_emb: torch.Tensor,
+        wt_mask: torch.Tensor,
+        mut_emb: torch.Tensor,
+        mut_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """``(b, t, d_llm)`` LLM input embeddings: the adapter's vectors spliced in (:meth:`splice`), or the token
+        embeddings alone for a text-only model (``use_protein`` false)."""
+        if not self.use_protein:
+            return self.llm.get_input_embeddings()(input_ids)
+        media = self.adapter(wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask)  # (b, m, d_llm)
+        return self.splice(input_ids=input_ids, media=media)
 
     def splice(self, *, input_ids: torch.Tensor, media: torch.Tensor) -> torch.Tensor:
         """Token embeddings with ``media`` added at the ``<delta_P>`` positions.
@@ -105,8 +122,9 @@ class M2TModel(nn.Module):
         Returns:
             transformers' ``CausalLMOutputWithPast``: ``logits`` (b, t, vocab), ``loss`` when labels are given.
         """
-        media = self.adapter(wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask)  # (b, m, d_llm)
-        embeds = self.splice(input_ids=input_ids, media=media)
+        embeds = self.input_embeds(
+            input_ids=input_ids, wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask
+        )
         return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
 
     @torch.no_grad()
@@ -120,6 +138,7 @@ class M2TModel(nn.Module):
         max_new_tokens: int,
         temperature: float = 0.0,
         top_p: float = 1.0,
+        repetition_penalty: float = 1.0,
         instructions: list[str] | None = None,
         facts: Sequence[PromptFacts | None] | None = None,
     ) -> torch.Tensor:
@@ -147,13 +166,13 @@ class M2TModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            media = self.adapter(
+            embeds = self.input_embeds(
+                input_ids=input_ids,
                 wt_emb=wt_emb.to(device),
                 wt_mask=wt_mask.to(device),
                 mut_emb=mut_emb.to(device),
                 mut_mask=mut_mask.to(device),
             )
-            embeds = self.splice(input_ids=input_ids, media=media)
             sample = temperature > 0
             gen = GenerationConfig(
                 max_new_tokens=max_new_tokens,
@@ -161,6 +180,7 @@ class M2TModel(nn.Module):
                 temperature=temperature if sample else None,
                 top_p=top_p if sample else None,
                 top_k=0 if sample else None,
+                repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
                 pad_token_id=self.pad_id,
                 eos_token_id=sorted({self.eot_id, self.tokenizer.eos_token_id}),
                 bos_token_id=self.tokenizer.bos_token_id,

@@ -23,7 +23,7 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from m2t.atomic import atomic_write_bytes, publish_dir
-from m2t.config import Config
+from m2t.config import Config, ConfigError
 from m2t.embed.stream import stream_embeddings
 from m2t.errors import InputError, M2TError
 from m2t.model.checkpoint import RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
@@ -139,6 +139,11 @@ def run_stage(
     see :func:`train_loop_per_worker`). Returns (and
     writes to ``outputs/<stage>/summary.json``) the run's summary.
     """
+    if stage == "pretrain" and not cfg.model.use_protein:
+        raise ConfigError(
+            "model.use_protein=false is a text-only model: it has no adapter for stage 1 to train; run "
+            "stage 2 from a checkpoint of the untrained model (see jobs/study.py)"
+        )
     started = time.time()
     out_dir = cfg.stage_dir(stage)
     init_dir = stage1_checkpoint(cfg, init) if stage == "finetune" else None  # fail fast, before preparing inputs
