@@ -7,6 +7,9 @@ Writes to the output directory:
     predictions.jsonl  one line per scored record: file, id, mutations, protein_name, prediction, reference
     rejects.jsonl      rows that could not be scored, with the reason
     report.md          a table of the metrics (x100) and a few examples per file
+
+and logs the metrics (``eval/<file>/<metric>``) and ``report.md`` / ``metrics.json`` to MLflow: to the run that
+trained the checkpoint (at its last step) when that run is in this tracking store, else to a new evaluation run.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -29,6 +32,7 @@ from m2t.errors import InputError
 from m2t.infer.describer import Describer
 from m2t.infer.metrics import METRICS, score
 from m2t.infer.report import render_report
+from m2t.infer.tracked import evaluation_run, log_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +107,10 @@ def _scorable(s: EvalSet) -> EvalSet:
 
 
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
-    """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
+    """Describe and score every evaluation set; writes the files listed in the module docstring and logs them
+    to MLflow; returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
+    tracker, step = evaluation_run(cfg, Path(describer.checkpoint))
     sets = load_sets(cfg, data, max_length=describer.max_length)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,9 +143,12 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         "generation": cfg.generation.model_dump(),
         "files": files,
         "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences},
+        "mlflow": asdict(tracker.ref) if tracker else None,
     }
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(out / "report.md", render_report(metrics, lines))
+    if tracker is not None:
+        log_evaluation(tracker, step=step, files=files, out=out)
     return metrics
