@@ -110,7 +110,7 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
     """Describe and score every evaluation set; writes the files listed in the module docstring and logs them
     to MLflow; returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
-    tracker, step = evaluation_run(cfg, Path(describer.checkpoint))
+    tracker, trained_step = evaluation_run(cfg, Path(describer.checkpoint))
     sets = load_sets(cfg, data, max_length=describer.max_length)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,5 +150,5 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(out / "report.md", render_report(metrics, lines))
     if tracker is not None:
-        log_evaluation(tracker, step=step, files=files, out=out)
+        log_evaluation(tracker, step=trained_step, files=files, out=out)
     return metrics
