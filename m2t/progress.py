@@ -2,7 +2,7 @@
 
     progress = Progress(what="pretrain", total=40, unit="step", every_s=10, done=resumed_step)
     if line := progress.update(step, loss=3.41, samples_per_s=45.1):
-        print(line, flush=True)   # pretrain 12/40 steps (30%) | loss 3.41 | samples_per_s 45.1 | 1.3 s/step | ...
+        log.info(line)   # pretrain 12/40 steps (30%) | loss 3.41 | samples_per_s 45.1 | 1.3 s/step | ...
 
 Lines, not a redrawn bar: they read the same in a terminal, in `ray job logs` and in a Ray worker's forwarded
 output (interactive loops over local work use tqdm instead).

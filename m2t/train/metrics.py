@@ -7,7 +7,7 @@ every step once, continuing where the checkpoint stopped; a torn last line (a ki
 dropped then too. Each row's numbers also go to the MLflow run at the row's step (a resumed run logs
 the steps it redoes again: MLflow keeps both values of such a step), and ``loss.png`` and
 ``metrics.jsonl`` become its artifacts at the end. The progress line (step, loss, samples/s, ETA) is
-printed at most every ``progress_every_s`` seconds, and at the first and last step and each validation.
+logged at most every ``progress_every_s`` seconds, and at the first and last step and each validation.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class MetricsWriter:
         if self.progress is not None:
             shown = {k: row.get(k) for k in ("loss", "val_loss", "lr", "samples_per_s")}
             if line := self.progress.update(row["step"], force="val_loss" in row, **shown):
-                print(line, flush=True)
+                log.info(line)  # a Ray Train worker's log reaches the driver's console (a print would show twice)
 
     def close(self) -> None:
         self._fh.close()
