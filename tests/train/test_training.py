@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from faults import KillAfter
-from mlflow import MlflowClient
 from safetensors.torch import load_file
 
 from m2t.config import REPO_ROOT, load_config
@@ -27,6 +26,7 @@ from m2t.errors import M2TError, MismatchError
 from m2t.infer.evaluate import evaluate
 from m2t.model import build_model, load_checkpoint, read_meta
 from m2t.placement import PlacementError
+from m2t.tracking import client as mlflow_client
 from m2t.tracking import flatten
 from m2t.train.batches import BatchMaker
 from m2t.train.inputs import prepare_inputs
@@ -78,7 +78,7 @@ def data(ray_cluster, tmp_path_factory):
 
 def mlflow_run(uri: str, name: str):
     """``(client, run)``: the one run named ``name`` in experiment m2t of the store ``uri``."""
-    client = MlflowClient(uri)
+    client = mlflow_client(uri)
     runs = client.search_runs([client.get_experiment_by_name("m2t").experiment_id], f"attributes.run_name = '{name}'")
     assert len(runs) == 1, [r.info.run_id for r in runs]
     return client, runs[0]
@@ -258,7 +258,7 @@ def test_stage2_and_its_evaluation_are_tracked_on_a_real_mlflow_server(finetuned
     assert summary["mlflow"]["uri"] == mlflow_server
     client, run = mlflow_run(mlflow_server, summary["run_name"])
     check_tracked(client, run, cfg=cfg, root=root, stage="finetune", summary=summary)
-    assert not MlflowClient(str(root / "mlruns")).search_runs(  # nothing of stage 2 in the file store
+    assert not mlflow_client(str(root / "mlruns")).search_runs(  # nothing of stage 2 in the file store
         [run.info.experiment_id], f"attributes.run_name = '{summary['run_name']}'"
     )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
