@@ -9,6 +9,8 @@ the demo stops at the first failing step and says which one.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -16,8 +18,10 @@ from pathlib import Path
 
 from m2t.cli import job_parser, load, run
 from m2t.errors import M2TError
+from m2t.tracking import RunRef
 
 JOBS = Path(__file__).resolve().parent
+STAGES = ("pretrain", "finetune")
 SCAN_FASTA = ">demo_wt synthetic wild type for the saturation scan\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n"
 
 
@@ -49,6 +53,13 @@ def main() -> None:
     print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
         print(f"  {stage:12s} {Path(out) / stage}")
+    runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
+    if all(runs.values()):
+        print("\nMLflow runs (config, metrics per step, loss.png; the evaluation is logged to the finetune run):")
+        for stage, ref in runs.items():
+            print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
+        mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))
+        print(f"  open: {RunRef(**runs['finetune']).how_to_open(mlflow=mlflow)}")
     print(
         "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
         "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"

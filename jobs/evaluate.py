@@ -6,7 +6,8 @@
 
 Data (MutaDescribe CSV, seed JSONL, records Parquet, ...) defaults to outputs/data/test.parquet, else the
 synthetic test split. Writes metrics.json, predictions.jsonl, rejects.jsonl and report.md to --output
-(default outputs/evaluate/). METEOR needs WordNet: `python -m m2t.infer.wordnet` (run automatically).
+(default outputs/evaluate/), and logs the metrics and report.md to the MLflow run that trained the checkpoint
+(tracking.*; docs/train.md). METEOR needs WordNet: `python -m m2t.infer.wordnet` (run automatically).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     for name, m in metrics["files"].items():
         print(f"{name[:24]:24s} {m['n']:6d} " + " ".join(f"{100 * m[k]:7.2f}" for k in METRICS))
     print(f"evaluate: wrote metrics.json, predictions.jsonl, report.md to {output}")
+    if metrics["mlflow"]:
+        print(f"evaluate: logged to MLflow run {metrics['mlflow']['run_name']} ({metrics['mlflow']['run_id']})")
 
 
 if __name__ == "__main__":

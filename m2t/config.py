@@ -41,7 +41,7 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
 
 
 def _resolve_uri(value: str, info: ValidationInfo) -> str:
-    return value if "://" in value else str(_resolve(Path(value), info))
+    return value if "://" in value or not value else str(_resolve(Path(value), info))
 
 
 LOCAL_PREFIXES = (".", "/", "~")  # a model.llm value starting with one of these is a local directory
@@ -53,7 +53,8 @@ def _local_or_id(value: str, info: ValidationInfo) -> str:
 
 # A path that resolves against the config file's directory.
 RelPath = Annotated[Path, AfterValidator(_resolve)]
-# A local path (resolved like RelPath) or a storage URI such as s3://bucket/dir or gs://bucket/dir (kept as is).
+# A local path (resolved like RelPath) or a storage URI such as s3://bucket/dir or gs://bucket/dir (kept as is);
+# an empty value stays empty.
 StorageUri = Annotated[str, AfterValidator(_resolve_uri)]
 # A hub id (kept as is) or, when it starts with '.', '/' or '~', a local directory (resolved like RelPath).
 HubIdOrDir = Annotated[str, AfterValidator(_local_or_id)]
@@ -430,6 +431,27 @@ class StudyConfig(Section):
 
 class OutputConfig(Section):
     root: RelPath = _f(Path("outputs"), "Root of every job's outputs (outputs/<stage>/).")
+    progress_every_s: float = _f(
+        10.0,
+        "Long jobs print a progress line (done/total, rate, ETA) at most every N seconds: training (rank 0; "
+        "also at the first and last step and at each validation) and embedding (0 = every step / shard).",
+        ge=0,
+    )
+
+
+class TrackingConfig(Section):
+    backend: Literal["mlflow", "none"] = _f(
+        "mlflow",
+        "Log training and evaluation runs to MLflow, or 'none': nothing is written and no server is contacted "
+        "(`tracking: none` is short for this).",
+    )
+    uri: StorageUri = _f(
+        "",
+        "MLflow tracking URI: a server (http://host:5000), a local directory (a file store) or sqlite:///FILE. "
+        "Empty: $MLFLOW_TRACKING_URI, else <output.root>/mlruns. Every training worker must reach it (a "
+        "server, or a directory on shared storage).",
+    )
+    experiment: str = _f("m2t", "MLflow experiment the runs are logged to (created when missing).", min_length=1)
 
 
 class Config(Section):
@@ -446,7 +468,16 @@ class Config(Section):
     batch_score: BatchScoreConfig = _f(BatchScoreConfig(), "Offline batch scoring on Ray Data (jobs/batch_score.py).")
     serve: ServeConfig = _f(ServeConfig(), "Ray Serve app.")
     study: StudyConfig = _f(StudyConfig(), "The quality study (jobs/study.py).")
-    output: OutputConfig = _f(OutputConfig(), "Where jobs write.")
+    output: OutputConfig = _f(OutputConfig(), "Where jobs write, and how often they report progress.")
+    tracking: TrackingConfig = _f(TrackingConfig(), "Experiment tracking (MLflow) of training and evaluation.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tracking_shorthand(cls, data: Any) -> Any:
+        """``tracking: none`` (or ``mlflow``) is short for ``tracking: {backend: none}``."""
+        if isinstance(data, dict) and isinstance(data.get("tracking"), str):
+            data = {**data, "tracking": {"backend": data["tracking"]}}
+        return data
 
     def stage_dir(self, stage: str) -> Path:
         """``outputs/<stage>/`` under the configured root."""
@@ -473,7 +504,7 @@ def _field_kind(keys: list[str]) -> str:
 def _absolute(value: Any) -> Any:
     if isinstance(value, list):
         return [_absolute(v) for v in value]
-    return value if "://" in str(value) else str(Path(str(value)).resolve())
+    return value if "://" in str(value) or value == "" else str(Path(str(value)).resolve())
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -1,8 +1,15 @@
-"""Shared fixtures: one real local Ray cluster (num_cpus=2) for the whole session, and paths."""
+"""Shared fixtures: one real local Ray cluster (num_cpus=2) and one real MLflow server for the whole session, and
+paths."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +20,7 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "mutadescribe"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests track into their own stores, never into a team's server
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +37,42 @@ def ray_cluster():
         )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 (a free port, sqlite backend, artifacts in a temp dir): its URI.
+    Started on first use (about 10 s), stopped (its whole process group) at the end of the session."""
+    root = tmp_path_factory.mktemp("mlflow_server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(root / "server.log", "w")  # noqa: SIM115  (the server writes to it until teardown)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        + ["--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "art")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: teardown stops the workers it forks too
+    )
+    uri, deadline = f"http://127.0.0.1:{port}", time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                os.killpg(server.pid, signal.SIGKILL)
+                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    yield uri
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    log.close()
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,9 @@ def test_unknown_key_names_key_file_and_closest_keys(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert f"{path}: unknown key 'data.max_lenght'; did you mean 'max_length'?" in str(err.value)
-    with pytest.raises(ConfigError, match=r"\(\+ overrides\): unknown key 'trian'; did you mean 'train'\?"):
+    with pytest.raises(
+        ConfigError, match=r"\(\+ overrides\): unknown key 'trian'; did you mean 'train'(, 'tracking')?\?"
+    ):
         load_config(None, ["trian.seed=1"])
 
 

@@ -1,6 +1,6 @@
 """The import graph of m2t and jobs/: every module imports, no cycle, and imports point one way (down the layers).
 
-    jobs -> cli -> bench -> serve -> infer / train -> embed -> model / encoders -> data -> placement / modules / config
+    jobs -> cli -> bench -> serve -> infer / train -> embed -> model / encoders -> data -> placement / tracking / modules / config
 
 Imports inside functions count too (an import hidden in a function is still a dependency).
 """
@@ -20,8 +20,10 @@ RANKS = {
     "m2t.config": 0,
     "m2t.errors": 0,
     "m2t.atomic": 0,
+    "m2t.progress": 0,
     "m2t.modules": 0,
     "m2t.placement": 1,
+    "m2t.tracking": 1,
     "m2t.data": 1,
     "m2t.encoders": 2,
     "m2t.model": 2,

@@ -27,6 +27,7 @@ from m2t.embed.identity import encoder_identity
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
 from m2t.placement import encoder_pool
+from m2t.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +101,13 @@ def embed_records(
             fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype, "store": str(root)},
             **options,
         )
+        progress = Progress(what="embed", total=len(todo), unit="seq", every_s=cfg.output.progress_every_s)
         for row in shards.iter_rows():
             encoded, residues, written = encoded + row["sequences"], residues + row["residues"], written + row["bytes"]
-            log.info(
-                "shard %s: %d sequences in %.1fs; %d/%d encoded",
-                row["shard"],
-                row["sequences"],
-                row["seconds"],
-                encoded,
-                len(todo),
-            )
+            log.debug("shard %s: %d sequences in %.1fs", row["shard"], row["sequences"], row["seconds"])
+            rate = residues / (time.perf_counter() - started)
+            if line := progress.update(encoded, residues_per_s=round(rate), last_shard=row["shard"]):
+                log.info(line)
     seconds = time.perf_counter() - started
     summary = {
         "records": len(records),

@@ -8,6 +8,9 @@ Writes to the output directory:
                        wild-type residue the encoder saw when the pair was cropped, else null), prediction, reference
     rejects.jsonl      rows that could not be scored, with the reason
     report.md          a table of the metrics (x100) and a few examples per file
+
+and logs the metrics (``eval/<file>/<metric>``) and ``report.md`` / ``metrics.json`` to MLflow: to the run that
+trained the checkpoint (at its last step) when that run is in this tracking store, else to a new evaluation run.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,6 +34,7 @@ from m2t.errors import InputError
 from m2t.infer.describer import Describer, query_of
 from m2t.infer.metrics import METRICS, score
 from m2t.infer.report import render_report
+from m2t.infer.tracked import evaluation_run, log_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +131,10 @@ def predict(describer: Describer, records: Sequence[Record], *, desc: str) -> li
 
 
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
-    """Describe and score every evaluation set; writes the files listed in the module docstring, returns metrics.json."""
+    """Describe and score every evaluation set; writes the files listed in the module docstring and logs them
+    to MLflow; returns metrics.json."""
     describer = Describer(checkpoint=checkpoint, cfg=cfg, store=cfg.embed.store)
+    tracker, trained_step = evaluation_run(cfg, Path(describer.checkpoint))
     sets = load_sets(cfg, data, describer=describer)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -157,9 +163,12 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         "generation": cfg.generation.model_dump(),
         "files": files,
         "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences},
+        "mlflow": asdict(tracker.ref) if tracker else None,
     }
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(out / "report.md", render_report(metrics, lines))
+    if tracker is not None:
+        log_evaluation(tracker, step=trained_step, files=files, out=out)
     return metrics

@@ -3,7 +3,8 @@ never the frozen base weights).
 
 A model checkpoint (what ``save_checkpoint`` writes; published as ``outputs/<stage>/checkpoint``)::
 
-    <dir>/m2t_model.json              validated config + builder arguments (format, stage, dims, encoder_id, ...)
+    <dir>/m2t_model.json              validated config + builder arguments (format, stage, dims, encoder_id, ...),
+                                      and the MLflow run that trained it (``tracking``), when one did
     <dir>/adapter.safetensors         GCA + resampler + projector + media gate
     <dir>/lora/                       PEFT format (adapter_config.json + adapter_model.safetensors), stage 2 only
     <dir>/tokenizer/                  tokenizer files (with <delta_P>, pad and the chat template)
@@ -92,8 +93,11 @@ def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
     }
 
 
-def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
-    """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir."""
+def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path, *, tracking: dict | None = None) -> Path:
+    """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir.
+
+    ``tracking``: the experiment-tracking run that trained it (backend, uri, experiment_id, run_id, run_name,
+    step), kept in the description so that an evaluation of the checkpoint logs to that run."""
     if model.lora_merged:
         raise ValueError(
             "this model's LoRA is merged into the base weights, which checkpoints never store; "
@@ -125,6 +129,8 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path) -> Path:
         },
         "config": cfg.model_dump(mode="json"),
     }
+    if tracking is not None:
+        meta["tracking"] = tracking
     (out / META).write_text(json.dumps(meta, indent=2))
     return out
 

@@ -1,10 +1,11 @@
 """``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
 
 Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s and samples/s
-to Ray Train and, on rank 0, to ``metrics.jsonl``. Val loss runs every ``eval_every`` steps, at
-every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`) is reported every
-``checkpoint_every`` steps and at the end. A restarted worker group (a failure, or a rerun of the
-same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step and RNG.
+to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line. Val loss runs
+every ``eval_every`` steps, at every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`)
+is reported every ``checkpoint_every`` steps and at the end. A restarted worker group (a failure, or a
+rerun of the same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step
+and RNG.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import torch.distributed as dist
 
 from m2t.config import Config
 from m2t.model.checkpoint import RUN_MODEL
+from m2t.progress import Progress
+from m2t.tracking import RunRef, Tracker
 from m2t.train.batches import BatchMaker, epochs, to_device
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.metrics import MetricsWriter
@@ -36,14 +39,15 @@ def train_loop_per_worker(config: dict) -> None:
 
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
     stage 2), ``encoder_id``, ``dim_in`` and ``max_residues`` (of the embeddings), ``store`` (embedding store dir, or None
-    when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, and ``after_report``: None,
-    or a picklable callable ``(step=, rank=)`` every worker calls after each step's report (how tests and drills
-    inject faults from the outside, e.g. SIGKILL one rank after a given step).
+    when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, ``tracking`` (the MLflow run
+    as :class:`m2t.tracking.RunRef` data, or None; rank 0 logs to it and prints the progress line), and
+    ``after_report``: None, or a picklable callable ``(step=, rank=)`` every worker calls after each step's
+    report (how tests and drills inject faults from the outside, e.g. SIGKILL one rank after a given step).
     """
     cfg = Config.model_validate(config["config"])
     stage, init, store, out_dir = config["stage"], config["init"], config["store"], Path(config["out_dir"])
     encoder_id, dim_in, has_val = config["encoder_id"], config["dim_in"], config["has_val"]
-    after_report = config.get("after_report")
+    after_report, tracking = config.get("after_report"), config.get("tracking")
     stage_cfg = getattr(cfg.train, stage)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -63,7 +67,13 @@ def train_loop_per_worker(config: dict) -> None:
     else:
         log.info("rank %d: resumed %s at step %d from %s", rank, stage, step, reported.path)
 
-    writer = MetricsWriter(out_dir=out_dir, start_step=step) if rank == 0 else None
+    writer = None
+    if rank == 0:
+        progress = Progress(
+            what=stage, total=stage_cfg.steps, unit="step", every_s=cfg.output.progress_every_s, done=step
+        )
+        tracker = Tracker(RunRef(**tracking)) if tracking else None
+        writer = MetricsWriter(out_dir=out_dir, start_step=step, tracker=tracker, progress=progress)
     make = BatchMaker(
         tokenizer=model.tokenizer,
         model_cfg=cfg.model,
@@ -135,6 +145,7 @@ def train_loop_per_worker(config: dict) -> None:
                     out=Path(tmp),
                     rank=rank,
                     info={"stage": stage, "step": step, "epoch": epoch, "val_loss": row.get("val_loss")},
+                    tracking={"backend": "mlflow", **tracking, "step": step} if tracking else None,
                 )
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:

@@ -1,9 +1,13 @@
-"""Rank 0's training log: ``metrics.jsonl`` (one row per optimizer step) and ``loss.png``.
+"""Rank 0's training log: ``metrics.jsonl`` (one row per optimizer step), ``loss.png``, the MLflow run and a
+progress line.
 
 Rows are appended and flushed one per step. On (re)start the file is cut back to the steps the
 restored checkpoint has seen, rewritten atomically, so after a failure or a resume the log holds
 every step once, continuing where the checkpoint stopped; a torn last line (a kill mid-write) is
-dropped then too.
+dropped then too. Each row's numbers also go to the MLflow run at the row's step (a resumed run logs
+the steps it redoes again: MLflow keeps both values of such a step), and ``loss.png`` and
+``metrics.jsonl`` become its artifacts at the end. The progress line (step, loss, samples/s, ETA) is
+logged at most every ``progress_every_s`` seconds, and at the first and last step and each validation.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 from pathlib import Path
 
 from m2t.atomic import atomic_write_bytes
+from m2t.progress import Progress
+from m2t.tracking import Tracker
 
 log = logging.getLogger(__name__)
 METRICS, LOSS_PNG = "metrics.jsonl", "loss.png"
@@ -34,9 +40,13 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 class MetricsWriter:
-    """Append-only step log in ``out_dir``; create it on rank 0 only."""
+    """Append-only step log in ``out_dir``; create it on rank 0 only. ``tracker``: the MLflow run, or None;
+    ``progress``: the progress line of the stage, or None for none."""
 
-    def __init__(self, *, out_dir: str | Path, start_step: int):
+    def __init__(
+        self, *, out_dir: str | Path, start_step: int, tracker: Tracker | None = None, progress: Progress | None = None
+    ):
+        self.tracker, self.progress = tracker, progress
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.out_dir / METRICS
@@ -47,9 +57,17 @@ class MetricsWriter:
     def log(self, row: dict) -> None:
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
+        if self.tracker is not None:
+            self.tracker.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        if self.progress is not None:
+            shown = {k: row.get(k) for k in ("loss", "val_loss", "lr", "samples_per_s")}
+            if line := self.progress.update(row["step"], force="val_loss" in row, **shown):
+                log.info(line)  # a Ray Train worker's log reaches the driver's console (a print would show twice)
 
     def close(self) -> None:
         self._fh.close()
+        if self.tracker is not None:
+            self.tracker.artifact(self.path)
 
     def plot(self) -> Path:
         """Write ``loss.png`` (train loss per step, val loss where evaluated) atomically; returns its path."""
@@ -73,4 +91,6 @@ class MetricsWriter:
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         atomic_write_bytes(self.out_dir / LOSS_PNG, buf.getvalue())
+        if self.tracker is not None:
+            self.tracker.artifact(self.out_dir / LOSS_PNG)
         return self.out_dir / LOSS_PNG

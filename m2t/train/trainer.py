@@ -3,7 +3,10 @@
 :func:`run_stage` is what ``jobs/pretrain.py`` and ``jobs/finetune.py`` call. The run is named
 ``<stage>-<fingerprint of the settings that shape training>`` (or ``train.run_name``) under
 ``train.storage_path``: rerunning the same command after a crash resumes that run (Ray Train V2),
-while changed settings start a new one instead of resuming a run they do not describe.
+while changed settings start a new one instead of resuming a run they do not describe. The run is
+tracked in MLflow (:mod:`m2t.tracking`): its key is the Ray Train run directory, so a resumed run
+continues its MLflow run; the driver logs the config and, at the end, the summary and the checkpoint's
+``m2t_model.json``, and rank 0 logs each step.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -26,11 +30,13 @@ from m2t.atomic import atomic_write_bytes, publish_dir
 from m2t.config import Config, ConfigError
 from m2t.embed.stream import stream_embeddings
 from m2t.errors import InputError, M2TError
-from m2t.model.checkpoint import RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
+from m2t.model.checkpoint import META, RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
 from m2t.placement import train_workers
+from m2t.tracking import RunRef
 from m2t.train.handoff import RUNTIME_ONLY, check_init, stage1_checkpoint
 from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
+from m2t.train.tracked import close_training_run, ended_on_failure, open_training_run
 
 log = logging.getLogger(__name__)
 COLUMNS = ["id", "wild_type", "mutant", "description", "mutations", "protein_name", "function"]
@@ -91,11 +97,13 @@ def build_trainer(
     out_dir: Path,
     init: Path | None,
     name: str,
+    workers: dict,
+    tracking: RunRef | None = None,
     after_report: Callable[..., None] | None = None,
 ) -> TorchTrainer:
-    """The ``TorchTrainer`` of one stage (``after_report``: see :func:`train_loop_per_worker`)."""
+    """The ``TorchTrainer`` of one stage on ``workers`` (:func:`m2t.placement.train_workers`), logging to the
+    MLflow run ``tracking`` (``after_report``: see :func:`train_loop_per_worker`)."""
     stream = cfg.embed.mode == "stream"
-    workers = train_workers(cfg, encoder_pools=(1 + (inputs.val is not None)) * stream)
     datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
     if inputs.val is not None:
         datasets["val"] = record_dataset(cfg, inputs.val, stream=stream)
@@ -109,6 +117,7 @@ def build_trainer(
         "store": None if stream else str(cfg.embed.store),
         "out_dir": str(out_dir),
         "has_val": inputs.val is not None,
+        "tracking": asdict(tracking) if tracking else None,
         "after_report": after_report,
     }
     scored = {"checkpoint_score_attribute": "val_loss", "checkpoint_score_order": "min"} if inputs.val else {}
@@ -152,10 +161,22 @@ def run_stage(
         check_init(cfg, init_dir, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in)
     name = run_name(cfg, stage=stage, init=init_dir, encoder_id=inputs.encoder_id)
     log.info("%s: run %s in %s (rerunning this command resumes it)", stage, name, cfg.train.storage_path)
-    trainer = build_trainer(
-        cfg, stage=stage, inputs=inputs, out_dir=out_dir, init=init_dir, name=name, after_report=after_report
+    workers = train_workers(cfg, encoder_pools=(1 + (inputs.val is not None)) * (cfg.embed.mode == "stream"))
+    tracker = open_training_run(
+        cfg, stage=stage, name=name, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in, init=init_dir
     )
-    with report_poll(cfg.train.report_poll_s):
+    with ended_on_failure(tracker), report_poll(cfg.train.report_poll_s):
+        trainer = build_trainer(
+            cfg,
+            stage=stage,
+            inputs=inputs,
+            out_dir=out_dir,
+            init=init_dir,
+            name=name,
+            workers=workers,
+            tracking=tracker and tracker.ref,
+            after_report=after_report,
+        )
         try:
             result = trainer.fit()
         except ray.train.TrainingFailedError as exc:
@@ -179,7 +200,9 @@ def run_stage(
         "init": str(init_dir) if init_dir else None,
         "metrics": str(out_dir / "metrics.jsonl"),
         "loss_curve": str(out_dir / "loss.png"),
+        "mlflow": asdict(tracker.ref) if tracker else None,
         "seconds": round(time.time() - started, 1),
     }
     atomic_write_bytes(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    close_training_run(tracker, summary=out_dir / "summary.json", checkpoint_meta=stage_checkpoint(cfg, stage) / META)
     return summary

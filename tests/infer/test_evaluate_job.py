@@ -15,6 +15,7 @@ from m2t.data.split import split_records
 from m2t.data.synthetic import generate
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS, score
+from m2t.tracking import client as mlflow_client
 
 REPO = Path(__file__).resolve().parents[2]
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQKPLVA"
@@ -182,3 +183,31 @@ def test_evaluate_on_real_mutadescribe_rows(tiny_checkpoint, tmp_path, mutadescr
     site = int(preds[-1]["mutations"][0][1:-1])  # a substitution, 1-based, full-length coordinates
     assert [p["window_start"] for p in preds[:-1]] == [None] * 4
     assert preds[-1]["window_start"] <= site < preds[-1]["window_start"] + 1022
+
+
+def test_an_untracked_checkpoint_gets_an_evaluation_run_of_its_own_and_tracking_none_writes_nothing(
+    tiny_checkpoint, tmp_path, monkeypatch
+):
+    """(Evaluation on a trained run: tests/train/test_training.py.) The fixture checkpoint names no run."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    small = ["data.synthetic.n_proteins=10", "data.synthetic.mutants_per_protein=2", "data.test_fraction=0.2"]
+    metrics = evaluate(
+        tiny_config(tmp_path / "on", *small), checkpoint=tiny_checkpoint, data=None, output=tmp_path / "e"
+    )
+    client = mlflow_client(str(tmp_path / "on" / "mlruns"))
+    run = client.get_run(metrics["mlflow"]["run_id"])
+    assert (run.info.status, run.info.run_name, run.data.tags["m2t.checkpoint"]) == (
+        "FINISHED",
+        "evaluate-finetune",  # evaluate-<the checkpoint's parent directory>
+        str(tiny_checkpoint),
+    )
+    assert run.data.metrics == {
+        f"eval/synthetic_test/{k}": v for k, v in metrics["files"]["synthetic_test"].items() if k != "path"
+    }
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "evaluate")} == {
+        "evaluate/report.md",
+        "evaluate/metrics.json",
+    }
+    off = tiny_config(tmp_path / "off", *small, "tracking=none")
+    assert evaluate(off, checkpoint=tiny_checkpoint, data=None, output=tmp_path / "off" / "e")["mlflow"] is None
+    assert sorted(p.name for p in (tmp_path / "off").iterdir()) == ["e"]

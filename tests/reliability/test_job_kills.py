@@ -2,7 +2,7 @@
 
 - the driver of `python jobs/pretrain.py`: the Ray processes it started go down with it, and the rerun resumes
   the same run from its last registered checkpoint, not from step 0; metrics.jsonl then holds every step exactly
-  once, and the final checkpoint loads;
+  once, the final checkpoint loads, and the rerun continued the killed run's MLflow run (no second one);
 - `python jobs/embed.py` (driver, Ray and encoder actors): the rerun encodes exactly the sequences the killed run
   had not stored, and the store then holds every distinct sequence once.
 """
@@ -27,6 +27,7 @@ from m2t.data.records import write_records
 from m2t.data.synthetic import generate
 from m2t.embed.store import EmbeddingStore
 from m2t.model import load_checkpoint
+from m2t.tracking import client as mlflow_client
 from m2t.train.metrics import read_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -171,6 +172,11 @@ def test_sigkilled_driver_reruns_into_a_resume_not_a_restart(tmp_path, job):
     summary = json.loads((root / "pretrain" / "summary.json").read_text())
     assert summary["step"] == STEPS and summary["run_dir"] == str(run_dir)  # the same Ray Train run
     assert [p.name for p in (root / "ray").iterdir() if p.is_dir()] == [run_dir.name]
+    client = mlflow_client(str(root / "mlruns"))
+    runs = client.search_runs([summary["mlflow"]["experiment_id"]])
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(summary["mlflow"]["run_id"], "FINISHED")]
+    logged = {m.step for m in client.get_metric_history(summary["mlflow"]["run_id"], "loss")}
+    assert logged == set(range(1, STEPS + 1))  # the killed driver's steps and the rerun's, in one run
     model, cfg = load_checkpoint(root / "pretrain" / "checkpoint", stage="infer")
     assert cfg.train.pretrain.steps == STEPS and not model.training
 

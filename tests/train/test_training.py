@@ -1,6 +1,7 @@
 """Both stages for real on Ray Train + DeepSpeed ZeRO-2 (2 CPU workers, tiny models, synthetic data):
-a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal, and
-`ray job submit` against a real head."""
+a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal,
+`ray job submit` against a real head, and each run tracked in MLflow (stage 1 in the default file store,
+stage 2 on a real `mlflow server`, the submitted job with tracking off) with its evaluation on the same run."""
 
 import json
 import os
@@ -22,7 +23,10 @@ from safetensors.torch import load_file
 
 from m2t.config import REPO_ROOT, load_config
 from m2t.errors import M2TError, MismatchError, PlacementError
+from m2t.infer.evaluate import evaluate
 from m2t.model import build_model, load_checkpoint, read_meta
+from m2t.tracking import client as mlflow_client
+from m2t.tracking import flatten
 from m2t.train.batches import BatchMaker
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
@@ -69,6 +73,55 @@ def data(ray_cluster, tmp_path_factory):
     inputs = prepare_inputs(cfg)  # synthetic set -> split -> embed on Ray Data
     assert inputs.val is not None and inputs.encoder_id == "esm2:tiny:d64-l2-h4-seed0"
     return root
+
+
+def mlflow_run(uri: str, name: str):
+    """``(client, run)``: the one run named ``name`` in experiment m2t of the store ``uri``."""
+    client = mlflow_client(uri)
+    runs = client.search_runs([client.get_experiment_by_name("m2t").experiment_id], f"attributes.run_name = '{name}'")
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    return client, runs[0]
+
+
+def latest_per_step(client, run_id: str, key: str) -> dict[int, float]:
+    """The metric ``key`` of a run, step -> the value logged last (a resumed run logs the steps it redoes again)."""
+    return {m.step: m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.timestamp)}
+
+
+def check_tracked(client, run, *, cfg, root: Path, stage: str, summary: dict) -> None:
+    """The MLflow run of a training stage: finished, with the config as params, every metrics.jsonl row at its
+    step, the artifacts, and named by the summary and the published checkpoint."""
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert set(flatten(cfg.model_dump(mode="json"))) <= set(params)
+    assert (params["run.stage"], params["run.ray_run"], params[f"train.{stage}.steps"]) == (
+        stage,
+        summary["run_name"],
+        str(STEPS),
+    )
+    rows = read_metrics(root / stage / "metrics.jsonl")
+    for key in ("loss", "val_loss", "lr", "samples_per_s"):
+        expected = {r["step"]: r[key] for r in rows if key in r}
+        assert latest_per_step(client, run.info.run_id, key) == pytest.approx(expected), key
+    artifacts = {a.path for folder in (None, "checkpoint") for a in client.list_artifacts(run.info.run_id, folder)}
+    assert {"loss.png", "metrics.jsonl", "summary.json", "checkpoint/m2t_model.json"} <= artifacts
+    assert summary["mlflow"]["run_id"] == run.info.run_id
+    assert read_meta(root / stage / "checkpoint")["tracking"] == {
+        "backend": "mlflow",
+        **summary["mlflow"],
+        "step": STEPS,
+    }
+
+
+def check_evaluation_on(client, run_id: str, metrics: dict) -> None:
+    """An evaluation's numbers and report on the training run, at its last step."""
+    for name, scores in metrics["files"].items():
+        logged = client.get_metric_history(run_id, f"eval/{name}/bleu4")
+        assert [(m.step, m.value) for m in logged] == [(STEPS, pytest.approx(scores["bleu4"]))]
+    assert {a.path for a in client.list_artifacts(run_id, "evaluate")} == {
+        "evaluate/report.md",
+        "evaluate/metrics.json",
+    }
 
 
 def fresh_root(factory, data: Path, name: str) -> Path:
@@ -145,13 +198,25 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     assert summary["val_loss"] == pytest.approx(rows[-1]["val_loss"])
 
 
-def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
-    """Stage 2 with the embeddings streamed from encoder actors (embed.mode=stream) instead of read from the store."""
+def test_stage1_is_one_mlflow_run_through_its_stop_rerun_and_restart_and_evaluate_logs_to_it(pretrained):
+    """The default file store in <output.root>/mlruns: the stopped call, its rerun and the replaced worker all
+    log into one MLflow run; an evaluation of the checkpoint lands on it, at the checkpoint's step."""
+    cfg, root, summary, _ = pretrained
+    client, run = mlflow_run(str(root / "mlruns"), summary["run_name"])
+    check_tracked(client, run, cfg=cfg, root=root, stage="pretrain", summary=summary)
+    assert len(client.get_metric_history(run.info.run_id, "loss")) > STEPS  # the redone steps, logged again
+    evaluated = tiny(root, cfg.embed.store, "generation.max_new_tokens=4")
+    metrics = evaluate(evaluated, checkpoint=root / "pretrain" / "checkpoint", data=None, output=root / "eval1")
+    assert metrics["mlflow"] == summary["mlflow"]
+    check_evaluation_on(client, run.info.run_id, metrics)
+    assert len(client.search_runs([run.info.experiment_id])) == 1  # no second run for the evaluation
+
+
+@pytest.fixture(scope="module")
+def finetuned(pretrained, mlflow_server):
+    """Stage 2 with the embeddings streamed from encoder actors (embed.mode=stream) instead of read from the
+    store, tracked on a real MLflow server given by MLFLOW_TRACKING_URI."""
     cfg, root, _, _ = pretrained
-    crowded = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2")
-    with pytest.raises(PlacementError, match=r"= 2 CPUs leaves under half a CPU of this 2-CPU cluster for Ray Data"):
-        # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
-        run_stage(crowded, stage="finetune")
     cfg = tiny(
         root,
         cfg.embed.store,
@@ -160,7 +225,19 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
         "train.cpus_per_worker=0.25",
         "embed.cpus_per_actor=0.25",
     )
-    summary = run_stage(cfg, stage="finetune")  # default init: outputs/pretrain/checkpoint of this root
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+        summary = run_stage(cfg, stage="finetune")  # default init: outputs/pretrain/checkpoint of this root
+    return cfg, root, summary
+
+
+def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained, finetuned):
+    cfg, root, _, _ = pretrained
+    crowded = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2")
+    with pytest.raises(PlacementError, match=r"= 2 CPUs leaves under half a CPU of this 2-CPU cluster for Ray Data"):
+        # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
+        run_stage(crowded, stage="finetune")
+    cfg, root, summary = finetuned
     assert summary["init"] == str(root / "pretrain" / "checkpoint") and summary["step"] == STEPS
     rows = read_metrics(root / "finetune" / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
@@ -173,6 +250,21 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(pretrained):
     stage2, _ = load_checkpoint(ckpt, stage="infer")
     before, after = val_loss(stage1, cfg, root), val_loss(stage2, cfg, root)
     assert after < before - 0.1, (before, after)
+
+
+def test_stage2_and_its_evaluation_are_tracked_on_a_real_mlflow_server(finetuned, mlflow_server, monkeypatch):
+    cfg, root, summary = finetuned
+    assert summary["mlflow"]["uri"] == mlflow_server
+    client, run = mlflow_run(mlflow_server, summary["run_name"])
+    check_tracked(client, run, cfg=cfg, root=root, stage="finetune", summary=summary)
+    assert not mlflow_client(str(root / "mlruns")).search_runs(  # nothing of stage 2 in the file store
+        [run.info.experiment_id], f"attributes.run_name = '{summary['run_name']}'"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    evaluated = tiny(root, cfg.embed.store, "generation.max_new_tokens=4")
+    metrics = evaluate(evaluated, checkpoint=root / "finetune" / "checkpoint", data=None, output=root / "eval2")
+    assert metrics["mlflow"] == summary["mlflow"]
+    check_evaluation_on(client, run.info.run_id, metrics)
 
 
 def test_stage2_refuses_a_mismatched_stage1_checkpoint(pretrained):
@@ -192,13 +284,25 @@ def _free_port() -> int:
 
 def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
     """`ray start --head --block` on free ports (own temp dir: no other cluster is touched), then the documented
-    `ray job submit --working-dir . -- python jobs/pretrain.py`. SIGTERM to `ray start` stops only that head."""
+    `ray job submit --working-dir . -- python jobs/pretrain.py`. SIGTERM to `ray start` stops only that head.
+    The job runs with tracking off, its tracking URI (in the config and the head's environment) a listening
+    socket: nothing connects to it and no mlruns appears."""
     root = tmp_path
     shutil.copytree(data / "data", root / "data")
     temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))  # short: Ray puts sockets in it
     port, dash, agent = _free_port(), _free_port(), _free_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_ADDRESS": ""}
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    not_a_server = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "RAY_ADDRESS": "",
+        "MLFLOW_TRACKING_URI": not_a_server,
+    }
     head = subprocess.Popen(
         [
             ray_bin,
@@ -235,6 +339,8 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
         f"train.storage_path={root / 'ray'}",
         "train.pretrain.steps=4",
         "train.pretrain.checkpoint_every=2",
+        "tracking.backend=none",
+        f"tracking.uri={not_a_server}",
     ]
     try:
         deadline = time.time() + 180
@@ -262,7 +368,12 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
         summary = json.loads((root / "pretrain" / "summary.json").read_text())
         assert summary["step"] == 4 and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
         assert [r["step"] for r in read_metrics(root / "pretrain" / "metrics.jsonl")] == [1, 2, 3, 4]
+        assert summary["mlflow"] is None and "tracking" not in read_meta(root / "pretrain" / "checkpoint")
+        assert not (root / "mlruns").exists()
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
     finally:
+        listener.close()
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
