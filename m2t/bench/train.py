@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from deepspeed.comm import comm as ds_comm
 from torch.utils.flop_counter import FlopCounterMode
 
 from m2t.bench.embed import seed_embed
@@ -45,7 +46,8 @@ UNITS = "samples/s (stage-1 optimizer steps, tiny LLM)"
 
 @contextmanager
 def single_process_group():
-    """A gloo process group of world size 1 for DeepSpeed (reused when one exists; destroyed if made here)."""
+    """A gloo process group of world size 1 for DeepSpeed (reused when one exists; destroyed if made here,
+    through DeepSpeed once it has cached subgroups of it, so that the next group in this process starts clean)."""
     if dist.is_initialized():
         yield
         return
@@ -66,7 +68,10 @@ def single_process_group():
     try:
         yield
     finally:
-        dist.destroy_process_group()
+        if ds_comm.cdb is not None:
+            ds_comm.destroy_process_group()  # also drops DeepSpeed's cached groups of this world
+        else:
+            dist.destroy_process_group()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import deepspeed
 import pytest
+import torch
 from bench_checks import check_result
 
 from m2t.bench.inputs import benchmark_records
 from m2t.bench.machine import ray_worker_threads
 from m2t.bench.scales import SCALES
-from m2t.bench.train import interleave, run_train
+from m2t.bench.train import interleave, run_train, single_process_group
 from m2t.config import load_config
 
 
 def test_interleave_spreads_the_baseline_among_ours():
     assert interleave(4, 2) == ["ours", "ours", "baseline", "ours", "ours", "baseline"]
     assert interleave(3, 2).count("ours") == 3 and interleave(3, 2).count("baseline") == 2
+
+
+def test_deepspeed_engines_in_consecutive_process_groups_of_one_process():
+    """A second group in the same process (the train benchmark, then the real-width test) must not meet the
+    first group's subgroups that DeepSpeed cached ("Group ... is not registered")."""
+    config = {"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 2}}
+    config["optimizer"] = {"type": "AdamW", "params": {"lr": 1e-3, "torch_adam": True}}
+    for _ in range(2):
+        with single_process_group():
+            model = torch.nn.Linear(4, 4)
+            engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=config)
+            engine.destroy()
 
 
 @pytest.mark.slow
