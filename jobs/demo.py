@@ -9,6 +9,7 @@ the demo stops at the first failing step and says which one.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -49,6 +50,10 @@ def main() -> None:
     print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
         print(f"  {stage:12s} {Path(out) / stage}")
+    scan = json.loads((cfg.stage_dir("batch_score") / "summary.json").read_text())["outputs"]["scan_report"]
+    for wt_id, files in scan.items():
+        print(f"\nSaturation scan of {wt_id}, coloured by effect score:\n  heatmap {files['png'][0]}")
+        print(f"  report  {files['html']} (open in a browser; hover or click a cell for its description)")
     print(
         "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
         "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"
