@@ -31,7 +31,7 @@ table.scan td { cursor: pointer; }
 table.scan td.wt { color: #000; font-size: 11px; }
 table.scan td:hover { outline: 2px solid #000; }
 #pin { position: sticky; bottom: 0; background: #fffbe6; border: 1px solid #d9c27a; padding: 0.6em 0.8em;
-  white-space: pre-wrap; max-height: 12em; overflow: auto; }
+  white-space: pre-wrap; max-height: 8em; overflow: auto; }
 .legend span { display: inline-block; width: 2.2em; height: 1em; vertical-align: middle; }
 """
 SCRIPT = """
