@@ -5,8 +5,9 @@
     python jobs/batch_score.py --config jobs/configs/llama3_esm3.yaml --checkpoint DIR --input variants.parquet
 
 Inputs: CSV/JSONL/Parquet rows with `wild_type` and `mutations` (e.g. R175H) or `mutant` (a sequence),
-optional `id` and `wild_type_id`. Writes predictions.parquet, predictions.jsonl, rejects.jsonl and
-summary.json to --output (default outputs/batch_score/). A rerun skips the rows already written.
+optional `id` and `wild_type_id`. Writes predictions.parquet, predictions.jsonl (each row with its description and
+effect_score), rejects.jsonl and summary.json to --output (default outputs/batch_score/); a scan also writes
+scan_<id>.png heatmaps and a scan_<id>.html report per wild type. A rerun skips the rows already written.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main() -> None:
         f"{summary['rejected']} rejected of {summary['total']}; {summary['written']} rows in "
         f"{summary['outputs']['predictions.parquet']}"
     )
+    for wt_id, files in summary["outputs"].get("scan_report", {}).items():
+        print(f"scan of {wt_id}: heatmap {files['png'][0]}, report {files['html']}")
 
 
 if __name__ == "__main__":

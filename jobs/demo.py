@@ -53,6 +53,10 @@ def main() -> None:
     print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
         print(f"  {stage:12s} {Path(out) / stage}")
+    scan = json.loads((cfg.stage_dir("batch_score") / "summary.json").read_text())["outputs"]["scan_report"]
+    for wt_id, files in scan.items():
+        print(f"\nSaturation scan of {wt_id}, coloured by effect score:\n  heatmap {files['png'][0]}")
+        print(f"  report  {files['html']} (open in a browser; hover or click a cell for its description)")
     runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
     if all(runs.values()):
         print("\nMLflow runs (config, metrics per step, loss.png; the evaluation is logged to the finetune run):")

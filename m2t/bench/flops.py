@@ -13,12 +13,13 @@ from torch import nn
 
 
 def matmul_params(model: nn.Module) -> int:
-    """Weights that multiply activations in a forward: every ``nn.Linear`` weight (embedding tables are
-    lookups), except ESM-2's contact-prediction head, which only runs when contacts are asked for."""
+    """Weights that multiply activations in an embedding forward: every ``nn.Linear`` weight (embedding tables are
+    lookups), except ESM-2's contact-prediction and masked-LM heads (``contact_head``, ``lm_head``), which
+    ``embed`` does not run."""
     return sum(
         m.weight.numel()
         for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and not name.startswith("contact_head")
+        if isinstance(m, nn.Linear) and not {"contact_head", "lm_head"} & set(name.split("."))
     )
 
 

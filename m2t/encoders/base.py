@@ -4,6 +4,10 @@
 Batching is internal: sequences are sorted by length, cut into micro-batches of at most
 ``token_budget`` padded tokens with at most ``max_padding`` of them padding, and run with padding masks, so a batched result equals the
 one-at-a-time result within floating-point tolerance.
+
+``embed_and_logprobs(sequences)`` runs the same pass and also returns each residue's log-probabilities from the
+model's language-model head (log-softmax over the whole vocabulary; columns: the 20 standard amino acids in
+``LOGPROB_ALPHABET`` order), from which :mod:`m2t.infer.effect` scores substitutions.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from m2t.data.amino_acids import EXTENDED, STANDARD
 # ESM-2, ESM3 and ESM C were trained on crops of 1,024 tokens: 1,022 residues + BOS + EOS.
 MAX_RESIDUES = 1022
 ALPHABET = frozenset(STANDARD + EXTENDED)
+LOGPROB_ALPHABET = STANDARD  # the columns of embed_and_logprobs' log-probabilities
 
 
 @runtime_checkable
@@ -32,6 +37,8 @@ class ProteinEncoder(Protocol):
     dtype: torch.dtype
 
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]: ...
+
+    def embed_and_logprobs(self, sequences: Sequence[str]) -> tuple[list[torch.Tensor], list[torch.Tensor]]: ...
 
 
 def resolve_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
@@ -78,7 +85,8 @@ class BatchedEncoder:
     """Shared driver: validation, tokenising, length-sorted micro-batches, masks, BOS/EOS stripping.
 
     ``tokenizer`` is an ESM vocabulary (transformers' ``EsmTokenizer`` or the SDK's
-    ``EsmSequenceTokenizer``: one token per residue). Subclasses implement ``forward_hidden``.
+    ``EsmSequenceTokenizer``: one token per residue). Subclasses implement ``forward_logits`` (and
+    ``forward_hidden`` when the hidden state alone is cheaper than both).
     Non-float32 dtypes run under ``torch.autocast``, as the ESM SDK does for its own inference.
     """
 
@@ -100,6 +108,7 @@ class BatchedEncoder:
         self._token_ids = dict(
             zip(letters, tokenizer.convert_tokens_to_ids(letters), strict=True)
         )  # one lookup per residue
+        self._logprob_ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(LOGPROB_ALPHABET)))  # (20,)
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
         self.max_padding = 1.0  # padding share cap of micro_batches; build_encoder sets encoder.max_padding
@@ -107,6 +116,11 @@ class BatchedEncoder:
 
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids (b, t) with BOS … EOS and right padding, mask (b, t) bool True = real token → (b, t, d)."""
+        return self.forward_logits(ids, mask)[0]
+
+    def forward_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (b, t), mask (b, t) True = real token → the hidden state (b, t, d) and the LM head's logits
+        (b, t, vocab) of the same pass."""
         raise NotImplementedError
 
     def tokenize(self, sequence: str) -> torch.Tensor:
@@ -131,12 +145,21 @@ class BatchedEncoder:
                     f"(the encoder takes upper-case {STANDARD} and {EXTENDED})"
                 )
 
-    @torch.inference_mode()
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """Per-residue embeddings: one float32 CPU tensor ``(L_i, hidden_size)`` per input, in input order."""
+        return self._encode(sequences, logprobs=False)[0]
+
+    def embed_and_logprobs(self, sequences: Sequence[str]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``(embeddings, logprobs)`` from one pass: :meth:`embed`'s embeddings and, per input, float32 CPU
+        ``(L_i, 20)`` log-probabilities of the ``LOGPROB_ALPHABET`` residues at each position (unmasked input)."""
+        return self._encode(sequences, logprobs=True)
+
+    @torch.inference_mode()
+    def _encode(self, sequences: Sequence[str], *, logprobs: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         sequences = list(sequences)
         self.check(sequences)
         out: list[torch.Tensor | None] = [None] * len(sequences)
+        out_lp: list[torch.Tensor | None] = [None] * len(sequences) if logprobs else []
         autocast = torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         for batch in micro_batches([len(s) for s in sequences], self.token_budget, self.max_padding):
             ids = nn.utils.rnn.pad_sequence(
@@ -147,9 +170,16 @@ class BatchedEncoder:
             n_tokens = torch.tensor([len(sequences[i]) + 2 for i in batch])  # (b,) BOS + residues + EOS
             mask = torch.arange(ids.shape[1]) < n_tokens[:, None]  # (b, t) True = real token
             with autocast:
-                hidden = self.forward_hidden(ids.to(self.device), mask.to(self.device))  # (b, t, d)
+                if logprobs:
+                    hidden, logits = self.forward_logits(ids.to(self.device), mask.to(self.device))  # (b, t, d/vocab)
+                else:
+                    hidden = self.forward_hidden(ids.to(self.device), mask.to(self.device))  # (b, t, d)
             hidden = hidden.float().cpu()
+            if logprobs:  # normalised over the whole vocabulary, then the 20 residues' columns: (b, t, 20)
+                lp = logits.float().log_softmax(dim=-1)[..., self._logprob_ids.to(logits.device)].cpu()
             self.forward_calls += 1
             for row, i in enumerate(batch):
                 out[i] = hidden[row, 1 : len(sequences[i]) + 1].clone()  # strip BOS and EOS → (L_i, d), own storage
-        return out  # type: ignore[return-value]
+                if logprobs:
+                    out_lp[i] = lp[row, 1 : len(sequences[i]) + 1].clone()  # (L_i, 20)
+        return out, out_lp  # type: ignore[return-value]

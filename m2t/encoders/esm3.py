@@ -103,9 +103,10 @@ class Esm3Encoder(BatchedEncoder):
         model = ESM3.from_pretrained(canonical, device=device)
         return cls(model=model, encoder_id=f"esm3:{canonical}", device=device, dtype=dtype, **kw)
 
-    def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids (b, t), mask (b, t) True = real token → embeddings (b, t, d).
+    def forward_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (b, t), mask (b, t) True = real token → embeddings (b, t, d), sequence-track logits (b, t, 64).
 
         ESM3 attends within equal ``sequence_id`` values; without it padding changes the outputs.
         """
-        return self.model(sequence_tokens=ids, sequence_id=mask).embeddings
+        out = self.model(sequence_tokens=ids, sequence_id=mask)
+        return out.embeddings, out.sequence_logits

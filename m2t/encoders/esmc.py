@@ -50,9 +50,10 @@ class EsmcEncoder(BatchedEncoder):
             raise ValueError(f"encoder.name {name!r} is not an ESM C model: use one of {', '.join(NAMES)} or 'tiny'")
         return cls(model=ESMC.from_pretrained(name, device=device), encoder_id=f"esmc:{name}", device=device, **kw)
 
-    def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids (b, t), mask (b, t) True = real token → embeddings (b, t, d).
+    def forward_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (b, t), mask (b, t) True = real token → embeddings (b, t, d), sequence logits (b, t, 64).
 
         The mask goes in as ``sequence_id`` (ESM C's boolean key-padding mask; flash-attention unpads by it).
         """
-        return self.model(sequence_tokens=ids, sequence_id=mask).embeddings
+        out = self.model(sequence_tokens=ids, sequence_id=mask)
+        return out.embeddings, out.sequence_logits

@@ -2,9 +2,14 @@
 
 Writes to the output directory:
 
-    predictions.parquet / predictions.jsonl   id, wild_type_id, mutations, window_start, description (input order;
-                                              window_start: the 1-based first wild-type residue the encoder saw
-                                              when the pair was cropped, else null)
+    predictions.parquet / predictions.jsonl   id, wild_type_id, mutations, window_start, description, effect_score,
+                                              effect_score_note (input order; window_start: the 1-based first
+                                              wild-type residue the encoder saw when the pair was cropped, else null;
+                                              effect_score: m2t.infer.effect's score, null with the reason in
+                                              effect_score_note; the method is in the Parquet schema's metadata
+                                              and summary.json)
+    scan_<id>.png, scan_<id>_<a>-<b>.png,     a scan's heatmaps and HTML report per wild type (m2t.infer.scan_report)
+    scan_<id>.html
     rejects.jsonl                             rows refused, with the reason
     summary.json                              counts (total = scored + rejected + skipped), encoder work, timings
     parts/                                    the scored batches (what a rerun resumes from; see m2t.infer.parts)
@@ -38,8 +43,10 @@ from m2t.embed.identity import encoder_identity
 from m2t.encoders import with_runtime
 from m2t.errors import InputError
 from m2t.infer.describer import finetuned_checkpoint
+from m2t.infer.effect import METHOD, METHOD_TEXT
 from m2t.infer.parts import PARTS_FORMAT, PartStore
 from m2t.infer.scan import scan_records
+from m2t.infer.scan_report import write_scan_report
 from m2t.infer.scorer import ScorerActor
 from m2t.model import trained_config
 from m2t.model.checkpoint import weights_stamp
@@ -142,8 +149,10 @@ def batch_score(
     order = {r.id: i for i, r in enumerate(read.accepted)}
     rank = [order.get(i, len(order)) for i in table.column("id").to_pylist()]
     table = table.take(sorted(range(len(table)), key=rank.__getitem__))
+    table = table.replace_schema_metadata({"effect_score_method": METHOD, "effect_score": METHOD_TEXT})
     atomic_write(out / "predictions.parquet", lambda p: pq.write_table(table, p))
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(row) + "\n" for row in table.to_pylist()))
+    unscored = table.column("effect_score").null_count
     summary = {
         "inputs": [str(scan)] if scan is not None else [str(p) for p in inputs],
         "positions": positions,
@@ -160,9 +169,12 @@ def batch_score(
             "distinct_wild_types": len({r.wild_type for r in todo}),
             "distinct_mutants": len({r.mutant for r in todo}),
         },
+        "effect_score": {"method": METHOD, "about": METHOD_TEXT, "scored": len(table) - unscored, "null": unscored},
         "actors": options["compute"].max_size,
         "seconds": round(time.perf_counter() - started, 2),
         "outputs": {name: str(out / name) for name in ("predictions.parquet", "predictions.jsonl", "rejects.jsonl")},
     }
+    if scan is not None:
+        summary["outputs"]["scan_report"] = write_scan_report(table, out)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

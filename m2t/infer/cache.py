@@ -1,25 +1,28 @@
 """A least-recently-used cache of wild-type embeddings, shared by all requests of a replica.
 
 Many requests ask about mutants of the same wild type (a scan, a clinic's favourite gene); its
-per-residue embedding is computed once and reused until ``capacity`` newer wild types push it out.
+per-residue embedding (with its log-probabilities, for the describer) is computed once and reused until
+``capacity`` newer wild types push it out.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-import torch
+V = TypeVar("V")  # what is cached per sequence: an (L, d) embedding, or an (embedding, log-probs) pair
 
 
-class EmbeddingLRU:
-    """Sequence -> ``(L, d)`` embedding, at most ``capacity`` entries (0 disables caching)."""
+class EmbeddingLRU(Generic[V]):
+    """Sequence -> its ``(L, d)`` embedding (or what ``embed`` returns per sequence), at most ``capacity`` entries
+    (0 disables caching)."""
 
     def __init__(self, *, capacity: int) -> None:
         self.capacity = capacity
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -27,9 +30,7 @@ class EmbeddingLRU:
     def __contains__(self, sequence: str) -> bool:
         return sequence in self._items
 
-    def get_or_embed(
-        self, sequences: Sequence[str], embed: Callable[[list[str]], list[torch.Tensor]]
-    ) -> list[torch.Tensor]:
+    def get_or_embed(self, sequences: Sequence[str], embed: Callable[[list[str]], list[V]]) -> list[V]:
         """Embeddings of ``sequences`` in order; the ones not cached go to ``embed`` in one call.
 
         Hits and misses count unique sequences; a repeated sequence within one call is embedded once.
@@ -47,7 +48,7 @@ class EmbeddingLRU:
                 self._put(s, found[s])
         return [found[s] for s in sequences]
 
-    def _put(self, sequence: str, embedding: torch.Tensor) -> None:
+    def _put(self, sequence: str, embedding: V) -> None:
         if self.capacity == 0:
             return
         self._items[sequence] = embedding

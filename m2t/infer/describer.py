@@ -4,12 +4,17 @@
     describer.describe([("MKTAYIAKQR", "MKTAYIAKHR")])     # ["... replaced by histidine ..."]
     describer.describe([Query("MKTAYIAKQR", "MKTAYIAKHR", PromptFacts(protein_name="Toy"))])
 
+    describer.describe_with_effects([("MKTAYIAKQR", "MKTAYIAKHR")])  # [Description(text=..., effect=Effect(-0.4))]
+
 The checkpoint says which encoder it was trained on and which facts its prompt states (``model.prompt_fields``);
 ``cfg`` only says where and how it runs (``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``,
 ``encoder.max_padding``, ``encoder.long_sequences``: see :func:`m2t.encoders.with_runtime`) and how to decode
 (``generation``).
 Embeddings are rounded through the store dtype the model was trained with, read from an
-embedding store when it holds them, and each wild type goes through the encoder once (LRU).
+embedding store when it holds them, and each wild type goes through the encoder once (LRU): that pass also gives
+its per-position log-probabilities, from which every mutation of it gets its zero-shot effect score
+(:mod:`m2t.infer.effect`). The store keeps embeddings only, so a wild type is encoded for its log-probabilities even
+when the store holds its embedding (one pass per wild type while cached; the store's embedding is the one used).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
 from m2t.errors import M2TError
 from m2t.infer.cache import EmbeddingLRU
+from m2t.infer.effect import Effect, effect_of
 from m2t.model import load_checkpoint, trained_config
 from m2t.model.batching import pad_embeddings
 from m2t.model.checkpoint import require_checkpoint, stage_checkpoint
@@ -77,6 +83,14 @@ class Query:
     @classmethod
     def of(cls, item: Query | tuple[str, str]) -> Query:
         return item if isinstance(item, Query) else cls(*item)
+
+
+@dataclass(frozen=True)
+class Description:
+    """What :meth:`Describer.describe_with_effects` gives per query: the text and the zero-shot effect score."""
+
+    text: str
+    effect: Effect
 
 
 def query_of(record: Record) -> Query:
@@ -128,14 +142,18 @@ class Describer:
             facts = replace(facts, mutations=tuple(derive_mutations(query.wild_type, query.mutant)))
         return facts
 
+    def _stored(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The distinct ``sequences`` the store holds -> their embeddings."""
+        if self.store is None:
+            return {}
+        present = [s for s in dict.fromkeys(sequences) if s in self.store]
+        self.store_hits += len(present)
+        return {s: torch.from_numpy(e) for s, e in zip(present, self.store.get_many(present), strict=True)}
+
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """``(L_i, D)`` float32 per sequence, as training saw them; store first, encoder for the rest."""
         sequences = list(sequences)
-        found = {}
-        if self.store is not None:
-            present = [s for s in dict.fromkeys(sequences) if s in self.store]
-            found = {s: torch.from_numpy(e) for s, e in zip(present, self.store.get_many(present), strict=True)}
-            self.store_hits += len(found)
+        found = self._stored(sequences)
         missing = [s for s in dict.fromkeys(sequences) if s not in found]
         if missing:
             self.encoder_batches += 1
@@ -144,29 +162,49 @@ class Describer:
                 found[s] = torch.from_numpy(round_to(emb, self.store_dtype))
         return [found[s] for s in sequences]
 
+    def embed_wild_types(self, sequences: Sequence[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(embedding (L_i, D), logprobs (L_i, 20))`` per distinct sequence, from one encoder pass (the store's
+        embedding when it has one: it holds no log-probabilities)."""
+        sequences = list(dict.fromkeys(sequences))
+        found = self._stored(sequences)
+        self.encoder_batches += 1
+        self.encoded_sequences += len(sequences)
+        embeddings, logprobs = self.encoder.embed_and_logprobs(sequences)
+        return [
+            (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), lp)
+            for s, e, lp in zip(sequences, embeddings, logprobs, strict=True)
+        ]
+
+    def describe(self, queries: Sequence[Query | tuple[str, str]], **decoding) -> list[str]:
+        """The texts of :meth:`describe_with_effects` (decoding keywords: ``max_new_tokens``, ``temperature``,
+        ``top_p``)."""
+        return [d.text for d in self.describe_with_effects(queries, **decoding)]
+
     @torch.inference_mode()
-    def describe(
+    def describe_with_effects(
         self,
         queries: Sequence[Query | tuple[str, str]],
         *,
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
-    ) -> list[str]:
-        """One description per :class:`Query` (or ``(wild_type, mutant)`` pair), in order, in chunks of
+    ) -> list[Description]:
+        """One :class:`Description` per :class:`Query` (or ``(wild_type, mutant)`` pair), in order, in chunks of
         ``generation.batch_size``.
 
         Decoding defaults come from ``cfg.generation``. The encoder sees each pair's :meth:`window`; wild types go
-        through the LRU (encoded once while cached); each distinct mutant of a chunk is encoded once.
+        through the LRU (encoded once while cached, with their log-probabilities); each distinct mutant of a chunk is
+        encoded once. The effect score uses the query's mutations, else those derived from its sequences.
         """
         queries = [Query.of(q) for q in queries]
         gen = self.generation
-        out: list[str] = []
+        out: list[Description] = []
         for start in range(0, len(queries), gen.batch_size):  # embeddings are held for one chunk at a time
             chunk = queries[start : start + gen.batch_size]
             windows = [self.window(q.wild_type, q.mutant) for q in chunk]
             started, before = time.perf_counter(), self.encoded_sequences
-            wt_emb = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed)
+            wild_types = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed_wild_types)
+            wt_emb = [emb for emb, _ in wild_types]
             self.encoded_wild_types += self.encoded_sequences - before
             before = self.encoded_sequences
             mut_emb = self.embed([w.mutant for w in windows])
@@ -174,19 +212,20 @@ class Describer:
             wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
             mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
             encoded = time.perf_counter()
-            out.extend(
-                self.model.generate(
-                    wt_emb=wt,
-                    wt_mask=wt_mask,
-                    mut_emb=mut,
-                    mut_mask=mut_mask,
-                    facts=[self.facts(q) for q in chunk],
-                    max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
-                    temperature=temperature if temperature is not None else gen.temperature,
-                    top_p=top_p if top_p is not None else gen.top_p,
-                    repetition_penalty=gen.repetition_penalty,
-                )
+            texts = self.model.generate(
+                wt_emb=wt,
+                wt_mask=wt_mask,
+                mut_emb=mut,
+                mut_mask=mut_mask,
+                facts=[self.facts(q) for q in chunk],
+                max_new_tokens=max_new_tokens if max_new_tokens is not None else gen.max_new_tokens,
+                temperature=temperature if temperature is not None else gen.temperature,
+                top_p=top_p if top_p is not None else gen.top_p,
+                repetition_penalty=gen.repetition_penalty,
             )
+            for q, w, (_, logprobs), text in zip(chunk, windows, wild_types, texts, strict=True):
+                named = q.facts.mutations if q.facts and q.facts.mutations else derive_mutations(q.wild_type, q.mutant)
+                out.append(Description(text, effect_of(named, w.wild_type, logprobs, offset=w.start)))
             self.encode_seconds += encoded - started
             self.generate_seconds += time.perf_counter() - encoded
         return out

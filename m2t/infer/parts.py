@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import MismatchError
 
-PARTS_FORMAT = 2  # the columns below; a rerun refuses to add to parts of another format (its run settings differ)
+PARTS_FORMAT = 3  # the columns below; a rerun refuses to add to parts of another format (its run settings differ)
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -28,6 +28,8 @@ SCHEMA = pa.schema(
         ("mutations", pa.list_(pa.string())),
         ("window_start", pa.int32()),
         ("description", pa.string()),
+        ("effect_score", pa.float64()),
+        ("effect_score_note", pa.string()),
     ]
 )
 

@@ -13,7 +13,8 @@ class ScorerActor:
     """Loads the checkpoint and encoder once in ``__init__``; ``__call__`` describes one batch of rows.
 
     In: ``id``, ``wild_type_id``, ``wild_type``, ``mutant``, ``mutations``, ``protein_name``, ``function``. Out:
-    ``id``, ``wild_type_id``, ``mutations``, ``window_start`` (1-based, null when not cropped), ``description``, plus
+    ``id``, ``wild_type_id``, ``mutations``, ``window_start`` (1-based, null when not cropped), ``description``,
+    ``effect_score`` / ``effect_score_note`` (:mod:`m2t.infer.effect`: the score, or null and why), plus
     ``encoded_wild_types`` / ``encoded_mutants``: how many sequences this batch sent through the encoder (on its
     first row; 0 elsewhere), which the driver adds up.
     """
@@ -27,16 +28,18 @@ class ScorerActor:
         queries = [Query(r.pop("wild_type"), r.pop("mutant"), facts_of(**r)) for r in rows]
         windows = [d.window(q.wild_type, q.mutant) for q in queries]
         before = d.encoded_wild_types, d.encoded_mutants
-        texts = d.describe(queries)
+        described = d.describe_with_effects(queries)
         counts = d.encoded_wild_types - before[0], d.encoded_mutants - before[1]
-        zeros = [0] * (len(texts) - 1)
+        zeros = [0] * (len(described) - 1)
         return pa.table(
             {
                 "id": batch.column("id"),
                 "wild_type_id": batch.column("wild_type_id"),
                 "mutations": batch.column("mutations"),
                 "window_start": pa.array([w.start + 1 if w.cropped else None for w in windows], pa.int32()),
-                "description": pa.array(texts, pa.string()),
+                "description": pa.array([x.text for x in described], pa.string()),
+                "effect_score": pa.array([x.effect.score for x in described], pa.float64()),
+                "effect_score_note": pa.array([x.effect.note for x in described], pa.string()),
                 "encoded_wild_types": pa.array([counts[0], *zeros], pa.int64()),
                 "encoded_mutants": pa.array([counts[1], *zeros], pa.int64()),
             }

@@ -143,6 +143,14 @@ class DescribeResponse(_Body):
         description="When the pair was longer than the encoder takes: the 1-based wild-type position where the window "
         "the encoder saw starts (positions everywhere else are full-length). Null when nothing was cropped.",
     )
+    effect_score: float | None = Field(
+        None,
+        description="Zero-shot effect score of the protein encoder, wild-type marginal (ESM-1v): the sum over the "
+        "substituted sites of log p(mutant residue) - log p(wild-type residue) from one pass over the wild type "
+        "(its window when cropped); 0 = as likely as the wild type, negative = less likely. Null for insertions, "
+        "deletions and non-standard residues, with the reason in `effect_score_note` (method: GET /v1/model).",
+    )
+    effect_score_note: str | None = Field(None, description="Why `effect_score` is null; null when there is a score.")
     model: str = Field(..., description="The model that wrote it (see GET /v1/model).")
     timings: Timings
 
@@ -194,6 +202,9 @@ class ModelInfo(_Body):
     model: str = Field(..., description="Name used in the responses' `model` field.")
     base_llm: str = Field(..., description="Base causal LM the adapters and LoRA sit on.")
     encoder_id: str = Field(..., description="Protein encoder (architecture and weights).")
+    effect_score_method: str = Field(
+        ..., description="How `effect_score` is computed (e.g. 'esm-wt-marginal': ESM-1v's wild-type marginal)."
+    )
     checkpoint: str = Field(..., description="Checkpoint directory being served.")
     num_media_tokens: int = Field(..., description="Protein vectors spliced into the prompt.")
     device: str = Field(..., description="Where the model runs.")

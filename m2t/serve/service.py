@@ -17,6 +17,7 @@ import torch
 
 from m2t.config import Config
 from m2t.infer.describer import Describer, Query
+from m2t.infer.effect import METHOD, Effect
 from m2t.model.prompt import facts_of
 from m2t.serve.prepare import Decoding, Job, Limits
 from m2t.serve.schemas import (
@@ -66,10 +67,11 @@ class DescribeService:
         for i, job in enumerate(jobs):
             groups.setdefault(job.decoding, []).append(i)
         texts: list[str] = [""] * len(jobs)
+        effects: list[Effect] = [Effect(None)] * len(jobs)
         sizes: list[int] = [0] * len(jobs)
         encode_s, generate_s = d.encode_seconds, d.generate_seconds
         for decoding, idx in groups.items():
-            out = d.describe(
+            out = d.describe_with_effects(
                 [
                     Query(
                         jobs[i].wild_type,
@@ -85,8 +87,8 @@ class DescribeService:
                 top_p=decoding.top_p,
             )
             self.batch_sizes[len(idx)] += 1
-            for i, text in zip(idx, out, strict=True):
-                texts[i], sizes[i] = text.strip(), len(idx)
+            for i, described in zip(idx, out, strict=True):
+                texts[i], effects[i], sizes[i] = described.text.strip(), described.effect, len(idx)
         done, ms = time.perf_counter(), 1000.0
         encode_ms, generate_ms = (d.encode_seconds - encode_s) * ms, (d.generate_seconds - generate_s) * ms
         return [
@@ -95,6 +97,8 @@ class DescribeService:
                 description=texts[i],
                 mutations=list(job.mutations),
                 window_start=job.window.start + 1 if job.window.cropped else None,
+                effect_score=effects[i].score,
+                effect_score_note=effects[i].note,
                 model=self.name,
                 timings=Timings(
                     queue_ms=(started - job.arrived) * ms,
@@ -113,6 +117,7 @@ class DescribeService:
             model=self.name,
             base_llm=self.base_llm,
             encoder_id=self.describer.encoder.encoder_id,
+            effect_score_method=METHOD,
             checkpoint=str(self.checkpoint),
             num_media_tokens=self.num_media_tokens,
             device=str(self.describer.encoder.device),

@@ -9,6 +9,7 @@ import torch
 
 from m2t.config import Config, load_config
 from m2t.encoders import tiny_encoder_id
+from m2t.encoders.base import LOGPROB_ALPHABET
 from m2t.model import build_model, save_checkpoint
 
 
@@ -24,6 +25,15 @@ def tiny_config(root: Path, *overrides: str) -> Config:
             *overrides,
         ],
     )
+
+
+def model_logprobs(encoder, sequence: str) -> torch.Tensor:
+    """(L, 20) float64 log-probabilities straight from a tiny ESM-2's own masked-LM forward over the unpadded
+    ``sequence`` (columns ``LOGPROB_ALPHABET``): what the effect score is checked against."""
+    with torch.inference_mode():
+        logits = encoder.model(input_ids=encoder.tokenize(sequence)[None]).logits  # (1, L + 2, 33)
+    columns = encoder.tokenizer.convert_tokens_to_ids(list(LOGPROB_ALPHABET))
+    return logits[0, 1:-1].log_softmax(dim=-1)[:, columns].double()
 
 
 @pytest.fixture(scope="session")

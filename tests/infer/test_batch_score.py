@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import tiny_config
+import torch
+from conftest import model_logprobs, tiny_config
 
 from m2t.data.amino_acids import STANDARD
+from m2t.encoders import build_encoder
 from m2t.errors import MismatchError
 from m2t.infer.batch_score import batch_score
+from m2t.model import trained_config
 
 REPO = Path(__file__).resolve().parents[2]
 WT_A = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
@@ -35,6 +38,16 @@ def run_job(*args: str, root: Path, capsys, monkeypatch) -> tuple[int, str, str]
         runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr()
     return exited.value.code, out.out, out.err
+
+
+def checkpoint_logprobs(checkpoint: Path, wild_type: str) -> torch.Tensor:
+    return model_logprobs(build_encoder(trained_config(checkpoint).encoder), wild_type)
+
+
+def effect(checkpoint: Path, wild_type: str, substitution: str) -> float:
+    """``substitution``'s score straight from the checkpoint's encoder: lp[mutant] - lp[wild type] at its site."""
+    lp, pos = checkpoint_logprobs(checkpoint, wild_type), int(substitution[1:-1])
+    return float(lp[pos - 1, STANDARD.index(substitution[-1])] - lp[pos - 1, STANDARD.index(substitution[0])])
 
 
 def reconciles(summary: dict) -> bool:
@@ -59,6 +72,7 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     )
     assert code == 0, stderr[-3000:]
     assert "133 scored, 0 skipped" in stdout
+    assert f"scan of wt_a: heatmap {out / 'scan_wt_a.png'}, report {out / 'scan_wt_a.html'}" in stdout
     summary = json.loads((out / "summary.json").read_text())
     # wt_a: 4 positions x 19; wt_b has 3 residues: 3 x 19 and position 4 rejected; wt_bad rejected whole
     assert (summary["scored"], summary["rejected"], summary["skipped"]) == (4 * 19 + 3 * 19, 2, 0)
@@ -74,8 +88,32 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     }
 
     table = pq.read_table(out / "predictions.parquet")
-    assert table.column_names == ["id", "wild_type_id", "mutations", "window_start", "description"]
+    assert table.column_names == [
+        "id",
+        "wild_type_id",
+        "mutations",
+        "window_start",
+        "description",
+        "effect_score",
+        "effect_score_note",
+    ]
+    assert table.schema.metadata[b"effect_score_method"] == b"esm-wt-marginal"
+    assert summary["effect_score"]["method"] == "esm-wt-marginal"
+    assert (summary["effect_score"]["scored"], summary["effect_score"]["null"]) == (133, 0)
     rows = table.to_pylist()
+    # every score is the wild type's log-likelihood ratio from the encoder's own logits
+    lp = checkpoint_logprobs(tiny_checkpoint, WT_A)
+    for r in rows[:40]:
+        assert r["wild_type_id"] == "wt_a" and r["effect_score_note"] is None
+        (m,) = r["mutations"]
+        pos, wild, alt = int(m[1:-1]), STANDARD.index(m[0]), STANDARD.index(m[-1])
+        assert r["effect_score"] == pytest.approx(float(lp[pos - 1, alt] - lp[pos - 1, wild]), abs=1e-5)
+    # the pictures: one set per scanned wild type, listed in the summary
+    report = summary["outputs"]["scan_report"]
+    assert set(report) == {"wt_a", "wt_b"}
+    assert report["wt_a"] == {"png": [str(out / "scan_wt_a.png")], "html": str(out / "scan_wt_a.html")}
+    page = (out / "scan_wt_a.html").read_text()
+    assert page.count("data-mutation=") == 4 * 19 and page.count('class="wt"') == 4
     assert {r["window_start"] for r in rows} == {None}  # short wild types: nothing cropped
     assert len(rows) == summary["written"] == 133
     assert [r["id"] for r in rows[:19]] == [f"wt_a:M1{aa}" for aa in STANDARD if aa != "M"]  # input order
@@ -127,20 +165,26 @@ def test_mutation_set_rows_and_rejects(ray_cluster, tiny_checkpoint, tmp_path):
         {"id": "bad2", "wild_type": wt + "J", "mutations": "K2R"},  # J is no amino acid
         {"id": "bad3", "wild_type": wt},  # neither mutations nor mutant
         {"id": "v1", "wild_type": wt, "mutations": "T3A"},  # repeated id
+        {"id": "v5", "wild_type_id": "P1", "wild_type": wt, "mutations": ["K2R", "A4del"]},  # an indel: no score
     ]
     path = tmp_path / "variants.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = batch_score(
         tiny_config(tmp_path, *SETTINGS), checkpoint=tiny_checkpoint, output=tmp_path / "out", inputs=[path]
     )
-    assert (summary["total"], summary["scored"], summary["rejected"], summary["skipped"]) == (8, 4, 4, 0)
-    assert summary["encoder"]["wild_types"] == 2 and summary["encoder"]["mutants"] == 4
+    assert (summary["total"], summary["scored"], summary["rejected"], summary["skipped"]) == (9, 5, 4, 0)
+    assert summary["encoder"]["wild_types"] == 2 and summary["encoder"]["mutants"] == 5
+    assert "scan_report" not in summary["outputs"]
     got = pq.read_table(tmp_path / "out" / "predictions.parquet").to_pylist()
     assert [(r["id"], r["wild_type_id"], r["mutations"]) for r in got[:2]] == [
         ("v1", "P1", ["K2R"]),
         ("v2", "P1", ["K2R", "Q9A"]),
     ]
     assert got[2]["id"] == "v3" and got[2]["wild_type_id"].startswith("wt-") and got[2]["mutations"] == ["Y5W"]
+    scores = {r["id"]: (r["effect_score"], r["effect_score_note"]) for r in got}
+    assert scores["v2"][0] == pytest.approx(scores["v1"][0] + effect(tiny_checkpoint, wt, "Q9A"), abs=1e-5)
+    assert scores["v5"][0] is None and scores["v5"][1].startswith("no effect score for A4del: the wild-type-marginal")
+    assert all(note is None for score, note in scores.values() if score is not None)
     rejects = {r["line"]: r for r in map(json.loads, (tmp_path / "out" / "rejects.jsonl").read_text().splitlines())}
     assert sorted(rejects) == [5, 6, 7, 8]
     assert "mutation R2H expects R at position 2, found K" in rejects[5]["reason"]

@@ -35,7 +35,7 @@ import peft
 import psutil
 import pytest
 import torch
-from transformers import EsmConfig, EsmModel, LlamaForCausalLM
+from transformers import EsmConfig, EsmForMaskedLM, EsmModel, LlamaForCausalLM
 
 from m2t.bench.real_inputs import profile_records
 from m2t.bench.real_models import ESM3_OPEN, LLAMA31_8B, esm3_open_twin, llama31_8b_config, write_random_llm
@@ -176,7 +176,7 @@ def _encoder(name: str):
     if name == "ESM3-open":
         return build_encoder(esm3_open_twin(n_layers=2, **runtime))
     if name == "ESM-2 650M":
-        model = EsmModel(EsmConfig(**{**ESM2_650M, "num_hidden_layers": 2}), add_pooling_layer=False)
+        model = EsmForMaskedLM(EsmConfig(**{**ESM2_650M, "num_hidden_layers": 2}))
         return Esm2Encoder(
             model=model,
             tokenizer=tiny_tokenizer(),

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from m2t.atomic import publish_dir
 from m2t.config import load_config
 from m2t.embed.store import EmbeddingStore
+from m2t.infer.parts import SCHEMA as PARTS_SCHEMA
 from m2t.infer.parts import PartStore
 from m2t.model import build_model, load_checkpoint, save_checkpoint
 
@@ -39,7 +40,9 @@ WRITER = textwrap.dedent("""
         store.write_shard(seqs, [torch.arange(len(s) * {D}, dtype=torch.float32).reshape(len(s), {D}) + len(s)
                                  for s in seqs])
         parts.write(pa.table({{"id": [f"r{{i}}-{{j}}" for j in range(2000)], "wild_type_id": ["w"] * 2000,
-                              "mutations": [["K2R"]] * 2000, "description": ["x" * 200] * 2000}}))
+                              "mutations": [["K2R"]] * 2000, "window_start": [None] * 2000,
+                              "description": ["x" * 200] * 2000, "effect_score": [-0.5] * 2000,
+                              "effect_score_note": [None] * 2000}}))
         i += 1
         print(i, flush=True)
 """).format(D=D, RUN=RUN)
@@ -95,7 +98,8 @@ def test_sigkilled_writer_leaves_old_or_new_complete_state(tmp_path, delay):
     table = parts.read_all()
     assert len(table) == 2000 * len(parts.files()) and len(table) > 0
     assert set(table.column("description").to_pylist()) == {"x" * 200}
-    parts.write(pa.table({"id": ["new"], "wild_type_id": ["w"], "mutations": [["K2R"]], "description": ["y"]}))
+    new = {"id": "new", "wild_type_id": "w", "mutations": ["K2R"], "description": "y"}
+    parts.write(pa.Table.from_pylist([new], schema=PARTS_SCHEMA))  # the columns not given: null
     assert len(PartStore(root=parts_dir, run=RUN).read_all()) == len(table) + 1
 
 

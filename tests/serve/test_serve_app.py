@@ -15,7 +15,7 @@ from serve_fixtures import PageDriver, free_port, opened_checkpoint
 
 from m2t.config import load_config
 from m2t.encoders import build_encoder
-from m2t.infer.describer import Describer
+from m2t.infer.describer import Describer, Description
 
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -59,10 +59,10 @@ def get(url: str, path: str, **kw) -> httpx.Response:
     return httpx.get(url + path, headers=kw.pop("headers", AUTH), timeout=120, **kw)
 
 
-def reference_description(checkpoint: Path, wild_type: str, mutant: str, max_new_tokens: int) -> str:
+def reference(checkpoint: Path, wild_type: str, mutant: str, max_new_tokens: int) -> Description:
     """What evaluate / batch scoring write for the pair: the inference Describer, in this process, no Serve."""
     describer = Describer(checkpoint=checkpoint, cfg=load_config(None, OVERRIDES))
-    return describer.describe([(wild_type, mutant)], max_new_tokens=max_new_tokens, temperature=0.0)[0]
+    return describer.describe_with_effects([(wild_type, mutant)], max_new_tokens=max_new_tokens, temperature=0.0)[0]
 
 
 def test_healthz_docs_openapi_and_the_page_are_open(url):
@@ -80,6 +80,7 @@ def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
     encoder = build_encoder(load_config(None, OVERRIDES).encoder)
     assert info["encoder_id"] == encoder.encoder_id
     assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
+    assert info["effect_score_method"] == "esm-wt-marginal"
     assert info["checkpoint"] == str(checkpoint.resolve())
     assert info["limits"] == {
         "max_length": 200,
@@ -97,8 +98,9 @@ def test_single_request_matches_the_model_run_directly(url, checkpoint):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["id"] == "x1" and body["mutations"] == ["K2R"] and body["window_start"] is None
-    assert body["description"] == reference_description(checkpoint, WT, "MRTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", 6)
-    assert body["description"]
+    expected = reference(checkpoint, WT, "MRTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", 6)
+    assert body["description"] == expected.text and body["description"]
+    assert body["effect_score"] == pytest.approx(expected.effect.score, abs=1e-6) and body["effect_score_note"] is None
     t = body["timings"]
     assert t["batch_size"] == 1 and t["total_ms"] >= t["encode_ms"] + t["generate_ms"] > 0
     assert body["model"] == get(url, "/v1/model").json()["model"]
@@ -125,11 +127,15 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     out = r.json()["items"]
     assert [o["id"] for o in out] == ["a", "b", "c", "d"]
     assert [o["mutations"] for o in out] == [["K2R"], ["A4del"], ["K2_T3insG"], ["R10H"]]
+    assert [o["effect_score"] is None for o in out] == [False, True, True, False]  # indels: no score, and why
+    assert out[1]["effect_score_note"].startswith("no effect score for A4del: the wild-type-marginal score covers")
+    assert "K2_T3insG" in out[2]["effect_score_note"] and out[3]["effect_score_note"] is None
     assert all(o["description"] for o in out)
     assert {o["timings"]["batch_size"] for o in out} == {4}
     for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
         alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
         assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
+        assert alone["effect_score"] == answer["effect_score"]
     after = get(url, "/v1/model").json()["stats"]["wt_cache"]
     assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
