@@ -12,12 +12,11 @@ and shuts down Ray Serve, which must not touch a cluster that serves anything el
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
 from m2t.bench.run import BENCHMARKS, needs_ray, run_benchmarks
 from m2t.bench.scales import SCALES
-from m2t.cli import load, run
+from m2t.cli import load, local_path, run
 
 
 def main() -> None:
@@ -29,8 +28,10 @@ def main() -> None:
         default="small",
         help="input and run sizes (default: small; tiny is a smoke test)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
+    parser.add_argument(
+        "--out", type=local_path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)"
+    )
+    parser.add_argument("--config", type=local_path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()  # overrides may follow the options
     cfg = load(args)

@@ -101,9 +101,9 @@ def prepare_inputs(cfg: Config) -> Inputs:
                 for s in pq.read_table(p, columns=[c]).column(c).to_pylist()
             )
         )
-        root = Path(cfg.embed.store)
+        root = cfg.embed.store
         missing = sequences
-        if (root / "manifest.json").is_file():
+        if EmbeddingStore.exists(root):
             store = EmbeddingStore.open(root)
             store.check(encoder_id=encoder_id, hidden_size=dim_in)
             missing = store.missing(sequences)
