@@ -26,8 +26,9 @@ from esm.utils.constants.models import ESM3_OPEN_SMALL, normalize_model_name
 from m2t.encoders.base import MAX_RESIDUES, BatchedEncoder, seeded
 
 
-def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> ESM3:
-    """An ESM3 with small dims (d_model a multiple of 8: the 8 function embeddings are d_model/8 wide).
+def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int, v_heads: int | None = None) -> ESM3:
+    """An ESM3 with small dims (d_model a multiple of 8: the 8 function embeddings are d_model/8 wide); ``v_heads``
+    (geometric attention heads) defaults to half the heads (ESM3-open has 256; m2t.bench.shapes builds that shape).
 
     ``get_esm3_model_tokenizers()`` downloads, so the tokenizer collection is built here; the
     residue-annotation CSV is read lazily and never needed for sequence-only embeddings.
@@ -44,7 +45,7 @@ def tiny_model(*, d_model: int, n_layers: int, n_heads: int, seed: int) -> ESM3:
         return ESM3(
             d_model=d_model,
             n_heads=n_heads,
-            v_heads=max(1, n_heads // 2),
+            v_heads=v_heads or max(1, n_heads // 2),
             n_layers=n_layers,
             structure_encoder_fn=_no_codec,
             structure_decoder_fn=_no_codec,
