@@ -44,7 +44,7 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
 SCHEMES_TEXT = ", ".join(f"{s}://" for s in OBJECT_SCHEMES)
 
 
-def _no_uri(value: Any) -> Any:
+def refuse_uri(value: Any) -> Any:
     """Refuse a URI where only a file-system path works (before pydantic's Path turns 's3://b' into 's3:/b')."""
     scheme = uri_scheme(value) if isinstance(value, str | Path) else None
     if scheme is not None:
@@ -80,7 +80,7 @@ def _local_or_id(value: str, info: ValidationInfo) -> str:
 
 
 # A path that resolves against the config file's directory; a URI (s3://...) is refused with the reason.
-RelPath = Annotated[Path, BeforeValidator(_no_uri), AfterValidator(_resolve)]
+RelPath = Annotated[Path, BeforeValidator(refuse_uri), AfterValidator(_resolve)]
 # A local path (resolved like RelPath) or an object-store URI, s3://bucket/dir or gs://bucket/dir (kept as is);
 # other schemes, and typos such as s3:/bucket, are refused.
 StorageUri = Annotated[str, AfterValidator(_resolve_uri)]

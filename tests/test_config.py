@@ -212,3 +212,16 @@ def test_object_storage_only_where_it_works_and_refused_by_key_elsewhere(tmp_pat
         load_config(None, ["embed.store=s3:/bucket/emb"])  # one slash: a typo, not a local directory 's3:'
     with pytest.raises(ConfigError, match="'train.storage_path': .*hdfs:// is not a supported storage"):
         load_config(None, ["train.storage_path=hdfs://namenode/runs"])
+
+
+def test_the_serve_app_arguments_refuse_uris_too():
+    from pydantic import ValidationError
+
+    from m2t.serve.app import AppArgs
+
+    with pytest.raises(ValidationError, match="s3:// is not supported for this key"):
+        AppArgs.model_validate({"checkpoint": "s3://bucket/finetune/checkpoint"})
+    assert (
+        AppArgs.model_validate({"checkpoint": "outputs/finetune/checkpoint"}).checkpoint
+        == "outputs/finetune/checkpoint"
+    )
