@@ -12,12 +12,7 @@ micro-batch size and the same records, so the differences are exactly those. The
 run with the torch threads Ray gives a training worker (``OMP_NUM_THREADS`` = its whole CPUs, at
 least 1), as the real loop would.
 
-*Prefetch* (a second result, ``train_prefetch``): our step with the batches made ahead in a background thread
-(:func:`m2t.train.prefetch.prefetch`, ``train.prefetch_batches`` deep, 2 when the config says 0) against the same
-step making each batch on the training thread, on the same engine and the same batches. The two alternate in
-blocks of :data:`PREFETCH_BLOCK` steps; each prefetched block starts with an empty queue (its first batch is
-waited for, as at the start of training) and is timed from its start to its last step, so no batch is made for
-free outside the timed stretch.
+*Prefetch*: see :mod:`m2t.bench.prefetch`.
 """
 
 from __future__ import annotations
@@ -37,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from m2t.bench.embed import seed_embed
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
+from m2t.bench.prefetch import UNITS, prefetch_result, prefetch_sides
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
 from m2t.config import Config
@@ -46,10 +42,6 @@ from m2t.encoders import build_encoder
 from m2t.model.batching import IGNORE, collate, make_example
 from m2t.train.batches import BatchMaker, length_groups, to_device
 from m2t.train.build import deepspeed_engine, stage_model
-from m2t.train.prefetch import Prefetcher
-
-UNITS = "samples/s (stage-1 optimizer steps, tiny LLM)"
-PREFETCH_BLOCK = 6  # steps per block of the prefetch on/off comparison
 
 
 @contextmanager
@@ -151,24 +143,6 @@ def _timed(order: list[str], sides: dict) -> dict[str, tuple[float, list[dict[st
     return {name: (spent[name], batches[name]) for name in sides}
 
 
-def prefetch_comparison(engine, make, parts: list, *, dtype: torch.dtype, depth: int) -> dict[str, float]:
-    """Seconds of ``len(parts)`` steps each way: ``off`` makes each batch (``make(part)``) inside its step, ``on``
-    takes it from a :class:`Prefetcher` ``depth`` deep; blocks of :data:`PREFETCH_BLOCK` steps alternate."""
-    spent = {"off": 0.0, "on": 0.0}
-    for start in range(0, len(parts), PREFETCH_BLOCK):
-        block = parts[start : start + PREFETCH_BLOCK]
-        started = time.perf_counter()
-        for part in block:
-            _step(engine, make(part), dtype)
-        spent["off"] += time.perf_counter() - started
-        started = time.perf_counter()
-        with Prefetcher((make(part) for part in block), depth=depth) as batches:
-            for batch in batches:
-                _step(engine, batch, dtype)
-            spent["on"] += time.perf_counter() - started
-    return spent
-
-
 def step_flops(model, batches: list[dict[str, torch.Tensor]], dtype: torch.dtype) -> float:
     """Forward + backward FLOPs of ``batches`` counted by torch's FlopCounterMode on ``model`` (not stepped),
     with the LLM's attention in eager mode so its matmuls are counted too."""
@@ -204,8 +178,8 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
     store = EmbeddingStore.open_or_create(
         store_dir, encoder_id=encoder.encoder_id, hidden_size=encoder.hidden_size, dtype=cfg.embed.dtype
     )
-    if store.missing(unique):
-        store.write_shard(unique, encoder.embed(unique))
+    embedded = encoder.embed(unique)
+    store.write_shard(unique, embedded)
     stage_cfg = cfg.train.pretrain
     size = stage_cfg.micro_batch_size
 
@@ -253,7 +227,13 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
             },
         )
         depth = cfg.train.prefetch_batches or 2
-        prefetch_s = prefetch_comparison(engine, make, grouped[1 : scale.train_steps + 1], dtype=dtype, depth=depth)
+        prefetch_s = prefetch_sides(
+            lambda batch: _step(engine, batch, dtype),
+            make,
+            grouped[1 : scale.train_steps + 1],
+            depth=depth,
+            store=(unique, embedded, encoder, cfg),
+        )
         machine["loadavg_1m_after"] = load_before()
     (ours_s, ours_batches), (base_s, base_batches) = timed["ours"], timed["baseline"]
     torch.manual_seed(cfg.train.seed)
@@ -301,22 +281,10 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         "world_size": 1,
         "torch_threads": torch.get_num_threads(),
     }
-    samples = sum(b["input_ids"].shape[0] for b in ours_batches)
-    prefetched = {
-        "value": samples / prefetch_s["on"],
-        "seconds": round(prefetch_s["on"], 3),
-        "steps": len(ours_batches),
-        "samples": samples,
-        "how": f"our step, batches made {depth} ahead in a background thread (train.prefetch_batches)",
-    }
-    serial = {
-        "value": samples / prefetch_s["off"],
-        "seconds": round(prefetch_s["off"], 3),
-        "steps": len(ours_batches),
-        "samples": samples,
-        "how": f"our step, each batch made on the training thread (prefetch off); blocks of {PREFETCH_BLOCK} "
-        "steps alternate with the prefetched ones, same engine, same batches",
-    }
+    prefetch_results = [
+        prefetch_result(spent, where=where, batches=ours_batches, depth=depth, inputs=inputs, machine=machine)
+        for where, spent in prefetch_s.items()
+    ]
     return [
         result(
             benchmark="train",
@@ -327,13 +295,5 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
             machine=machine,
             target={"rule": ">= 5x", "met": bool(ours["value"] >= 5 * baseline["value"])},
         ),
-        result(
-            benchmark="train_prefetch",
-            ours=prefetched,
-            baseline=serial,
-            units=UNITS,
-            inputs={**inputs, "prefetch_batches": depth, "block_steps": PREFETCH_BLOCK},
-            machine=machine,
-            target={"rule": "> 1x", "met": bool(prefetched["value"] > serial["value"])},
-        ),
+        *prefetch_results,
     ]

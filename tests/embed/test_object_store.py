@@ -1,8 +1,7 @@
 """The embedding store on object storage: s3:// through pyarrow.fs, against a local S3-compatible server (moto).
 
-The server speaks the real S3 HTTP API on 127.0.0.1; pyarrow's own S3 client talks to it. The endpoint and
-credentials travel in the URI (``s3://KEY:SECRET@bucket/prefix?endpoint_override=...&scheme=http``), so the Ray
-workers of the shared test cluster reach it too, without environment variables of their own.
+The server (:mod:`m2t.bench.s3`) speaks the real S3 HTTP API on 127.0.0.1; pyarrow's own S3 client talks to it. The
+endpoint and credentials travel in the URI, so the Ray workers of the shared test cluster reach it too.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import pyarrow.fs as pafs
 import pytest
 import torch
 
+from m2t.bench import s3
 from m2t.config import load_config
 from m2t.data.records import Record
 from m2t.embed.pipeline import embed_records
@@ -26,28 +26,15 @@ D = 8
 
 @pytest.fixture(scope="module")
 def s3_server():
-    """``(endpoint host:port, a pyarrow S3FileSystem on it)``: a moto S3 server in a thread of this process."""
-    moto_server = pytest.importorskip("moto.server")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"{host}:{port}"
-    fs = pafs.S3FileSystem(
-        access_key="testing",
-        secret_key="testing",
-        endpoint_override=endpoint,
-        scheme="http",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    )
-    yield endpoint, fs
-    server.stop()
+    """``(endpoint host:port, a pyarrow S3FileSystem on it)``: a moto S3 server in a process of its own."""
+    if not s3.available():
+        pytest.skip("moto is not installed (a dev dependency: pip install -e '.[dev]')")
+    with s3.local_s3() as endpoint:
+        yield endpoint, s3.filesystem(endpoint)
 
 
 def _uri(s3_server, bucket: str, prefix: str) -> str:
-    endpoint, fs = s3_server
-    fs.create_dir(bucket)
-    return f"s3://testing:testing@{bucket}/{prefix}?endpoint_override={endpoint}&scheme=http&region=us-east-1"
+    return s3.bucket_uri(s3_server[0], bucket, prefix)
 
 
 def _emb(seq: str, seed: int = 0) -> torch.Tensor:
