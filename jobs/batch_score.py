@@ -13,11 +13,10 @@ scan_<id>.png heatmaps and a scan_<id>.html report per wild type. A rerun skips 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import ray
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.infer.batch_score import batch_score
 from m2t.infer.describer import finetuned_checkpoint
 
@@ -25,14 +24,16 @@ from m2t.infer.describer import finetuned_checkpoint
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+        "--checkpoint", type=local_path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
     )
     parser.add_argument(
-        "--input", type=Path, nargs="+", default=None, help="mutation-set file(s): CSV, JSONL or Parquet"
+        "--input", type=local_path, nargs="+", default=None, help="mutation-set file(s): CSV, JSONL or Parquet"
     )
-    parser.add_argument("--scan", type=Path, default=None, help="FASTA of wild type(s) to scan (every substitution)")
+    parser.add_argument(
+        "--scan", type=local_path, default=None, help="FASTA of wild type(s) to scan (every substitution)"
+    )
     parser.add_argument("--positions", default=None, help="scan positions, 1-based: 1-50 or 1-10,20 (default: all)")
-    parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/batch_score)")
+    parser.add_argument("--output", type=local_path, default=None, help="output dir (default: outputs/batch_score)")
     args = parser.parse_args()
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)

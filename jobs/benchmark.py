@@ -21,7 +21,7 @@ from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
 from m2t.bench.scales import SCALES
-from m2t.cli import load, run
+from m2t.cli import load, local_path, run
 from m2t.config import REPO_ROOT
 
 BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
@@ -39,10 +39,12 @@ def main() -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="--scale real only: toy sizes on CPU, to check the script"
     )
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)")
+    parser.add_argument(
+        "--out", type=local_path, default=None, help="JSON file (default: outputs/benchmark/benchmark.json)"
+    )
     parser.add_argument(
         "--config",
-        type=Path,
+        type=local_path,
         default=None,
         help="YAML config (default: jobs/configs/tiny.yaml; llama3_esm3.yaml for --scale real)",
     )

@@ -12,19 +12,20 @@ missing. The summary is printed and written to STORE/summary.json; rejected rows
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import ray
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, nargs="+", default=None, help="record files (Parquet, JSONL, CSV, ...)")
-    parser.add_argument("--output", type=Path, default=None, help="store directory (default: embed.store)")
+    parser.add_argument(
+        "--input", type=local_path, nargs="+", default=None, help="record files (Parquet, JSONL, CSV, ...)"
+    )
+    parser.add_argument("--output", default=None, help="store directory or s3:// / gs:// prefix (default: embed.store)")
     args = parser.parse_args()
     cfg = load(args, [f"embed.store={args.output}"] if args.output else [])
     preprocessed = cfg.stage_dir("data") / "records.parquet"

@@ -12,9 +12,7 @@ synthetic test split. Writes metrics.json, predictions.jsonl, rejects.jsonl and 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS
@@ -24,12 +22,12 @@ from m2t.infer.report import HEADERS
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+        "--checkpoint", type=local_path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
     )
     parser.add_argument(
-        "--data", type=Path, nargs="+", default=None, help="data file(s); metrics are reported per file"
+        "--data", type=local_path, nargs="+", default=None, help="data file(s); metrics are reported per file"
     )
-    parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/evaluate)")
+    parser.add_argument("--output", type=local_path, default=None, help="output dir (default: outputs/evaluate)")
     args = parser.parse_args()
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)

@@ -13,18 +13,17 @@ weights), metrics.jsonl, loss.png, summary.json.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import ray
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.train.trainer import run_stage
 
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--init", type=Path, default=None, help="stage-1 checkpoint (default: outputs/pretrain/checkpoint)"
+        "--init", type=local_path, default=None, help="stage-1 checkpoint (default: outputs/pretrain/checkpoint)"
     )
     args = parser.parse_args()
     cfg = load(args)

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from m2t.bench.report import write_json
-from m2t.cli import load, run
+from m2t.cli import load, local_path, run
 from m2t.errors import M2TError
 
 
@@ -32,10 +31,12 @@ def main() -> None:
         "--warmup", type=int, default=500, help="requests of the same mix sent first, not counted (default 500)"
     )
     parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint to serve (default: an untrained tiny one)"
+        "--checkpoint", type=local_path, default=None, help="checkpoint to serve (default: an untrained tiny one)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="result JSON (default: outputs/reliability/load.json)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
+    parser.add_argument(
+        "--out", type=local_path, default=None, help="result JSON (default: outputs/reliability/load.json)"
+    )
+    parser.add_argument("--config", type=local_path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or not 0 <= args.invalid_share < 1:

@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.data.readers import ReadResult, format_summary, read_records
 from m2t.data.records import write_records
 from m2t.data.sources import check_input
@@ -39,8 +39,8 @@ def _output_dir(path: Path) -> Path:
 
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, action="append", default=None, help="input file (repeatable)")
-    parser.add_argument("--output", type=Path, default=None, help="output directory (default: outputs/data)")
+    parser.add_argument("--input", type=local_path, action="append", default=None, help="input file (repeatable)")
+    parser.add_argument("--output", type=local_path, default=None, help="output directory (default: outputs/data)")
     parser.add_argument("--ray", action="store_true", help="validate on Ray Data whatever the input size")
     args = parser.parse_args()
     cfg = load(args)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.serve.app import make_app
 from m2t.serve.http import API_KEY_ENV
@@ -25,7 +24,7 @@ from m2t.serve.http import API_KEY_ENV
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
+        "--checkpoint", type=local_path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
     )
     parser.add_argument("--host", default=None, help="bind address (default: serve.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default: serve.port, 8000)")

@@ -11,9 +11,8 @@ data.split_seed. Without --input and without a records.parquet, the synthetic se
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from m2t.cli import job_parser, load, run
+from m2t.cli import job_parser, load, local_path, run
 from m2t.data.records import read_records_file, write_records
 from m2t.data.split import protein_groups, split_records
 from m2t.data.synthetic import generate
@@ -23,9 +22,9 @@ from m2t.errors import InputError
 def main() -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--input", type=Path, default=None, help="records.parquet (default: outputs/data/records.parquet)"
+        "--input", type=local_path, default=None, help="records.parquet (default: outputs/data/records.parquet)"
     )
-    parser.add_argument("--output", type=Path, default=None, help="output directory (default: outputs/data)")
+    parser.add_argument("--output", type=local_path, default=None, help="output directory (default: outputs/data)")
     parser.add_argument(
         "--val-fraction", type=float, default=None, help="fraction of records for val (data.val_fraction)"
     )

@@ -16,13 +16,25 @@ from pathlib import Path
 
 from m2t.config import Config, ConfigError, load_config
 from m2t.errors import InputError, M2TError, MismatchError, PlacementError
+from m2t.storage import uri_scheme
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISMATCH, EXIT_PLACEMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
+def local_path(value: str) -> Path:
+    """The argparse type of a file-system path: a URI is refused (``Path`` would turn ``s3://b/x`` into a local
+    ``s3:/b/x`` silently)."""
+    if uri_scheme(value) is not None:
+        raise argparse.ArgumentTypeError(
+            f"{value}: object storage is not supported here; give a path on a local or shared file system "
+            "(object storage works for embed.store and train.storage_path)"
+        )
+    return Path(value)
+
+
 def job_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
+    parser.add_argument("--config", type=local_path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.pretrain.steps=10")
     return parser
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -24,6 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from m2t.storage import OBJECT_SCHEMES, uri_scheme
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
@@ -40,22 +43,52 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
     return path
 
 
+SCHEMES_TEXT = ", ".join(f"{s}://" for s in OBJECT_SCHEMES)
+
+
+def refuse_uri(value: Any) -> Any:
+    """Refuse a URI where only a file-system path works (before pydantic's Path turns 's3://b' into 's3:/b')."""
+    scheme = uri_scheme(value) if isinstance(value, str | Path) else None
+    if scheme is not None:
+        raise ValueError(
+            f"{scheme}:// is not supported for this key: it must be a path on a local or shared file system "
+            f"(NFS, EFS, Filestore, a ReadWriteMany PVC) that every node mounts; object storage ({SCHEMES_TEXT}) "
+            "works for embed.store and train.storage_path only"
+        )
+    return value
+
+
 def _resolve_uri(value: str, info: ValidationInfo) -> str:
-    return value if "://" in value or not value else str(_resolve(Path(value), info))
+    scheme = uri_scheme(value)
+    if scheme is None:
+        return str(_resolve(Path(value), info))
+    if scheme not in OBJECT_SCHEMES:
+        raise ValueError(f"{scheme}:// is not a supported storage; use a path, or one of {SCHEMES_TEXT}")
+    if not value.startswith(f"{scheme}://") or len(value) <= len(f"{scheme}://"):
+        raise ValueError(f"malformed storage URI; write it as {scheme}://bucket/prefix")
+    return value
 
 
 LOCAL_PREFIXES = (".", "/", "~")  # a model.llm value starting with one of these is a local directory
 
 
 def _local_or_id(value: str, info: ValidationInfo) -> str:
+    if uri_scheme(value) is not None:
+        raise ValueError(
+            "model.llm takes a hub id or a local directory, not a URI: copy the weights to a directory every "
+            "node mounts (or the Hugging Face cache) and give its path"
+        )
     return str(_resolve(Path(value).expanduser(), info)) if value.startswith(LOCAL_PREFIXES) else value
 
 
-# A path that resolves against the config file's directory.
-RelPath = Annotated[Path, AfterValidator(_resolve)]
-# A local path (resolved like RelPath) or a storage URI such as s3://bucket/dir or gs://bucket/dir (kept as is);
-# an empty value stays empty.
+# A path that resolves against the config file's directory; a URI (s3://...) is refused with the reason.
+RelPath = Annotated[Path, BeforeValidator(refuse_uri), AfterValidator(_resolve)]
+# A local path (resolved like RelPath) or an object-store URI, s3://bucket/dir or gs://bucket/dir (kept as is);
+# other schemes, and typos such as s3:/bucket, are refused.
 StorageUri = Annotated[str, AfterValidator(_resolve_uri)]
+# An MLflow tracking URI: any scheme://... (a server, sqlite:///FILE) kept as is, a local directory resolved like
+# RelPath; an empty value stays empty.
+TrackingUri = Annotated[str, AfterValidator(lambda v, info: v if "://" in v or not v else str(_resolve(Path(v), info)))]
 # A hub id (kept as is) or, when it starts with '.', '/' or '~', a local directory (resolved like RelPath).
 HubIdOrDir = Annotated[str, AfterValidator(_local_or_id)]
 
@@ -277,6 +310,12 @@ class TrainConfig(Section):
     max_failures: int = _f(2, "Worker failures tolerated; training restarts from the last checkpoint.", ge=0)
     keep_checkpoints: int = _f(2, "Checkpoints kept (best by val loss plus the latest).", ge=1)
     seed: int = _f(0, "Training seed.")
+    prefetch_batches: int = _f(
+        2,
+        "Micro-batches made ahead in a background thread (store reads, tokenizing, collating) while the "
+        "current one trains; 0 = made on the training thread. Same batches, same order either way.",
+        ge=0,
+    )
     report_poll_s: float = _f(
         0.2,
         "How often the Ray Train controller collects reports (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, "
@@ -299,8 +338,10 @@ class DeepSpeedConfig(Section):
 
 
 class EmbedConfig(Section):
-    store: RelPath = _f(
-        Path("outputs/embeddings"), "Embedding store directory (shared storage on multi-node clusters)."
+    store: StorageUri = _f(
+        "outputs/embeddings",
+        "Embedding store: a directory, or an object-store prefix (s3://bucket/dir, gs://bucket/dir); on "
+        "multi-node clusters shared storage or object storage.",
     )
     dtype: Literal["float16", "bfloat16", "float32"] = _f(
         "float16", "Storage dtype of per-residue embeddings (streamed ones are rounded through it too)."
@@ -445,7 +486,7 @@ class TrackingConfig(Section):
         "Log training and evaluation runs to MLflow, or 'none': nothing is written and no server is contacted "
         "(`tracking: none` is short for this).",
     )
-    uri: StorageUri = _f(
+    uri: TrackingUri = _f(
         "",
         "MLflow tracking URI: a server (http://host:5000), a local directory (a file store) or sqlite:///FILE. "
         "Empty: $MLFLOW_TRACKING_URI, else <output.root>/mlruns. Every training worker must reach it (a "
@@ -504,7 +545,7 @@ def _field_kind(keys: list[str]) -> str:
 def _absolute(value: Any) -> Any:
     if isinstance(value, list):
         return [_absolute(v) for v in value]
-    return value if "://" in str(value) or value == "" else str(Path(str(value)).resolve())
+    return value if uri_scheme(str(value)) is not None or value == "" else str(Path(str(value)).resolve())
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

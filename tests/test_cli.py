@@ -6,8 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from m2t.cli import EXIT_INTERRUPTED
+import pytest
+
+from m2t.cli import EXIT_INTERRUPTED, job_parser, local_path
 
 CHILD = "from m2t.cli import run; import time; print('ready', flush=True); run(lambda: time.sleep(120))"
 
@@ -20,3 +23,14 @@ def test_ctrl_c_exits_130_with_one_line_and_no_traceback():
     _, err = child.communicate(timeout=60)
     assert child.returncode == EXIT_INTERRUPTED == 130
     assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_path_flags_refuse_object_storage_uris(capsys):
+    """``--input s3://b/x`` would otherwise become a local path 's3:/b/x' (pathlib folds the '//')."""
+    parser = job_parser("t")
+    parser.add_argument("--input", type=local_path)
+    assert parser.parse_args(["--input", "data/x.csv"]).input == Path("data/x.csv")
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--input", "s3://bucket/x.csv"])
+    assert exit_.value.code == 2
+    assert "s3://bucket/x.csv: object storage is not supported here" in capsys.readouterr().err

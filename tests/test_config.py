@@ -187,3 +187,49 @@ def test_a_config_without_a_deepspeed_section_gets_the_shipped_zero2(tmp_path):
     """Defaults are not resolved against the config file: the DeepSpeed default is the shipped file itself."""
     (tmp_path / "mine.yaml").write_text("train: {num_workers: 1}\n")
     assert load_config(tmp_path / "mine.yaml").deepspeed.config == REPO_ROOT / "jobs" / "configs" / "zero2.json"
+
+
+def test_object_storage_only_where_it_works_and_refused_by_key_elsewhere(tmp_path, monkeypatch):
+    """embed.store and train.storage_path take s3:// and gs:// (kept as is); every other path key refuses a URI
+    at load, naming the key, instead of turning 's3://b/x' into a local directory 's3:/b/x'."""
+    path = tmp_path / "c.yaml"
+    path.write_text("embed:\n  store: s3://bucket/emb\ntrain:\n  storage_path: gs://bucket/runs\n")
+    cfg = load_config(path)
+    assert (cfg.embed.store, cfg.train.storage_path) == ("s3://bucket/emb", "gs://bucket/runs")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(path, ["embed.store=gs://b/e"]).embed.store == "gs://b/e"
+    assert load_config(path, ["embed.store=local/e"]).embed.store == str(tmp_path / "local" / "e")
+    refused = {
+        "output.root": "s3://bucket/out",
+        "data.inputs": "[s3://bucket/train.csv]",
+        "deepspeed.config": "gs://bucket/zero2.json",
+    }
+    for key, value in refused.items():
+        with pytest.raises(
+            ConfigError, match=rf"'{key}(\.0)?': Value error, (s3|gs):// is not supported for this key"
+        ) as err:
+            load_config(path, [f"{key}={value}"])
+        assert "shared file system" in str(err.value) and "embed.store and train.storage_path" in str(err.value)
+    path.write_text("output:\n  root: s3://bucket/out\ndata:\n  inputs: [gs://b/x.csv]\n")
+    with pytest.raises(ConfigError, match=r"2 config error\(s\)") as err:
+        load_config(path)
+    assert "'output.root'" in str(err.value) and "'data.inputs.0'" in str(err.value)
+    with pytest.raises(ConfigError, match="'model.llm': .*not a URI"):
+        load_config(None, ["model.llm=s3://bucket/llama"])
+    with pytest.raises(ConfigError, match="'embed.store': .*malformed storage URI; write it as s3://bucket/prefix"):
+        load_config(None, ["embed.store=s3:/bucket/emb"])  # one slash: a typo, not a local directory 's3:'
+    with pytest.raises(ConfigError, match="'train.storage_path': .*hdfs:// is not a supported storage"):
+        load_config(None, ["train.storage_path=hdfs://namenode/runs"])
+
+
+def test_the_serve_app_arguments_refuse_uris_too():
+    from pydantic import ValidationError
+
+    from m2t.serve.app import AppArgs
+
+    with pytest.raises(ValidationError, match="s3:// is not supported for this key"):
+        AppArgs.model_validate({"checkpoint": "s3://bucket/finetune/checkpoint"})
+    assert (
+        AppArgs.model_validate({"checkpoint": "outputs/finetune/checkpoint"}).checkpoint
+        == "outputs/finetune/checkpoint"
+    )

@@ -21,6 +21,7 @@ RANKS = {
     "m2t.errors": 0,
     "m2t.atomic": 0,
     "m2t.progress": 0,
+    "m2t.storage": 0,
     "m2t.modules": 0,
     "m2t.placement": 1,
     "m2t.tracking": 1,

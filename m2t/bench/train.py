@@ -11,6 +11,8 @@ micro-batch size and the same records, so the differences are exactly those. The
 (the baseline's spread among ours) so that load drift on a shared machine hits both alike, and both
 run with the torch threads Ray gives a training worker (``OMP_NUM_THREADS`` = its whole CPUs, at
 least 1), as the real loop would.
+
+*Prefetch*: see :mod:`m2t.bench.prefetch`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from m2t.bench.embed import seed_embed
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
+from m2t.bench.prefetch import UNITS, prefetch_result, prefetch_sides
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
 from m2t.config import Config
@@ -40,8 +43,6 @@ from m2t.encoders import build_encoder
 from m2t.model.batching import IGNORE, collate, make_example
 from m2t.train.batches import BatchMaker, length_groups, to_device
 from m2t.train.build import deepspeed_engine, stage_model
-
-UNITS = "samples/s (stage-1 optimizer steps, tiny LLM)"
 
 
 @contextmanager
@@ -182,8 +183,8 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
     store = EmbeddingStore.open_or_create(
         store_dir, encoder_id=encoder.encoder_id, hidden_size=encoder.hidden_size, dtype=cfg.embed.dtype
     )
-    if store.missing(unique):
-        store.write_shard(unique, encoder.embed(unique))
+    embedded = encoder.embed(unique)
+    store.write_shard(unique, embedded)
     stage_cfg = cfg.train.pretrain
     size = stage_cfg.micro_batch_size
 
@@ -230,6 +231,15 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
                 ),
             },
         )
+        depth = cfg.train.prefetch_batches or 2
+        prefetch_s = prefetch_sides(
+            lambda batch: _step(engine, batch, dtype),
+            make,
+            grouped[1 : scale.train_steps + 1],
+            depth=depth,
+            store=(unique, embedded, encoder, cfg),
+        )
+        machine["loadavg_1m_after"] = load_before()
     (ours_s, ours_batches), (base_s, base_batches) = timed["ours"], timed["baseline"]
     torch.manual_seed(cfg.train.seed)
     flops = step_flops(stage_model(cfg, **common), ours_batches, dtype)
@@ -276,6 +286,10 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         "world_size": 1,
         "torch_threads": torch.get_num_threads(),
     }
+    prefetch_results = [
+        prefetch_result(spent, where=where, batches=ours_batches, depth=depth, inputs=inputs, machine=machine)
+        for where, spent in prefetch_s.items()
+    ]
     return [
         result(
             benchmark="train",
@@ -285,5 +299,6 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
             inputs=inputs,
             machine=machine,
             target={"rule": ">= 5x", "met": bool(ours["value"] >= 5 * baseline["value"])},
-        )
+        ),
+        *prefetch_results,
     ]

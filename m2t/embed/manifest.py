@@ -7,12 +7,9 @@ recomputed from the index by whoever finishes a run and published with ``os.repl
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from pathlib import Path
 
-from m2t.atomic import atomic_write_bytes
 from m2t.errors import InputError, M2TError, MismatchError
+from m2t.storage import Location
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -31,7 +28,7 @@ def new_manifest(*, encoder_id: str, hidden_size: int, dtype: str) -> dict:
     }
 
 
-def read_manifest(root: Path) -> dict:
+def read_manifest(root: Location) -> dict:
     """The manifest of the store at ``root``; :class:`InputError` when there is none or it is unreadable."""
     path = root / MANIFEST
     if not path.is_file():
@@ -50,21 +47,13 @@ def read_manifest(root: Path) -> dict:
     return manifest
 
 
-def create_manifest(root: Path, manifest: dict) -> bool:
-    """Publish ``manifest`` at ``root`` unless one exists (atomic create-if-absent); True if created."""
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{uuid.uuid4().hex}-{MANIFEST}"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    try:
-        os.link(tmp, root / MANIFEST)  # fails if it exists: two creators cannot both win
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
+def create_manifest(root: Location, manifest: dict) -> bool:
+    """Publish ``manifest`` at ``root`` unless one exists; True if created. Atomic create-if-absent on a local
+    file system; on an object store check-then-write (see :mod:`m2t.storage`), so the caller reads it back."""
+    return (root / MANIFEST).create_exclusive((json.dumps(manifest, indent=2) + "\n").encode())
 
 
-def check_same(root: Path, manifest: dict, *, encoder_id: str, hidden_size: int, dtype: str | None = None) -> None:
+def check_same(root: Location, manifest: dict, *, encoder_id: str, hidden_size: int, dtype: str | None = None) -> None:
     """Raise :class:`MismatchError` naming every setting in which the store differs from the request
     (``dtype=None``: any dtype will do)."""
     diffs = [
@@ -79,5 +68,5 @@ def check_same(root: Path, manifest: dict, *, encoder_id: str, hidden_size: int,
         )
 
 
-def write_manifest(root: Path, manifest: dict) -> None:
-    atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+def write_manifest(root: Location, manifest: dict) -> None:
+    (root / MANIFEST).write_bytes((json.dumps(manifest, indent=2) + "\n").encode())

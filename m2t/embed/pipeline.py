@@ -17,7 +17,6 @@ from pathlib import Path
 
 import ray
 
-from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
 from m2t.data.crop import window_records
 from m2t.data.readers import read_records
@@ -28,6 +27,7 @@ from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
 from m2t.placement import encoder_pool
 from m2t.progress import Progress
+from m2t.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def embed_records(
 ) -> dict:
     """Embed every distinct sequence of the records that the store lacks; returns (and writes to
     ``STORE/summary.json``) the run summary. ``store`` defaults to ``cfg.embed.store``."""
-    root = Path(store if store is not None else cfg.embed.store)
+    root = Location.of(store if store is not None else cfg.embed.store)
     records, rejects = load_records(cfg, records_or_paths)
     options = encoder_pool(cfg)
     encoder_id, hidden_size, max_length = encoder_identity(
@@ -60,7 +60,7 @@ def embed_records(
     records, rejects = [r for r, _ in windows], rejects + too_long
     cropped = sum(w.cropped for _, w in windows)
     db = EmbeddingStore.open_or_create(root, encoder_id=encoder_id, hidden_size=hidden_size, dtype=cfg.embed.dtype)
-    atomic_write_bytes(root / "rejects.jsonl", "".join(json.dumps(as_dict(r)) + "\n" for r in rejects).encode())
+    (root / "rejects.jsonl").write_text("".join(json.dumps(as_dict(r)) + "\n" for r in rejects))
     if rejects:
         log.warning(
             "%d input rows rejected (reasons in %s); the first: %s:%s %s",
@@ -125,5 +125,5 @@ def embed_records(
         "store": str(root),
         "store_counts": db.update_manifest(),
     }
-    atomic_write_bytes(root / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

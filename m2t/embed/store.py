@@ -1,23 +1,27 @@
 """Per-residue embedding store: safetensors shards + one Parquet index fragment per shard + a manifest.
 
-Layout of a store directory::
+A store is a directory on a local or shared file system, or a prefix on an object store (``s3://bucket/dir``,
+``gs://bucket/dir``), all through :class:`m2t.storage.Location` (``pyarrow.fs``). Layout::
 
     manifest.json              encoder_id, hidden_size, dtype, counts, format_version
     shards/<name>.safetensors  one (L, D) tensor per sequence, named by sha256(sequence) hex
     index/<name>.parquet       key, shard, length: one row per tensor of shard <name>
     summary.json, rejects.jsonl   written by the embedding job
 
-A shard is written to a temp name and published with ``os.replace``; its index fragment is
-published after it, and is the commit point: temp files and shards without a fragment are
-ignored. Writers never rewrite a shared file, so concurrent writers cannot corrupt the store.
+A shard is published whole (a temp name + ``os.replace`` locally, one completed upload on an object
+store); its index fragment is published after it, and is the commit point: temp files and shards
+without a fragment are ignored. Writers never rewrite a shared file, so concurrent writers cannot corrupt the store.
 A sequence found in several fragments resolves to the first in name order (names start with
 a nanosecond timestamp), so readers see every sequence once; ``counts.duplicates`` says how
-many extra copies exist.
+many extra copies exist. Reads fetch only the bytes of the tensors asked for (ranged reads of the
+safetensors header, cached per shard, then of each tensor), so a read costs the same on an object store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import struct
 import time
 import uuid
 from collections import defaultdict
@@ -26,16 +30,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
-from safetensors import safe_open
 from safetensors.torch import save
 
-from m2t.atomic import atomic_write_bytes
 from m2t.embed import manifest as mf
 from m2t.errors import M2TError
+from m2t.storage import Location
 
 TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+SAFETENSORS_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32}
+HEADERS_KEPT = 4096  # safetensors headers cached per store (about 6 KB each for 64 sequences a shard)
 
 
 def sequence_key(sequence: str) -> str:
@@ -46,32 +52,41 @@ def sequence_key(sequence: str) -> str:
 class EmbeddingStore:
     """Read and append per-residue embeddings of one encoder; see the module docstring for the layout."""
 
-    def __init__(self, *, root: Path, manifest: dict):
-        self.root = Path(root)
+    def __init__(self, *, root: Location, manifest: dict):
+        self.root = root
         self.manifest = manifest
+        self._headers: dict[str, tuple[dict, int]] = {}
         self.refresh()
 
     # ---- opening -------------------------------------------------------------------------
-    @classmethod
-    def open(cls, path: str | Path) -> EmbeddingStore:
-        """Open an existing store (:class:`m2t.errors.InputError` if there is none)."""
-        return cls(root=Path(path), manifest=mf.read_manifest(Path(path)))
+    @staticmethod
+    def exists(path: str | Path | Location) -> bool:
+        """Whether a store (its manifest) is at ``path``."""
+        return (Location.of(path) / mf.MANIFEST).is_file()
 
     @classmethod
-    def create(cls, path: str | Path, *, encoder_id: str, hidden_size: int, dtype: str = "float16") -> EmbeddingStore:
+    def open(cls, path: str | Path | Location) -> EmbeddingStore:
+        """Open an existing store (:class:`m2t.errors.InputError` if there is none)."""
+        root = Location.of(path)
+        return cls(root=root, manifest=mf.read_manifest(root))
+
+    @classmethod
+    def create(
+        cls, path: str | Path | Location, *, encoder_id: str, hidden_size: int, dtype: str = "float16"
+    ) -> EmbeddingStore:
         """Create an empty store; refuses a directory that already holds one."""
-        root = Path(path)
+        root = Location.of(path)
         if not mf.create_manifest(root, mf.new_manifest(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)):
             raise M2TError(f"an embedding store already exists at {root}; open it with EmbeddingStore.open_or_create")
         return cls.open(root)
 
     @classmethod
     def open_or_create(
-        cls, path: str | Path, *, encoder_id: str, hidden_size: int, dtype: str = "float16"
+        cls, path: str | Path | Location, *, encoder_id: str, hidden_size: int, dtype: str = "float16"
     ) -> EmbeddingStore:
         """Open the store at ``path``, creating it if absent; :class:`m2t.errors.MismatchError` if it was
         built with another encoder, hidden size or dtype."""
-        root = Path(path)
+        root = Location.of(path)
         mf.create_manifest(root, mf.new_manifest(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype))
         store = cls.open(root)
         store.check(encoder_id=encoder_id, hidden_size=hidden_size, dtype=dtype)
@@ -99,14 +114,20 @@ class EmbeddingStore:
         self._entries: dict[str, tuple[str, int]] = {}
         self._duplicates = 0
         self._shards: set[str] = set()
-        for fragment in sorted((self.root / "index").glob("[!.]*.parquet")):
-            table = pq.read_table(fragment, columns=["key", "shard", "length"]).to_pydict()
-            for key, shard, length in zip(table["key"], table["shard"], table["length"], strict=True):
-                self._shards.add(shard)
-                if key in self._entries:
-                    self._duplicates += 1
-                else:
-                    self._entries[key] = (shard, int(length))
+        index = self.root / "index"
+        fragments = [(index / name).path for name in sorted(index.files(".parquet"))]
+        if not fragments:
+            return
+        # all fragments in one read (parallel, which matters on an object store); sorted by shard name so that
+        # the first writer wins whatever order the reader returns them in
+        table = pq.read_table(fragments, columns=["key", "shard", "length"], filesystem=self.root.fs)
+        table = table.take(pc.sort_indices(table, [("shard", "ascending")])).to_pydict()
+        for key, shard, length in zip(table["key"], table["shard"], table["length"], strict=True):
+            self._shards.add(shard)
+            if key in self._entries:
+                self._duplicates += 1
+            else:
+                self._entries[key] = (shard, int(length))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -154,10 +175,30 @@ class EmbeddingStore:
             by_shard[shard].append((i, key))
         out: list[np.ndarray | None] = [None] * len(sequences)
         for shard, wanted in by_shard.items():
-            with safe_open(self.root / "shards" / f"{shard}.safetensors", framework="pt") as fh:
+            location = self.root / "shards" / f"{shard}.safetensors"
+            with location.open_input() as fh:
+                header, start = self._header(shard, fh)
                 for i, key in wanted:
-                    out[i] = fh.get_tensor(key).float().numpy()
+                    meta = header[key]
+                    begin, end = meta["data_offsets"]
+                    data = bytearray(fh.read_at(end - begin, start + begin))
+                    if len(data) != end - begin:
+                        raise M2TError(
+                            f"embedding store shard {location} is truncated; the store is damaged, rebuild it"
+                        )
+                    tensor = torch.frombuffer(data, dtype=SAFETENSORS_DTYPES[meta["dtype"]]) if data else torch.zeros(0)
+                    out[i] = tensor.reshape(meta["shape"]).float().numpy()
         return out  # type: ignore[return-value]
+
+    def _header(self, shard: str, fh: pa.NativeFile) -> tuple[dict, int]:
+        """``(tensors' metadata, offset of the data)`` of a shard, from the safetensors header (8-byte little-endian
+        length, then JSON); cached, since shards are never rewritten."""
+        if shard not in self._headers:
+            if len(self._headers) >= HEADERS_KEPT:
+                self._headers.clear()
+            (size,) = struct.unpack("<Q", fh.read_at(8, 0))
+            self._headers[shard] = (json.loads(fh.read_at(size, 8)), 8 + size)
+        return self._headers[shard]
 
     # ---- writing -------------------------------------------------------------------------
     def write_shard(self, sequences: Sequence[str], embeddings: Sequence[torch.Tensor]) -> dict:
@@ -172,10 +213,8 @@ class EmbeddingStore:
                 )
             tensors.setdefault(sequence_key(seq), emb.detach().to("cpu", TORCH_DTYPES[self.dtype]).contiguous())
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-        (self.root / "shards").mkdir(exist_ok=True)
-        (self.root / "index").mkdir(exist_ok=True)
         data = save(tensors, metadata={"encoder_id": self.encoder_id, "dtype": self.dtype})
-        atomic_write_bytes(self.root / "shards" / f"{name}.safetensors", data)
+        (self.root / "shards" / f"{name}.safetensors").write_bytes(data)
         keys = list(tensors)
         table = pa.table(
             {
@@ -186,7 +225,7 @@ class EmbeddingStore:
         )
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
-        atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
+        (self.root / "index" / f"{name}.parquet").write_bytes(sink.getvalue().to_pybytes())
         self._shards.add(name)
         for key in keys:  # this writer sees its own shard at once (older shards win repeats, as in refresh)
             if key in self._entries:
@@ -203,12 +242,19 @@ class EmbeddingStore:
     def update_manifest(self) -> dict:
         """Recount the store from its index (after a refresh) and republish the manifest; returns the counts."""
         self.refresh()
+        sizes = (self.root / "shards").files(".safetensors")
+        lost = sorted(s for s in self._shards if f"{s}.safetensors" not in sizes)
+        if lost:
+            raise M2TError(
+                f"embedding store {self.root}: {len(lost)} indexed shard(s) are missing (e.g. {lost[0]}); "
+                "the store is damaged, rebuild it"
+            )
         counts = {
             "sequences": len(self._entries),
             "residues": sum(n for _, n in self._entries.values()),
             "shards": len(self._shards),
             "duplicates": self._duplicates,
-            "bytes": sum((self.root / "shards" / f"{s}.safetensors").stat().st_size for s in self._shards),
+            "bytes": sum(sizes[f"{s}.safetensors"] for s in self._shards),
         }
         self.manifest = {**self.manifest, "counts": counts}
         mf.write_manifest(self.root, self.manifest)

@@ -56,7 +56,7 @@ def finetuned_checkpoint(cfg: Config, path: str | Path | None = None) -> Path:
 
 
 def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | None:
-    if path is None or not (Path(path) / "manifest.json").is_file():
+    if path is None or not EmbeddingStore.exists(path):
         return None
     try:
         store = EmbeddingStore.open(path)

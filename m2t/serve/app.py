@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 from ray.serve import Application
 
-from m2t.config import Config, ServeConfig, load_config
+from m2t.config import Config, ServeConfig, load_config, refuse_uri
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.placement import replica_resources
 from m2t.serve.gate import BATCHER_WINDOW_S, BatchGate
@@ -112,6 +112,11 @@ class AppArgs(BaseModel):
         description="Config overrides, e.g. ['serve.max_batch_size=16'] (from the "
         "`serve run` command line: one string, space-separated).",
     )
+
+    @field_validator("config", "checkpoint", mode="before")
+    @classmethod
+    def _local(cls, value: Any) -> Any:
+        return refuse_uri(value)
 
     @field_validator("overrides", mode="before")
     @classmethod

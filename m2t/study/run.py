@@ -83,7 +83,7 @@ def run_study(
     )
     sets = _capped(sets, limits)
     log.warning("study data: %s", json.dumps(_data_summary(sets)))
-    shared = {"embed": cfg.embed.model_copy(update={"store": out / "embeddings"})}
+    shared = {"embed": cfg.embed.model_copy(update={"store": str(out / "embeddings")})}
     m2t_cfg = variant_config(cfg.model_copy(update=shared), out / "m2t")
     text_cfg = variant_config(cfg.model_copy(update=shared), out / "text_only", use_protein=False)
     write_splits(m2t_cfg, train=sets.train, val=sets.val)

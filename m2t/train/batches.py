@@ -25,6 +25,17 @@ from m2t.model.prompt import facts_of
 SHUFFLE_ROWS_PER_SAMPLE = 32
 
 
+def ingest_options():
+    """Ray Train's default ingest options with ``preserve_order``: without it Ray Data's format threads
+    (``iter_batches(prefetch_batches=2)``) may hand batches over in another order from run to run, so a run and
+    its rerun would not see the same micro-batches."""
+    from ray.train import DataConfig
+
+    options = DataConfig.default_ingest_options()
+    options.preserve_order = True
+    return options
+
+
 class BatchMaker:
     """Turns one Ray Data batch of records into the tensors :meth:`M2TModel.forward` takes.
 

@@ -97,9 +97,9 @@ def prepare_inputs(cfg: Config) -> Inputs:
     windows = split_windows(cfg, splits, max_residues=identity.max_length, encoder_id=encoder_id)
     if cfg.embed.mode == "store":
         sequences = list(dict.fromkeys(s for w in windows for s in (w.wild_type, w.mutant)))
-        root = Path(cfg.embed.store)
+        root = cfg.embed.store
         missing = sequences
-        if (root / "manifest.json").is_file():
+        if EmbeddingStore.exists(root):
             store = EmbeddingStore.open(root)
             store.check(encoder_id=encoder_id, hidden_size=dim_in)
             missing = store.missing(sequences)

@@ -10,6 +10,7 @@ and RNG.
 
 from __future__ import annotations
 
+import copy
 import logging
 import tempfile
 import time
@@ -28,6 +29,7 @@ from m2t.tracking import RunRef, Tracker
 from m2t.train.batches import BatchMaker, epochs, to_device
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.metrics import MetricsWriter
+from m2t.train.prefetch import prefetch
 from m2t.train.state import load_state, save_state
 from m2t.train.validation import sample_generations, val_loss
 
@@ -74,7 +76,7 @@ def train_loop_per_worker(config: dict) -> None:
         )
         tracker = Tracker(RunRef(**tracking)) if tracking else None
         writer = MetricsWriter(out_dir=out_dir, start_step=step, tracker=tracker, progress=progress)
-    make = BatchMaker(
+    make = BatchMaker(  # validation's, on this thread
         tokenizer=model.tokenizer,
         model_cfg=cfg.model,
         store=store,
@@ -82,13 +84,22 @@ def train_loop_per_worker(config: dict) -> None:
         long_sequences=cfg.encoder.long_sequences,
     )
     val_shard = ray.train.get_dataset_shard("val") if has_val else None
-    batches = epochs(
-        ray.train.get_dataset_shard("train"),
-        make=make,
-        batch_size=stage_cfg.micro_batch_size,
-        seed=cfg.train.seed * 1000 + rank,
-        start_epoch=info["epoch"] + 1,
-        group=stage_cfg.group_by_length,
+    batches = prefetch(  # train batches made train.prefetch_batches ahead in a thread, with a tokenizer of its own
+        epochs(
+            ray.train.get_dataset_shard("train"),
+            make=BatchMaker(
+                tokenizer=copy.deepcopy(model.tokenizer),
+                model_cfg=cfg.model,
+                store=store,
+                max_residues=config["max_residues"],
+                long_sequences=cfg.encoder.long_sequences,
+            ),
+            batch_size=stage_cfg.micro_batch_size,
+            seed=cfg.train.seed * 1000 + rank,
+            start_epoch=info["epoch"] + 1,
+            group=stage_cfg.group_by_length,
+        ),
+        depth=cfg.train.prefetch_batches,
     )
     epoch = info["epoch"]
     engine.train()
@@ -119,6 +130,7 @@ def train_loop_per_worker(config: dict) -> None:
             "grad_norm": None if norm is None else float(norm),
             "tokens_per_s": float(local[2]) / seconds,
             "samples_per_s": float(local[3]) / seconds,
+            "samples": int(local[3]),
             "resumed_from": resumed_from,
         }
         final = step >= stage_cfg.steps
@@ -152,6 +164,7 @@ def train_loop_per_worker(config: dict) -> None:
             ray.train.report(metrics)
         if after_report is not None:
             after_report(step=step, rank=rank)
+    batches.close()
     if writer is not None:
         writer.close()
         writer.plot()

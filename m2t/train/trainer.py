@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import ray
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from m2t.atomic import atomic_write_bytes, publish_dir
@@ -33,6 +33,7 @@ from m2t.errors import InputError, M2TError
 from m2t.model.checkpoint import META, RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
 from m2t.placement import train_workers
 from m2t.tracking import RunRef
+from m2t.train.batches import ingest_options
 from m2t.train.handoff import RUNTIME_ONLY, check_init, stage1_checkpoint
 from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
@@ -132,6 +133,7 @@ def build_trainer(
             failure_config=FailureConfig(max_failures=cfg.train.max_failures),
         ),
         datasets=datasets,
+        dataset_config=DataConfig(execution_options=ingest_options()),
     )
 
 

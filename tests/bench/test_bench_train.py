@@ -36,8 +36,13 @@ def test_train_step_benchmark(tmp_path):
     scale = SCALES["tiny"]
     cfg = load_config(None, ["train.pretrain.micro_batch_size=2"])
     records = benchmark_records(wild_types=3, length_scale=0.1, seed=1)
-    (r,) = run_train(cfg, scale, workdir=tmp_path, records=records)
+    r, *prefetched = run_train(cfg, scale, workdir=tmp_path, records=records)
     check_result(r)
+    assert [p["benchmark"] for p in prefetched] == ["train_prefetch", "train_prefetch_s3"]  # moto: a dev dependency
+    for p in prefetched:
+        check_result(p)
+        assert p["inputs"]["prefetch_batches"] == 2 and 0 < p["baseline"]["making_share"] < 1
+        assert p["ours"]["samples"] == p["baseline"]["samples"] == 2 * scale.train_steps
     ours, base = r["ours"], r["baseline"]
     assert (ours["steps"], ours["samples"]) == (scale.train_steps, 2 * scale.train_steps)
     assert (base["steps"], base["samples"]) == (scale.baseline_train_steps, 2 * scale.baseline_train_steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_round_trip_equals_direct_embed_and_dedupes(first_run):
     }
     assert summary["residues"] == 4 * len(WT) + 2 * len(OTHER)
     assert summary["residues_per_s"] > 0 and summary["bytes"] > summary["residues"] * 64 * 2
-    assert json.loads((cfg.embed.store / "summary.json").read_text()) == summary
+    assert json.loads((Path(cfg.embed.store) / "summary.json").read_text()) == summary
     store = EmbeddingStore.open(cfg.embed.store)
     assert len(store) == 6 and store.manifest["counts"]["shards"] == 3  # 6 sequences, batches of 2
     encoder = build_encoder(cfg.encoder)
@@ -91,9 +92,9 @@ def test_rerun_encodes_nothing_and_resume_encodes_exactly_the_missing(first_run,
     assert (again["encoded"], again["reused"], again["residues"], again["bytes"]) == (0, 6, 0, 0)
     # An interrupted run: one shard's index fragment never landed, and a torn temp shard was left behind.
     store = EmbeddingStore.open(cfg.embed.store)
-    fragment = sorted((cfg.embed.store / "index").glob("*.parquet"))[1]
+    fragment = sorted((Path(cfg.embed.store) / "index").glob("*.parquet"))[1]
     fragment.unlink()
-    (cfg.embed.store / "shards" / ".tmp-torn.safetensors").write_bytes(b"\x00" * 7)
+    (Path(cfg.embed.store) / "shards" / ".tmp-torn.safetensors").write_bytes(b"\x00" * 7)
     store.refresh()
     assert len(store) == 4
     resumed = embed_records(cfg, [*RECORDS, _record(5, OTHER, 7, "Y")])  # + more input: one new mutant
