@@ -132,9 +132,9 @@ def test_other_encoder_is_refused(first_run):
         )
 
 
-def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):
-    cfg = _cfg(tmp_path, "embed.num_actors=2", "embed.cpus_per_actor=1")
-    with pytest.raises(M2TError, match=r"2 × 1.0 CPUs leaves under half a CPU of this 2-CPU cluster"):
+def test_pool_that_does_not_fit_the_node_is_refused(ray_cluster, tmp_path):
+    cfg = _cfg(tmp_path, "embed.num_actors=2", "embed.cpus_per_actor=1.5")
+    with pytest.raises(M2TError, match=r"2 × 1.5 CPUs: 2 embed actors of 1.5 CPUs do not fit on this cluster's nodes"):
         embed_records(cfg, RECORDS)
 
 
