@@ -18,6 +18,7 @@ from m2t.bench.report import format_table, write_json
 from m2t.bench.run import BENCHMARKS, needs_ray, run_benchmarks
 from m2t.bench.scales import SCALES
 from m2t.cli import load, run
+from m2t.cluster import ray_init_args
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     import ray
 
     if needs_ray([args.benchmark], scale):
-        ray.init(address="local", include_dashboard=False)
+        ray.init(**ray_init_args(address="local", include_dashboard=False))
     try:
         results = run_benchmarks(cfg, [args.benchmark], scale=scale, workdir=cfg.stage_dir("benchmark") / "work")
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 import ray
 
 from m2t.cli import job_parser, load, run
+from m2t.cluster import ray_init_args
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 
@@ -36,7 +37,7 @@ def main() -> None:
         inputs = cfg.data.inputs
     else:
         inputs = generate(**cfg.data.synthetic.model_dump())
-    ray.init()
+    ray.init(**ray_init_args())
     summary = embed_records(cfg, inputs)
     print(json.dumps(summary, indent=2))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from m2t.bench.report import write_json
 from m2t.cli import load, run
+from m2t.cluster import ray_init_args
 from m2t.errors import M2TError
 
 
@@ -47,7 +48,7 @@ def main() -> None:
 
     from m2t.bench.loadtest import run_loadtest
 
-    ray.init(address="local", include_dashboard=False)
+    ray.init(**ray_init_args(address="local", include_dashboard=False))
     try:
         result = run_loadtest(
             cfg,
