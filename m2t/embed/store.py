@@ -99,7 +99,15 @@ class EmbeddingStore:
         self._entries: dict[str, tuple[str, int]] = {}
         self._duplicates = 0
         self._shards: set[str] = set()
+        self._read: set[str] = set()  # index fragments already read
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Read only the index fragments published since the last look (a writer's cheap refresh before a shard)."""
         for fragment in sorted((self.root / "index").glob("[!.]*.parquet")):
+            if fragment.name in self._read:
+                continue
+            self._read.add(fragment.name)
             table = pq.read_table(fragment, columns=["key", "shard", "length"]).to_pydict()
             for key, shard, length in zip(table["key"], table["shard"], table["length"], strict=True):
                 self._shards.add(shard)
@@ -188,6 +196,7 @@ class EmbeddingStore:
         pq.write_table(table, sink)
         atomic_write_bytes(self.root / "index" / f"{name}.parquet", sink.getvalue().to_pybytes())
         self._shards.add(name)
+        self._read.add(f"{name}.parquet")
         for key in keys:  # this writer sees its own shard at once (older shards win repeats, as in refresh)
             if key in self._entries:
                 self._duplicates += 1

@@ -169,6 +169,7 @@ def run_stage(
         "run_name": name,
         "run_dir": result.path,
         "step": state["step"],
+        "worker_nodes": (result.metrics or {}).get("worker_nodes"),  # each rank's Ray node id (the last attempt)
         "val_loss": state.get("val_loss"),
         "checkpoint": str(stage_checkpoint(cfg, stage)),
         "ray_checkpoint": result.checkpoint.path,

@@ -151,3 +151,20 @@ def test_actor_caps_padding_without_changing_embeddings():
     for key in ("wt_emb", "mut_emb"):
         for x, y in zip(a[key], b[key], strict=True):
             np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-4)
+
+
+def test_a_retried_batch_writes_only_what_its_lost_actor_had_not_published(tmp_path):
+    """Ray Data retries the batch of an actor that died (or lost its node) after publishing a shard: the actor that
+    takes it over stores only what is missing, so every sequence is stored once."""
+    from m2t.embed.actor import EncoderActor
+
+    cfg = load_config(None)
+    identity = encoder_identity(cfg.encoder)
+    store = EmbeddingStore.create(tmp_path, encoder_id=identity.encoder_id, hidden_size=identity.hidden_size)
+    lost = EncoderActor(encoder=cfg.encoder, dtype="float16", store=str(tmp_path))
+    retry = EncoderActor(encoder=cfg.encoder, dtype="float16", store=str(tmp_path))  # opened before the shard landed
+    lost({"sequence": np.array(["MKTAYIAKQR", "MKV"])})  # published; its result never reached Ray Data
+    row = retry({"sequence": np.array(["MKTAYIAKQR", "MKV", "MKW"])})
+    assert row["sequences"].tolist() == [1] and retry.encoder.forward_calls == 1
+    counts = store.update_manifest()
+    assert (counts["sequences"], counts["duplicates"]) == (3, 0)
