@@ -10,8 +10,9 @@ all but half a CPU on each node. :func:`place` follows Ray's choices closely eno
   busy);
 - fractions of a GPU are taken from one GPU at a time, first fit, as Ray hands out GPU instances.
 
-The nodes are the alive nodes' total resources (``ray.nodes()``), not what is free right now: the check refuses
-plans this cluster can never place (a hang), not plans that wait for another job to finish (a queue).
+The nodes are the alive nodes' total resources (``ray.nodes()``), not what is free right now, plus the nodes an
+autoscaler may still add: the check refuses plans this cluster can never place (a hang), not plans that wait for
+another job to finish or for the autoscaler (a queue).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Node:
 
     def __str__(self) -> str:
         gpus = f" + {sum(self.gpus):g} GPUs" if self.gpus else ""
-        return f"{self.node_id[:8]} {self.cpus:g} CPUs{gpus}"
+        name = self.node_id[:8] if len(self.node_id) > 40 else self.node_id  # a Ray node id, or an autoscaler's
+        return f"{name} {self.cpus:g} CPUs{gpus}"
 
     def room(self) -> tuple[float, float]:
         return sum(self.gpus), self.cpus
@@ -65,13 +67,32 @@ class Node:
             self.gpus[i] -= min(bundle.gpus, 1.0)
 
 
+def _node(node_id: str, resources) -> Node:
+    return Node(node_id, float(resources.get("CPU", 0)), [1.0] * int(resources.get("GPU", 0)))
+
+
+def autoscaler_nodes() -> list[Node]:
+    """Nodes an autoscaler may still add: each node group that can grow, ``max_count - min_count`` times (16 when
+    unbounded), from the cluster config the autoscaler publishes in the GCS (what Ray Data's own autoscaling reads).
+    A plan that fits only once they come is not refused. None on a cluster without an autoscaler."""
+    from ray._private.state import state
+
+    config = state.get_cluster_config()
+    if config is None:
+        return []
+    added = []
+    for group in config.node_group_configs:
+        if not group.resources or group.max_count == 0 or 0 <= group.max_count <= group.min_count:
+            continue
+        count = 16 if group.max_count < 0 else group.max_count - group.min_count
+        added += [_node(f"{group.name}+{i}", group.resources) for i in range(count)]
+    return added
+
+
 def cluster_nodes() -> list[Node]:
-    """The alive nodes of the running cluster, with their total CPUs and GPUs."""
-    return [
-        Node(node["NodeID"], float(node["Resources"].get("CPU", 0)), [1.0] * int(node["Resources"].get("GPU", 0)))
-        for node in ray.nodes()
-        if node["Alive"]
-    ]
+    """The alive nodes of the running cluster with their total CPUs and GPUs, plus those an autoscaler may add."""
+    alive = [_node(node["NodeID"], node["Resources"]) for node in ray.nodes() if node["Alive"]]
+    return alive + autoscaler_nodes()
 
 
 def _put(bundle: Bundle, order: list[Node]) -> Node | None:

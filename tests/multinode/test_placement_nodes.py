@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 import ray
@@ -45,6 +46,22 @@ def placed(workers: list[dict], actors: list[dict], *, wait_s: float) -> bool:
         remove_placement_group(group)
 
 
+@contextmanager
+def autoscaler_may_add(resources: dict[str, float]):
+    """Publish, as an autoscaler does in the GCS, a node group that can add one node of ``resources``."""
+    from ray._raylet import GCS_AUTOSCALER_CLUSTER_CONFIG_KEY as KEY
+    from ray._raylet import GCS_AUTOSCALER_STATE_NAMESPACE as NAMESPACE
+    from ray.core.generated.autoscaler_pb2 import ClusterConfig, NodeGroupConfig
+    from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_put
+
+    group = NodeGroupConfig(name="scaled", resources=resources, min_count=0, max_count=1)
+    _internal_kv_put(KEY, ClusterConfig(node_group_configs=[group]).SerializeToString(), namespace=NAMESPACE)
+    try:
+        yield
+    finally:
+        _internal_kv_del(KEY, namespace=NAMESPACE)
+
+
 def test_training_that_leaves_no_node_a_whole_cpu_exits_4_before_any_work(nodes, tmp_path):
     """2 workers × 1.5 CPUs: 1 CPU free in all (the old check on totals passed), half a CPU on each node, and Ray
     Data's read tasks ask for a whole one: stage 1 wrote no step in 11 minutes. Now the job stops at once."""
@@ -53,6 +70,8 @@ def test_training_that_leaves_no_node_a_whole_cpu_exits_4_before_any_work(nodes,
         train_workers(load_config(None, overrides))
     fits = load_config(None, [*overrides, "train.cpus_per_worker=1"])  # packed on one node; the other keeps 2 CPUs
     assert train_workers(fits)["resources_per_worker"] == {"CPU": 1.0}
+    with autoscaler_may_add({"CPU": 4}):  # a node that an autoscaler could still add: Ray would wait, not hang
+        assert train_workers(load_config(None, overrides))["resources_per_worker"] == {"CPU": 1.5}
     started = time.monotonic()
     job = subprocess.run(
         [sys.executable, "jobs/pretrain.py", *overrides],
