@@ -55,7 +55,7 @@ def lose_a_node_while(nodes, job: Callable[[], dict], *, progress: Callable[[], 
 
 
 def test_embedding_on_two_nodes_stores_every_sequence_once_after_losing_one(nodes, tmp_path):
-    records = generate(n_proteins=30, mutants_per_protein=4, min_length=80, max_length=160, seed=5)
+    records = generate(n_proteins=20, mutants_per_protein=4, min_length=80, max_length=160, seed=5)
     distinct = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
     store = tmp_path / "store"
     cfg = load_config(

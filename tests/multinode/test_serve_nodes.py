@@ -76,7 +76,7 @@ def test_serving_on_two_nodes_keeps_answering_when_one_is_lost(nodes, tmp_path):
         lost_node = sorted(set(replicas.values()))[0]
         lost = nodes.remove(nodes.node(lost_node))
         fresh = nodes.add(num_cpus=3)
-        time.sleep(FAILOVER_S + 15)
+        time.sleep(FAILOVER_S + 10)
         stop.set()
         for t in clients:
             t.join(timeout=3 * TIMEOUT_S)

@@ -40,6 +40,7 @@ def test_stage1_runs_on_two_nodes_and_survives_losing_one(nodes, tmp_path):
             f"train.pretrain.steps={STEPS}",
             f"train.pretrain.checkpoint_every={EVERY}",
             f"train.pretrain.eval_every={EVERY}",
+            "data.synthetic.n_proteins=16",  # 96 records: less to embed first
         ],
     )
     marker = tmp_path / "held"
