@@ -17,6 +17,7 @@ import json
 import ray
 
 from m2t.cli import job_parser, load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.infer.batch_score import batch_score
 from m2t.infer.describer import finetuned_checkpoint
 
@@ -37,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
-    ray.init(ignore_reinit_error=True)  # (tests run the job in a process already connected)
+    ray.init(**ray_init_args(ignore_reinit_error=True))  # (tests run the job in a process already connected)
     summary = batch_score(
         cfg,
         checkpoint=checkpoint,

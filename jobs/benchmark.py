@@ -22,6 +22,7 @@ from pathlib import Path
 from m2t.bench.report import format_table, write_json
 from m2t.bench.scales import SCALES
 from m2t.cli import load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.config import REPO_ROOT
 
 BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
@@ -63,7 +64,7 @@ def main() -> None:
 
     scale = SCALES[args.scale]
     if needs_ray([args.benchmark], scale):
-        ray.init(address="local", include_dashboard=False)
+        ray.init(**ray_init_args(address="local", include_dashboard=False))
     try:
         results = run_benchmarks(cfg, [args.benchmark], scale=scale, workdir=cfg.stage_dir("benchmark") / "work")
     finally:

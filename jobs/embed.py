@@ -16,6 +16,7 @@ import json
 import ray
 
 from m2t.cli import job_parser, load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 
@@ -37,7 +38,7 @@ def main() -> None:
         inputs = cfg.data.inputs
     else:
         inputs = generate(**cfg.data.synthetic.model_dump())
-    ray.init()
+    ray.init(**ray_init_args())
     summary = embed_records(cfg, inputs)
     print(json.dumps(summary, indent=2))
 

@@ -19,6 +19,7 @@ import json
 
 from m2t.bench.report import write_json
 from m2t.cli import load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.errors import M2TError
 
 
@@ -48,7 +49,7 @@ def main() -> None:
 
     from m2t.bench.loadtest import run_loadtest
 
-    ray.init(address="local", include_dashboard=False)
+    ray.init(**ray_init_args(address="local", include_dashboard=False))
     try:
         result = run_loadtest(
             cfg,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from m2t.cli import job_parser, load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.data.readers import ReadResult, format_summary, read_records
 from m2t.data.records import write_records
 from m2t.data.sources import check_input
@@ -54,7 +55,7 @@ def main() -> None:
         if use_ray:
             import ray
 
-            ray.init()
+            ray.init(**ray_init_args())
         result = read_records(
             inputs, max_length=cfg.data.max_length, extended_alphabet=cfg.data.extended_alphabet, use_ray=use_ray
         )

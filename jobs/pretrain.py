@@ -17,12 +17,13 @@ import json
 import ray
 
 from m2t.cli import job_parser, load, run
+from m2t.cluster import ray_init_args
 from m2t.train.trainer import run_stage
 
 
 def main() -> None:
     cfg = load(job_parser(__doc__.splitlines()[0]).parse_args())
-    ray.init()
+    ray.init(**ray_init_args())
     print(json.dumps(run_stage(cfg, stage="pretrain"), indent=2))
 
 

@@ -16,6 +16,7 @@ import signal
 import time
 
 from m2t.cli import job_parser, load, local_path, run
+from m2t.cluster import ray_init_args
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.serve.app import make_app
 from m2t.serve.http import API_KEY_ENV
@@ -35,7 +36,7 @@ def main() -> None:
     import ray
     from ray import serve
 
-    ray.init()
+    ray.init(**ray_init_args())
     key = os.environ.get(API_KEY_ENV)
     app = make_app(cfg, checkpoint, api_key=key or None)
     serve.start(

@@ -2,8 +2,8 @@
 
 Every job takes ``--config FILE`` (default: the embedded tiny config) and trailing
 ``key.sub=value`` overrides. Exit codes: 0 done (even with rejected records), 1 unexpected
-failure, 2 bad usage / config / input, 3 mismatched store or checkpoint, 4 the Ray cluster cannot place the job,
-130 interrupted (Ctrl-C).
+failure, 2 bad usage / config / input, 3 mismatched store or checkpoint, 4 the Ray cluster cannot place the job
+or does not answer, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from m2t.cluster import ClusterUnreachable
 from m2t.config import Config, ConfigError, load_config
 from m2t.errors import InputError, M2TError, MismatchError, PlacementError
 from m2t.storage import uri_scheme
@@ -55,7 +56,7 @@ def run(main: Callable[[], object]) -> None:
     except MismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_MISMATCH)
-    except PlacementError as exc:
+    except (PlacementError, ClusterUnreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_PLACEMENT)
     except M2TError as exc:

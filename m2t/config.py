@@ -348,7 +348,9 @@ class EmbedConfig(Section):
     )
     num_actors: int = _f(1, "Encoder actors (one GPU each when the cluster has GPUs; capped at the GPU count).", ge=1)
     cpus_per_actor: float = _f(
-        0.5, "CPUs per encoder actor; without GPUs keep num_actors × this below the cluster's CPUs minus 0.5.", gt=0
+        0.5,
+        "CPUs per encoder actor; each actor must fit on one node (in stream mode beside the training workers).",
+        gt=0,
     )
     batch_sequences: int = _f(
         32, "Sequences per Ray Data batch sent to an actor; in store mode each batch becomes one shard.", ge=1
@@ -377,8 +379,8 @@ class BatchScoreConfig(Section):
     )
     cpus_per_actor: float = _f(
         1.0,
-        "CPUs per scorer actor; without GPUs keep num_actors × this at most the cluster's "
-        "CPUs minus 0.5, or Ray Data's own tasks starve.",
+        "CPUs per scorer actor; each actor must fit on one node (the pool may take every CPU: scoring runs no "
+        "Ray Data task beside it).",
         gt=0,
     )
     batch_rows: int = _f(

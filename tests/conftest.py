@@ -23,20 +23,51 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests track into their own stores, never into a team's server
 
 
+def start_local_ray() -> None:
+    """The shared local cluster: 2 CPUs, no dashboard, Hugging Face offline in every worker."""
+    import ray
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}},
+    )
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real local Ray cluster shared by every test that needs one (start/stop costs ~5 s)."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}},
-        )
+        start_local_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def shared_ray_paused():
+    """For a module whose tests join a Ray cluster of their own (tests/multinode): this process leaves the shared
+    local cluster for the module (a driver joins one cluster at a time) and starts it again afterwards, so the
+    modules after it find it as before."""
+    import ray
+
+    was_running = ray.is_initialized()
+    ray.shutdown()
+    yield
+    ray.shutdown()
+    if was_running:
+        start_local_ray()
+
+
+@pytest.fixture
+def user_shell_env() -> dict[str, str]:
+    """The environment of a user's shell in this checkout: this process's, without the RAY_* variables that its own
+    ray.init() exported (RAY_AUTH_MODE and the like hide from a test what a user's `ray` commands need set), with
+    the venv's `ray` and `python` first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    return {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ RANKS = {
     "m2t.modules": 0,
     "m2t.placement": 1,
     "m2t.tracking": 1,
+    "m2t.packing": 1,
+    "m2t.cluster": 1,
     "m2t.data": 1,
     "m2t.encoders": 2,
     "m2t.model": 2,

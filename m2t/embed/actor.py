@@ -26,8 +26,8 @@ def round_to(emb: torch.Tensor, dtype: str) -> np.ndarray:
 class EncoderActor:
     """Loads the encoder once in ``__init__``; ``__call__`` embeds one Ray Data batch.
 
-    Store mode (``store`` given): the batch has a ``sequence`` column; its embeddings become one
-    shard, and the call returns one row of shard stats. Stream mode: the batch holds records
+    Store mode (``store`` given): the batch has a ``sequence`` column; the embeddings of those the store does not
+    hold yet become one shard, and the call returns one row of shard stats. Stream mode: the batch holds records
     (``wild_type``, ``mutant``, ...); it is returned with ``wt_emb`` (Lw, D) and ``mut_emb`` (Lm, D)
     float32 columns, rounded through ``dtype`` like a store read, each distinct sequence embedded once; a pair
     longer than the encoder takes is embedded as its window (:mod:`m2t.data.crop`, ``encoder.long_sequences``).
@@ -58,6 +58,12 @@ class EncoderActor:
 
     def _write_shard(self, sequences: list[str]) -> dict[str, np.ndarray]:
         started = time.perf_counter()
-        stats = self.store.write_shard(sequences, self.encoder.embed(sequences))
+        # A batch retried after its first actor (or that actor's node) died may have been published already, in
+        # part: what the store holds now is skipped, so every sequence is stored once.
+        self.store.catch_up()
+        todo = self.store.missing(sequences)
+        stats = {"shard": "", "sequences": 0, "residues": 0, "bytes": 0}  # all published already
+        if todo:
+            stats = self.store.write_shard(todo, self.encoder.embed(todo))
         stats["seconds"] = time.perf_counter() - started
         return {k: np.array([v]) for k, v in stats.items()}

@@ -114,14 +114,22 @@ class EmbeddingStore:
         self._entries: dict[str, tuple[str, int]] = {}
         self._duplicates = 0
         self._shards: set[str] = set()
+        self._read: set[str] = set()  # index fragments already read
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Read only the index fragments published since the last look (a writer's cheap refresh before a shard)."""
         index = self.root / "index"
-        fragments = [(index / name).path for name in sorted(index.files(".parquet"))]
-        if not fragments:
+        new = [name for name in sorted(index.files(".parquet")) if name not in self._read]
+        if not new:
             return
-        # all fragments in one read (parallel, which matters on an object store); sorted by shard name so that
-        # the first writer wins whatever order the reader returns them in
-        table = pq.read_table(fragments, columns=["key", "shard", "length"], filesystem=self.root.fs)
+        # the new fragments in one read (parallel, which matters on an object store); sorted by shard name so that
+        # the first writer wins whatever order the reader returns them in (shards read before win over these)
+        table = pq.read_table(
+            [(index / n).path for n in new], columns=["key", "shard", "length"], filesystem=self.root.fs
+        )
         table = table.take(pc.sort_indices(table, [("shard", "ascending")])).to_pydict()
+        self._read.update(new)
         for key, shard, length in zip(table["key"], table["shard"], table["length"], strict=True):
             self._shards.add(shard)
             if key in self._entries:
@@ -227,6 +235,7 @@ class EmbeddingStore:
         pq.write_table(table, sink)
         (self.root / "index" / f"{name}.parquet").write_bytes(sink.getvalue().to_pybytes())
         self._shards.add(name)
+        self._read.add(f"{name}.parquet")
         for key in keys:  # this writer sees its own shard at once (older shards win repeats, as in refresh)
             if key in self._entries:
                 self._duplicates += 1

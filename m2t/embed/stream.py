@@ -17,5 +17,7 @@ from m2t.placement import encoder_pool
 def stream_embeddings(cfg: Config, records: ray.data.Dataset) -> ray.data.Dataset:
     """``records`` (the :class:`~m2t.data.records.Record` columns) with ``wt_emb``/``mut_emb`` added by encoder actors."""
     return records.map_batches(
-        EncoderActor, fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype}, **encoder_pool(cfg)
+        EncoderActor,
+        fn_constructor_kwargs={"encoder": cfg.encoder, "dtype": cfg.embed.dtype},
+        **encoder_pool(cfg, beside_training=True),
     )

@@ -1,7 +1,8 @@
 """``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
 
 Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s and samples/s
-to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line. Val loss runs
+to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line (the first step of each start or restart also names
+each rank's Ray node, ``worker_nodes``). Val loss runs
 every ``eval_every`` steps, at every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`)
 is reported every ``checkpoint_every`` steps and at the end. A restarted worker group (a failure, or a
 rerun of the same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step
@@ -17,6 +18,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import ray
 import ray.train
 import ray.train.torch
 import torch
@@ -64,6 +66,8 @@ def train_loop_per_worker(config: dict) -> None:
         engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=stage_cfg, world_size=world)
         info = load_state(engine, ckpt=ckpt, rank=rank) if ckpt else {"step": 0, "epoch": -1}
     step = resumed_from = engine.global_steps
+    nodes: list = [None] * world  # each rank's Ray node id, in rank order
+    dist.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
     if ckpt is None:
         torch.manual_seed(cfg.train.seed * 1000 + rank + 1)  # per-rank dropout streams (restored on resume)
     else:
@@ -132,6 +136,7 @@ def train_loop_per_worker(config: dict) -> None:
             "samples_per_s": float(local[3]) / seconds,
             "samples": int(local[3]),
             "resumed_from": resumed_from,
+            **({"worker_nodes": nodes} if step == resumed_from + 1 else {}),  # where this (re)start runs
         }
         final = step >= stage_cfg.steps
         checkpoint_now = final or step % stage_cfg.checkpoint_every == 0
@@ -148,7 +153,7 @@ def train_loop_per_worker(config: dict) -> None:
                 row["generations"] = sample_generations(engine.module, kept, make=make, gen=cfg.generation, dtype=dtype)
         if writer is not None:
             writer.log(row)
-        metrics = {k: v for k, v in row.items() if k != "generations"}
+        metrics = {**{k: v for k, v in row.items() if k != "generations"}, "worker_nodes": nodes}
         if checkpoint_now:
             with tempfile.TemporaryDirectory(prefix="m2t-ckpt-") as tmp:
                 save_state(

@@ -158,6 +158,8 @@ def run_stage(
     started = time.time()
     out_dir = cfg.stage_dir(stage)
     init_dir = stage1_checkpoint(cfg, init) if stage == "finetune" else None  # fail fast, before preparing inputs
+    stream = cfg.embed.mode == "stream"
+    train_workers(cfg, encoder_pools=(1 + (cfg.data.val_fraction > 0)) * stream)  # refuse before preparing inputs
     inputs = prepare_inputs(cfg)
     if init_dir is not None:
         check_init(cfg, init_dir, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in)
@@ -196,6 +198,7 @@ def run_stage(
         "run_name": name,
         "run_dir": result.path,
         "step": state["step"],
+        "worker_nodes": (result.metrics or {}).get("worker_nodes"),  # each rank's Ray node id (the last attempt)
         "val_loss": state.get("val_loss"),
         "checkpoint": str(stage_checkpoint(cfg, stage)),
         "ray_checkpoint": result.checkpoint.path,

@@ -54,7 +54,10 @@ def test_job_rejects_bad_rows_and_refuses_another_encoder(ray_cluster, tmp_path)
 def test_a_pool_the_cluster_cannot_place_exits_4_before_any_work(ray_cluster, tmp_path):
     crowded = _job(ray_cluster, "--output", str(tmp_path / "store"), "embed.num_actors=3", "embed.cpus_per_actor=1")
     assert crowded.returncode == EXIT_PLACEMENT == 4, crowded.stderr[-3000:]
-    assert "error: embed.num_actors × embed.cpus_per_actor = 3 × 1.0 CPUs leaves under half a CPU" in crowded.stderr
+    assert (
+        "error: embed.num_actors × embed.cpus_per_actor = 3 × 1 CPUs: 3 embed actors of 1 CPUs do not fit"
+        in crowded.stderr
+    )
     assert not (tmp_path / "store").exists()
 
 

@@ -133,9 +133,9 @@ def test_other_encoder_is_refused(first_run):
         )
 
 
-def test_pool_that_takes_every_cpu_is_refused(ray_cluster, tmp_path):
-    cfg = _cfg(tmp_path, "embed.num_actors=2", "embed.cpus_per_actor=1")
-    with pytest.raises(M2TError, match=r"2 × 1.0 CPUs leaves under half a CPU of this 2-CPU cluster"):
+def test_pool_that_does_not_fit_the_node_is_refused(ray_cluster, tmp_path):
+    cfg = _cfg(tmp_path, "embed.num_actors=2", "embed.cpus_per_actor=1.5")
+    with pytest.raises(M2TError, match=r"2 × 1.5 CPUs: 2 embed actors of 1.5 CPUs do not fit on this cluster's nodes"):
         embed_records(cfg, RECORDS)
 
 
@@ -152,3 +152,20 @@ def test_actor_caps_padding_without_changing_embeddings():
     for key in ("wt_emb", "mut_emb"):
         for x, y in zip(a[key], b[key], strict=True):
             np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-4)
+
+
+def test_a_retried_batch_writes_only_what_its_lost_actor_had_not_published(tmp_path):
+    """Ray Data retries the batch of an actor that died (or lost its node) after publishing a shard: the actor that
+    takes it over stores only what is missing, so every sequence is stored once."""
+    from m2t.embed.actor import EncoderActor
+
+    cfg = load_config(None)
+    identity = encoder_identity(cfg.encoder)
+    store = EmbeddingStore.create(tmp_path, encoder_id=identity.encoder_id, hidden_size=identity.hidden_size)
+    lost = EncoderActor(encoder=cfg.encoder, dtype="float16", store=str(tmp_path))
+    retry = EncoderActor(encoder=cfg.encoder, dtype="float16", store=str(tmp_path))  # opened before the shard landed
+    lost({"sequence": np.array(["MKTAYIAKQR", "MKV"])})  # published; its result never reached Ray Data
+    row = retry({"sequence": np.array(["MKTAYIAKQR", "MKV", "MKW"])})
+    assert row["sequences"].tolist() == [1] and retry.encoder.forward_calls == 1
+    counts = store.update_manifest()
+    assert (counts["sequences"], counts["duplicates"]) == (3, 0)

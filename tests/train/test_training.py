@@ -4,7 +4,6 @@ a stopped run resumes, a killed worker recovers, loss goes down, stage handoff a
 stage 2 on a real `mlflow server`, the submitted job with tracking off) with its evaluation on the same run."""
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -217,6 +216,10 @@ def finetuned(pretrained, mlflow_server):
     """Stage 2 with the embeddings streamed from encoder actors (embed.mode=stream) instead of read from the
     store, tracked on a real MLflow server given by MLFLOW_TRACKING_URI."""
     cfg, root, _, _ = pretrained
+    crowded = tiny(root, cfg.embed.store, "embed.mode=stream", "train.finetune.log_generations=2")
+    with pytest.raises(PlacementError, match=r"leave no node the whole CPU that each of Ray Data's read tasks asks"):
+        # 2 × 0.5 + 2 pools × 0.5 of 2 CPUs
+        run_stage(crowded, stage="finetune")
     cfg = tiny(
         root,
         cfg.embed.store,
@@ -282,11 +285,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
-    """`ray start --head --block` on free ports (own temp dir: no other cluster is touched), then the documented
-    `ray job submit --working-dir . -- python jobs/pretrain.py`. SIGTERM to `ray start` stops only that head.
-    The job runs with tracking off, its tracking URI (in the config and the head's environment) a listening
-    socket: nothing connects to it and no mlruns appears."""
+def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path, user_shell_env):
+    """The commands of docs/cluster.md (From a plain shell) with a user's environment, nothing inherited from this
+    process's own Ray: `export RAY_AUTH_MODE=token`, `ray get-auth-token --generate`, `ray start --head --block` on
+    free ports (own temp dir: no other cluster is touched), then `ray job submit --working-dir . -- python
+    jobs/pretrain.py`; without RAY_AUTH_MODE the job API answers 401 (missing token). SIGTERM to `ray start` stops
+    only that head. The job runs with tracking off, its tracking URI (in the config and the head's environment) a
+    listening socket: nothing connects to it and no mlruns appears."""
     root = tmp_path
     shutil.copytree(data / "data", root / "data")
     temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))  # short: Ray puts sockets in it
@@ -298,11 +303,12 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
     listener.setblocking(False)
     not_a_server = f"http://127.0.0.1:{listener.getsockname()[1]}"
     env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "RAY_ADDRESS": "",
+        **user_shell_env,
+        "RAY_AUTH_MODE": "token",
         "MLFLOW_TRACKING_URI": not_a_server,
-    }
+    }  # docs: export RAY_AUTH_MODE=token
+    token = subprocess.run([ray_bin, "get-auth-token", "--generate"], env=env, capture_output=True, text=True)
+    assert token.returncode == 0 and token.stdout.strip(), token.stderr[-2000:]
     head = subprocess.Popen(
         [
             ray_bin,
@@ -312,6 +318,7 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
             f"--port={port}",
             f"--dashboard-port={dash}",
             f"--dashboard-agent-listen-port={agent}",  # its default (52365) may belong to another head
+            f"--ray-client-server-port={_free_port()}",  # and so may this one's (10001)
             "--num-cpus=2",
             "--include-dashboard=true",
             f"--temp-dir={temp}",
@@ -322,11 +329,11 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
         stderr=subprocess.DEVNULL,
     )
 
-    def job(command: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def job(command: str, *args: str, timeout: float = 60, shell: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [ray_bin, "job", command, "--address", f"http://127.0.0.1:{dash}", *args],
             cwd=REPO_ROOT,
-            env=env,
+            env=shell or env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -365,6 +372,8 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path):
         ):
             time.sleep(2)  # the job API, then its agent, come up a little after `ray start`
         assert "succeeded" in job("status", f"m2t-{port}").stdout, submit.stdout[-3000:] + submit.stderr[-3000:]
+        unauthenticated = job("list", shell=user_shell_env)  # a shell without RAY_AUTH_MODE sends no token
+        assert unauthenticated.returncode != 0 and "Missing authentication token" in unauthenticated.stderr  # a 401
         summary = json.loads((root / "pretrain" / "summary.json").read_text())
         assert summary["step"] == 4 and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
         assert [r["step"] for r in read_metrics(root / "pretrain" / "metrics.jsonl")] == [1, 2, 3, 4]
