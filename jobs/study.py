@@ -1,6 +1,6 @@
 """The quality study: does the protein path help, on real MutaDescribe data? Five variants, MutaPLM's metrics.
 
-    python jobs/study.py                                   # jobs/configs/smollm2_mutadescribe.yaml: about 1.5 h, 2 CPUs
+    python jobs/study.py                                   # jobs/configs/smollm2_mutadescribe.yaml: about 1 h on 2 quiet CPUs
     python jobs/study.py --quick                           # a few steps and test rows: minutes (a smoke test)
     python jobs/study.py --test ../shared/data/mutadescribe/test_easy.csv train.finetune.steps=300
 
