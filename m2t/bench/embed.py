@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from m2t.bench.flops import encoder_forward_flops, matmul_params
+from m2t.bench.flops import encoder_forward_flops, encoder_side, matmul_params
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.report import load_before, result
@@ -80,20 +80,6 @@ def run_direct(encoder, records: list[Record], *, batch_sequences: int) -> tuple
     return time.perf_counter() - started, [len(s) for s in todo], encoder.forward_calls - calls
 
 
-def _side(seconds: float, lengths: list[int], *, workload: int, flops: float, peak: float, how: str, **extra) -> dict:
-    return {
-        "value": workload / seconds,
-        "seconds": round(seconds, 3),
-        "sequences_encoded": len(lengths),
-        "residues_encoded": sum(lengths),
-        "flops": flops,
-        "flops_per_s": flops / seconds,
-        "share_of_peak": round(flops / seconds / peak, 4),
-        "how": how,
-        **extra,
-    }
-
-
 def run_embed(
     cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None, rounds: int = 3
 ) -> list[dict]:
@@ -134,7 +120,7 @@ def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, r
     ours_s = sum(run[0] for run in ours_runs) / rounds
     ours_len, micro = ours_runs[0][1], ours_runs[0][2]
     peak, model = machine["matmul_flops"], encoder.model
-    baseline = _side(
+    baseline = encoder_side(
         base_s,
         base_len,
         workload=workload,
@@ -142,7 +128,7 @@ def _run_direct(cfg: Config, enc_cfg: EncoderConfig, records: list[Record], *, r
         peak=peak,
         how="seed: encode -> logits(return_embeddings=True), one sequence at a time, WT and mutant of every record",
     )
-    ours = _side(
+    ours = encoder_side(
         ours_s,
         ours_len,
         workload=workload,
@@ -188,7 +174,7 @@ def _run_ray(cfg: Config, records: list[Record], *, workdir: Path, direct: dict)
     summary = embed_records(cfg, records, store=store)
     seconds = time.perf_counter() - started
     lengths = [len(s) for s in dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant))]
-    ours = _side(
+    ours = encoder_side(
         seconds,
         lengths,
         workload=direct["inputs"]["residues"],

@@ -44,3 +44,29 @@ def encoder_forward_flops(model: nn.Module, lengths: Iterable[int], *, special_t
         t = n + special_tokens
         total += 2.0 * params * t + 4.0 * t * t * d * layers
     return total
+
+
+def encoder_side(
+    seconds: float,
+    lengths: list[int],
+    *,
+    workload: int,
+    flops: float,
+    peak: float,
+    how: str,
+    peak_key: str = "share_of_peak",
+    **extra,
+) -> dict:
+    """One side of an encoder benchmark: ``workload`` residues in ``seconds``, the sequences it encoded (``lengths``),
+    their forward FLOPs and the share of the matmul ``peak`` they reached (under ``peak_key``)."""
+    return {
+        "value": workload / seconds,
+        "seconds": round(seconds, 3),
+        "sequences_encoded": len(lengths),
+        "residues_encoded": sum(lengths),
+        "flops": flops,
+        "flops_per_s": flops / seconds,
+        peak_key: round(flops / seconds / peak, 4),
+        "how": how,
+        **extra,
+    }

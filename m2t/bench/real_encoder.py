@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from m2t.bench.flops import encoder_forward_flops, matmul_params
+from m2t.bench.flops import encoder_forward_flops, encoder_side, matmul_params
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
 from m2t.bench.real_inputs import POINTS, WT_LENGTHS
 from m2t.bench.report import result
@@ -51,17 +51,9 @@ def run_real_embed(cfg: Config, encoder, records: list[Record], *, machine: dict
 
     def side(seconds: float, lengths: list[int], how: str, **extra) -> dict:
         flops = encoder_forward_flops(encoder.model, lengths)
-        return {
-            "value": workload / seconds,
-            "seconds": round(seconds, 3),
-            "sequences_encoded": len(lengths),
-            "residues_encoded": sum(lengths),
-            "flops": flops,
-            "flops_per_s": flops / seconds,
-            "mfu": round(flops / seconds / peak, 4),
-            "how": how,
-            **extra,
-        }
+        return encoder_side(
+            seconds, lengths, workload=workload, flops=flops, peak=peak, how=how, peak_key="mfu", **extra
+        )
 
     ours = side(
         ours_s,

@@ -23,6 +23,7 @@ from m2t.bench.real_inputs import (
     profile_records,
 )
 from m2t.bench.real_models import llama3_special_tokens, llama3_tokenizer
+from m2t.config import load_config
 from m2t.model.tokenizer import add_m2t_tokens, end_of_turn_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,10 +58,13 @@ def test_dry_run_writes_every_result_without_ray_or_deepspeed(tmp_path):
     assert "EXIT 0" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     names = [r["benchmark"] for r in results]
+    real = load_config(REPO / "jobs" / "configs" / "llama3_esm3.yaml")  # its micro-batches and checkpointing
+    train = real.train
+    configured, other = ("on", "off") if real.model.gradient_checkpointing else ("off", "on")
     assert names == [
         "real_embed",
-        "real_train_stage1_mb4",
-        "real_train_stage2_mb2",
+        f"real_train_stage1_mb{train.pretrain.micro_batch_size}",
+        f"real_train_stage2_mb{train.finetune.micro_batch_size}",
         "real_describe_b1",
         "real_describe_b2",
     ]
@@ -71,7 +75,8 @@ def test_dry_run_writes_every_result_without_ray_or_deepspeed(tmp_path):
     assert embed["ours"]["sequences_encoded"] < embed["baseline"]["sequences_encoded"]  # distinct vs every record's
     assert 0 < embed["ours"]["mfu"] and embed["ours"]["residues_encoded"] > 0
     for r in (stage1, stage2):
-        assert r["ours"]["how"].startswith("gradient checkpointing on") and r["baseline"]["how"].endswith("off")
+        assert r["ours"]["how"].startswith(f"gradient checkpointing {configured}")  # the config's, against the other
+        assert r["baseline"]["how"].endswith(other)
         assert r["ours"]["flops_per_step"] == r["baseline"]["flops_per_step"] > 0 and r["ours"]["mfu"] > 0
         assert r["ours"]["tokens_per_s"] > r["ours"]["value"] > 0
     assert stage1["ours"]["trainable_params"] > stage2["ours"]["trainable_params"] > 0  # adapter, then LoRA
