@@ -470,6 +470,12 @@ class StudyConfig(Section):
         "Test files of jobs/study.py (MutaDescribe CSV or any record format), evaluated with every variant; --test adds "
         "more. Every protein in them is removed from data.inputs (the training pool) before the train/val split.",
     )
+    test_rows: int | None = _f(
+        None,
+        "Score a sample of this many rows of each test file (drawn with data.split_seed, the same rows for every "
+        "variant) instead of all of them: generation is the study's slowest part on CPUs. None: every row.",
+        ge=1,
+    )
 
 
 class OutputConfig(Section):

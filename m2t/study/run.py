@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -81,7 +82,7 @@ def run_study(
         seed=cfg.data.split_seed,
         max_length=cfg.data.max_length,
     )
-    sets = _capped(sets, limits)
+    sets = capped(sets, limits, sample=cfg.study.test_rows, seed=cfg.data.split_seed)
     log.warning("study data: %s", json.dumps(_data_summary(sets)))
     shared = {"embed": cfg.embed.model_copy(update={"store": str(out / "embeddings")})}
     m2t_cfg = variant_config(cfg.model_copy(update=shared), out / "m2t")
@@ -138,11 +139,20 @@ def _zeroed(describer: Describer, records: list[Record], desc: str) -> list[str]
         return predict(describer, records, desc=desc)
 
 
-def _capped(sets: StudySets, limits: Limits) -> StudySets:
+def capped(sets: StudySets, limits: Limits, *, sample: int | None = None, seed: int = 0) -> StudySets:
+    """``sets`` within ``limits`` (the first rows), and each test file down to a seeded ``sample`` of its rows (in
+    file order)."""
+
     def cap(records: list[Record], n: int | None) -> list[Record]:
         return records if n is None else records[:n]
 
-    tests = {name: cap(records, limits.test_rows) for name, records in sets.tests.items()}
+    def sampled(records: list[Record]) -> list[Record]:
+        if sample is None or sample >= len(records):
+            return records
+        keep = set(random.Random(seed).sample(range(len(records)), sample))
+        return [r for i, r in enumerate(records) if i in keep]
+
+    tests = {name: cap(sampled(records), limits.test_rows) for name, records in sets.tests.items()}
     return StudySets(
         train=cap(sets.train, limits.train_rows),
         val=cap(sets.val, limits.val_rows),

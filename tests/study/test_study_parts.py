@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from m2t.config import load_config
 from m2t.data.records import Record
 from m2t.study.retrieval import Retrieval
+from m2t.study.run import Limits, capped
 from m2t.study.splits import proteins, shared, study_sets
 
 
@@ -51,3 +53,24 @@ def test_retrieval_takes_the_nearest_protein_then_the_closest_change_else_the_co
     assert retrieval.predict(_record("t1", variant, "S15F", "?")) == "position thirteen"
     assert retrieval.predict(_record("t2", variant, "E3K", "?")) == "near the start"
     assert retrieval.predict(_record("t3", "W" * 60, "W2A", "?")) == "another protein"  # no shared 5-mer: commonest
+
+
+def test_study_test_rows_scores_a_seeded_sample_of_each_test_file_in_file_order(mutadescribe_dir):
+    sets = study_sets(
+        pool=[mutadescribe_dir / "train_sample.csv"],
+        tests=[mutadescribe_dir / "test_medium.csv"],
+        val_fraction=0.1,
+        seed=0,
+        max_length=40_000,
+    )
+    every = sets.tests["test_medium"]
+    first = capped(sets, Limits(), sample=128, seed=0).tests["test_medium"]
+    again = capped(sets, Limits(), sample=128, seed=0).tests["test_medium"]
+    other = capped(sets, Limits(), sample=128, seed=1).tests["test_medium"]
+    assert len(first) == 128 and [r.id for r in first] == [r.id for r in again] != [r.id for r in other]
+    order = {r.id: i for i, r in enumerate(every)}
+    assert [order[r.id] for r in first] == sorted(order[r.id] for r in first)  # a subset, in file order
+    assert first[-1] != every[127]  # drawn across the file, not its first rows
+    assert capped(sets, Limits(), sample=None).tests["test_medium"] == every
+    assert capped(sets, Limits(), sample=10_000).tests["test_medium"] == every
+    assert load_config(None, ["study.test_rows=128"]).study.test_rows == 128
