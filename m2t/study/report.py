@@ -37,7 +37,8 @@ def render_report(summary: dict, *, examples: list[dict]) -> str:
         "## Results (x100; MutaPLM's metric protocol)",
     ]
     for test, n in d["tests"].items():
-        lines += ["", f"### {test} ({n['rows']} rows, {n['proteins']} proteins)", ""]
+        rows = f"{n['rows']} rows" if n["rows"] == n["in_file"] else f"{n['rows']} of its {n['in_file']} rows scored"
+        lines += ["", f"### {test} ({rows}, {n['proteins']} proteins)", ""]
         lines += ["| variant | " + " | ".join(HEADERS[m] for m in METRICS) + " |", "|---|" + "---:|" * len(METRICS)]
         for name, v in summary["variants"].items():
             m = v["metrics"][test]

@@ -82,8 +82,10 @@ def run_study(
         seed=cfg.data.split_seed,
         max_length=cfg.data.max_length,
     )
+    in_file = {name: len(records) for name, records in sets.tests.items()}
     sets = capped(sets, limits, sample=cfg.study.test_rows, seed=cfg.data.split_seed)
-    log.warning("study data: %s", json.dumps(_data_summary(sets)))
+    data = _data_summary(sets, in_file=in_file)
+    log.warning("study data: %s", json.dumps(data))
     shared = {"embed": cfg.embed.model_copy(update={"store": str(out / "embeddings")})}
     m2t_cfg = variant_config(cfg.model_copy(update=shared), out / "m2t")
     text_cfg = variant_config(cfg.model_copy(update=shared), out / "text_only", use_protein=False)
@@ -113,7 +115,7 @@ def run_study(
         "command": command,
         "config": cfg.model_dump(mode="json"),
         "seeds": {"split": cfg.data.split_seed, "train": cfg.train.seed, "encoder": cfg.encoder.tiny.seed},
-        "data": _data_summary(sets),
+        "data": data,
         "variants": {name: {"what": VARIANTS[name], "metrics": metrics} for name, metrics in results.items()},
         "cost": {
             "m2t_pretrain": stage_cost(m2t_cfg, m2t_stages[0]),
@@ -149,8 +151,7 @@ def capped(sets: StudySets, limits: Limits, *, sample: int | None = None, seed: 
     def sampled(records: list[Record]) -> list[Record]:
         if sample is None or sample >= len(records):
             return records
-        keep = set(random.Random(seed).sample(range(len(records)), sample))
-        return [r for i, r in enumerate(records) if i in keep]
+        return [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), sample))]
 
     tests = {name: cap(sampled(records), limits.test_rows) for name, records in sets.tests.items()}
     return StudySets(
@@ -163,14 +164,17 @@ def capped(sets: StudySets, limits: Limits, *, sample: int | None = None, seed: 
     )
 
 
-def _data_summary(sets: StudySets) -> dict:
+def _data_summary(sets: StudySets, *, in_file: dict[str, int]) -> dict:
+    """Rows and proteins of each set; a test file's ``in_file`` is its rows before ``capped`` (what was scored is
+    ``rows``)."""
+
     def count(records: list[Record]) -> dict:
         return {"rows": len(records), "proteins": len({r.protein_id or r.wild_type for r in records})}
 
     return {
         "train": count(sets.train),
         "val": count(sets.val),
-        "tests": {name: count(records) for name, records in sets.tests.items()},
+        "tests": {name: {**count(records), "in_file": in_file[name]} for name, records in sets.tests.items()},
         "rejected_on_reading": len(sets.rejects),
         "removed_for_test_proteins": sets.removed,
         "proteins_in_train_and_test": sets.shared_proteins,

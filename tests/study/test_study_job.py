@@ -41,8 +41,10 @@ def test_quick_study_scores_every_variant_on_the_test_file(study):
     data = results["data"]
     assert data["proteins_in_train_and_test"] == 0 and data["removed_for_test_proteins"] >= 4
     assert (data["train"]["rows"], data["val"]["rows"], data["tests"]["test_medium"]["rows"]) == (16, 4, 4)
+    assert data["tests"]["test_medium"]["in_file"] == 384  # what was scored is said against the whole file
     assert {c["steps"] for c in results["cost"].values()} == {2}
     report = (out / "report.md").read_text()
+    assert "### test_medium (4 of its 384 rows scored, " in report
     assert "| variant | BLEU-2 | BLEU-4 | METEOR | ROUGE-1 | ROUGE-2 | ROUGE-L |" in report
     assert "m2t scores higher than m2t_protein_zeroed on" in report and "python jobs/study.py --quick" in report
     predictions = [json.loads(line) for line in (out / "predictions" / "m2t" / "test_medium.jsonl").open()]
