@@ -14,12 +14,13 @@ from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
 from m2t.model.batching import IGNORE
-from m2t.train.batches import BatchMaker, length_groups, supervised_tokens
+from m2t.train.batches import BatchMaker, length_groups, supervised_tokens, token_weighted
 from m2t.train.build import stage_model
 from m2t.train.deepspeed_config import fill_deepspeed_config
+from m2t.train.early_stop import EarlyStop
 from m2t.train.handoff import check_init
 from m2t.train.metrics import MetricsWriter, read_metrics
-from m2t.train.schedule import lr_factor, warmup_cosine
+from m2t.train.schedule import lr_factor, resolve_schedule, warmup_cosine
 from m2t.train.state import rng_state, set_rng_state
 from m2t.train.trainer import run_name
 
@@ -78,6 +79,98 @@ def test_lambda_lr_follows_the_factor_per_optimizer_step():
     expected = [2e-3 * lr_factor(s, warmup_steps=2, total_steps=6, min_lr_ratio=0.0) for s in range(6)]
     assert seen == pytest.approx(expected)
     assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_step_counts_may_be_epochs_and_max_epochs_caps_the_stage():
+    stage = load_config(
+        None,
+        [
+            "train.finetune.steps=3 epochs",
+            "train.finetune.eval_every=0.5 epoch",
+            "train.finetune.checkpoint_every=1 epoch",
+            "train.finetune.warmup_steps=0.1 epochs",
+            "train.finetune.micro_batch_size=4",
+            "train.finetune.group_by_length=1",
+        ],
+    ).train.finetune
+    assert (stage.steps, stage.eval_every) == ("3 epochs", "0.5 epochs")
+    # 50 rows on 2 workers: 25 each, 7 micro-batches of 4 (the last short) = 7 steps an epoch
+    resolved, schedule = resolve_schedule(stage, train_rows=50, workers=2)
+    assert (resolved.steps, resolved.eval_every, resolved.checkpoint_every, resolved.warmup_steps) == (21, 4, 7, 1)
+    assert schedule == {"steps_per_epoch": 7.0, "steps": 21, "limit": "steps"}
+    capped, schedule = resolve_schedule(stage.model_copy(update={"max_epochs": 2}), train_rows=50, workers=2)
+    assert (capped.steps, schedule["limit"]) == (14, "max_epochs")
+    plain, schedule = resolve_schedule(StageConfig(steps=5, max_epochs=2), train_rows=50, workers=2)
+    assert (plain.steps, schedule["limit"]) == (5, "steps")  # the cap (14 steps) only ever shortens
+    assert (
+        resolve_schedule(
+            StageConfig(steps=5, grad_accum=2, micro_batch_size=4, group_by_length=1, max_epochs=1),
+            train_rows=50,
+            workers=2,
+        )[0].steps
+        == 4
+    )  # 7 micro-batches = 3.5 steps: rounded up
+    with pytest.raises(ConfigError, match="is not a step count"):
+        load_config(None, ["train.pretrain.steps=3 weeks"])
+    with pytest.raises(ConfigError, match="at least 1 steps"):
+        load_config(None, ["train.pretrain.checkpoint_every=0"])
+
+
+# ---- loss weighting ---------------------------------------------------------------------------
+def test_each_supervised_token_of_a_step_weighs_the_same_whatever_its_micro_batch():
+    """A step of two micro-batches, one of a short answer and one of a long one (as length grouping makes them):
+    averaging the token-weighted micro-batch losses (what DeepSpeed does with their gradients) gives the gradient of
+    the mean over all the step's tokens; the plain average of the two means (the loop before) does not, and weighs
+    the short answer's tokens several times more."""
+    cfg = load_config(None, ["train.seed=0"])
+    torch.manual_seed(0)
+    model = build_model(cfg, stage="finetune", dim_in=64)
+    model.eval()  # no dropout: the same forward each time
+    rng = np.random.default_rng(0)
+    texts = ["Loss of activity.", "The mutation in the kinase domain abolishes catalytic activity and reduces binding."]
+    wt, mut = ([rng.standard_normal((12, 64)).astype(np.float32) for _ in texts] for _ in range(2))
+
+    def batch(rows: list[int]) -> dict:
+        columns = {"id": [str(i) for i in rows], "description": [texts[i] for i in rows]}
+        made = {k: np.array(v, dtype=object) for k, v in columns.items()}
+        made |= {"wt_emb": [wt[i] for i in rows], "mut_emb": [mut[i] for i in rows]}
+        return BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=None)(made)
+
+    short, long, both = batch([0]), batch([1]), batch([0, 1])
+
+    def grad(loss_of):
+        model.zero_grad(set_to_none=True)
+        loss_of().backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+
+    counts = [supervised_tokens(short), supervised_tokens(long)]
+    assert counts[1] > 3 * counts[0]
+    union = grad(lambda: model(**both).loss)
+    weighted = grad(
+        lambda: sum(
+            token_weighted(model(**b).loss, tokens=n, step_tokens=sum(counts), parts=2) / 2
+            for b, n in zip((short, long), counts, strict=True)
+        )
+    )
+    plain = grad(lambda: (model(**short).loss + model(**long).loss) / 2)
+    assert torch.allclose(weighted, union, rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(plain, union, rtol=1e-2, atol=1e-5)
+
+
+# ---- early stopping ---------------------------------------------------------------------------
+def test_early_stop_ends_after_patience_evals_without_a_new_low_and_survives_a_restore():
+    stop = EarlyStop(patience=2)
+    lows = [stop.update(step=s, val_loss=v) for s, v in [(10, 3.0), (20, 2.5), (30, 2.6), (40, 2.5)]]
+    assert lows == [True, True, False, False]  # equal to the low is not a new low
+    assert (stop.best_step, stop.best_val_loss, stop.evals_since_best, stop.out_of_patience) == (20, 2.5, 2, True)
+    again = EarlyStop.restore(patience=2, state=json.loads(json.dumps(stop.state())))  # through a checkpoint
+    assert again == stop
+    resumed = EarlyStop.restore(patience=3, state={**stop.state(), "evals_since_best": 1})  # patience: the config's
+    assert not resumed.out_of_patience and resumed.update(step=50, val_loss=2.4) and resumed.evals_since_best == 0
+    off = EarlyStop(patience=0)
+    assert [off.update(step=s, val_loss=9.0) for s in (1, 2, 3)] == [True, False, False] and not off.out_of_patience
+    nan = EarlyStop(patience=1)
+    assert not nan.update(step=1, val_loss=float("nan")) and nan.best_step is None and nan.out_of_patience
 
 
 # ---- metrics log ----------------------------------------------------------------------------
