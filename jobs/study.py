@@ -22,7 +22,8 @@ from m2t.cli import job_parser, load, run
 from m2t.cluster import ray_init_args
 from m2t.config import REPO_ROOT
 from m2t.errors import InputError
-from m2t.study.run import Limits, run_study
+from m2t.study.run import run_study
+from m2t.study.splits import Limits
 
 CONFIG = REPO_ROOT / "jobs" / "configs" / "smollm2_mutadescribe.yaml"
 # --quick: the whole study at smoke-test size (overrides applied before the command line's own)
