@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import ray
+import ray.train
 
 from m2t.config import Config
 from m2t.model.checkpoint import read_train_state
@@ -43,6 +44,18 @@ def read_checkpoint_state(checkpoint: ray.train.Checkpoint) -> dict:
     """The ``train_state.json`` of a reported checkpoint."""
     with checkpoint.as_directory() as ckpt:
         return read_train_state(ckpt)
+
+
+def ended_run(storage_path: str, name: str) -> ray.train.Result | None:
+    """The result of run ``name`` under ``storage_path`` when it has already ended (its latest checkpoint says why it
+    stopped), else None: rerunning a finished stage then starts no workers."""
+    try:
+        result = ray.train.Result.from_path(f"{str(storage_path).rstrip('/')}/{name}")
+    except RuntimeError:  # no such run yet, or no checkpoint registered
+        return None
+    if result.checkpoint is None:
+        return None
+    return result if read_checkpoint_state(result.checkpoint).get("early_stop", {}).get("stop_reason") else None
 
 
 def published_checkpoint(result: ray.train.Result, *, best_step: int | None) -> ray.train.Checkpoint:

@@ -39,7 +39,7 @@ from m2t.train.handoff import RUNTIME_ONLY, check_init, stage1_checkpoint
 from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
 from m2t.train.metrics import read_metrics
-from m2t.train.outcome import first_measurement, published_checkpoint, read_checkpoint_state, scheduled
+from m2t.train.outcome import ended_run, first_measurement, published_checkpoint, read_checkpoint_state, scheduled
 from m2t.train.tracked import close_training_run, ended_on_failure, open_training_run
 
 log = logging.getLogger(__name__)
@@ -179,28 +179,32 @@ def run_stage(
     tracker = open_training_run(
         cfg, stage=stage, name=name, encoder_id=inputs.encoder_id, dim_in=inputs.dim_in, init=init_dir
     )
+    result = ended_run(cfg.train.storage_path, name)
+    if result is not None:
+        log.warning("%s: run %s had already ended; nothing to train (its checkpoint is published again)", stage, name)
     with ended_on_failure(tracker), report_poll(cfg.train.report_poll_s):
-        trainer = build_trainer(
-            cfg,
-            stage=stage,
-            inputs=inputs,
-            out_dir=out_dir,
-            init=init_dir,
-            name=name,
-            workers=workers,
-            tracking=tracker and tracker.ref,
-            after_report=after_report,
-            limit=schedule["limit"],
-        )
-        try:
-            result = trainer.fit()
-        except ray.train.TrainingFailedError as exc:
-            detail = "\n".join(str(exc).splitlines()[:4])
-            raise M2TError(
-                f"{stage} run {name} failed after train.max_failures={cfg.train.max_failures} restarts; "
-                f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
-                f"Ray Train said:\n{detail}"
-            ) from exc
+        if result is None:
+            trainer = build_trainer(
+                cfg,
+                stage=stage,
+                inputs=inputs,
+                out_dir=out_dir,
+                init=init_dir,
+                name=name,
+                workers=workers,
+                tracking=tracker and tracker.ref,
+                after_report=after_report,
+                limit=schedule["limit"],
+            )
+            try:
+                result = trainer.fit()
+            except ray.train.TrainingFailedError as exc:
+                detail = "\n".join(str(exc).splitlines()[:4])
+                raise M2TError(
+                    f"{stage} run {name} failed after train.max_failures={cfg.train.max_failures} restarts; "
+                    f"rerun the same command to resume from its last checkpoint in {cfg.train.storage_path}. "
+                    f"Ray Train said:\n{detail}"
+                ) from exc
     last = read_checkpoint_state(result.checkpoint)
     best = published_checkpoint(result, best_step=last.get("early_stop", {}).get("best_step"))
     with best.as_directory() as ckpt:
