@@ -48,12 +48,12 @@ def train_loop_per_worker(config: dict) -> None:
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
     stage 2), ``encoder_id``, ``dim_in`` and ``max_residues`` (of the embeddings), ``store`` (embedding store dir, or None
     when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, ``tracking`` (the MLflow run
-    as :class:`m2t.tracking.RunRef` data, or None; rank 0 logs to it and prints the progress line), and
+    as :class:`m2t.tracking.RunRef` data, or None; rank 0 logs to it and prints the progress line),
     ``after_report``: None, or a picklable callable ``(step=, rank=)`` every worker calls after each step's
-    report (how tests and drills inject faults from the outside, e.g. SIGKILL one rank after a given step), and
-    ``limit``: what the stage's ``steps`` stand for when they run out (``steps`` or ``max_epochs``: the stop reason),
-    and ``neighbours``: the train split's neighbour index (a file every worker reads; None unless the prompt states
-    the ``neighbour`` field), saved into every checkpoint.
+    report (how tests and drills inject faults from the outside, e.g. SIGKILL one rank after a given step);
+    ``limit``: what the stage's ``steps`` stand for when they run out (``steps`` or ``max_epochs``: the stop reason);
+    ``neighbours``: the train split's neighbour index (a file every worker reads; None unless the prompt states the
+    ``neighbour`` field), saved into every checkpoint.
     The stage's step counts in ``config`` are already in steps (:func:`m2t.train.schedule.resolve_schedule`).
     """
     cfg = Config.model_validate(config["config"])

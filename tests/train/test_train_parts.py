@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from m2t.config import REPO_ROOT, ConfigError, StageConfig, load_config
+from m2t.data.neighbours import NeighbourIndex
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
@@ -288,6 +289,38 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
         torch.testing.assert_close(streamed[key], batch[key], rtol=0, atol=0)
     with pytest.raises(KeyError, match="embed it first"):
         make({**rows, "wild_type": np.array(["MKTAYIAK", "MWWWW"])})
+
+
+def test_a_training_row_is_told_the_neighbour_of_another_protein_never_its_own():
+    """With model.prompt_fields naming neighbour, each row's prompt states the description of the nearest other
+    protein's closest mutation in the train split's index: a row of an indexed protein never sees its own answer."""
+    cfg = load_config(None, ["model.prompt_fields=[mutation,neighbour]"])
+    p53 = "MEEPQSDPSVEPPLSQETFSDLWKLLPENNVLSPLPSQAMDDLMLSPDDIEQWFTEDPGPDEAPRMP"
+    close = p53[:30] + "W" + p53[31:]  # another protein, nearly the same sequence
+    index = NeighbourIndex(
+        [
+            {"protein_id": "P1", "wild_type": p53, "mutations": ["E2A"], "description": "Own answer."},
+            {"protein_id": "P2", "wild_type": close, "mutations": ["E3A"], "description": "The close one's."},
+        ]
+    )
+    rows = {
+        "id": np.array(["a"]),
+        "wild_type": np.array([p53]),
+        "mutant": np.array(["M" + "A" + p53[2:]]),
+        "mutations": np.array([np.array(["E2A"])], dtype=object),
+        "protein_id": np.array(["P1"]),
+        "description": np.array(["Own answer."]),
+        "wt_emb": [np.zeros((len(p53), 64), np.float32)],
+        "mut_emb": [np.zeros((len(p53), 64), np.float32)],
+    }
+    tok = build_tokenizer(cfg.model)
+    make = BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=None, neighbours=index)
+    assert make.facts(rows, 0).neighbour == "The close one's."
+    batch = make(rows)
+    prompt = tok.decode(batch["input_ids"][0][batch["labels"][0] == IGNORE])
+    assert "Nearest known mutation: The close one's." in prompt and "Own answer" not in prompt
+    with pytest.raises(ValueError, match="neighbour index"):
+        BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=None)
 
 
 def test_length_groups_batch_similar_lengths_in_a_random_order():
