@@ -425,6 +425,12 @@ class BatchScoreConfig(Section):
         "a few suffice), so a wild type is encoded once.",
         ge=0,
     )
+    score_rows: int = _f(
+        1024,
+        "Score-only mode (jobs/score_variants.py): variants per batch sent to an actor; the batch's variants run "
+        "through the encoder together, UniRep's each from the wild type's states at its first change.",
+        ge=1,
+    )
 
 
 class ServeConfig(Section):
