@@ -20,6 +20,7 @@ from m2t.infer.effect import EffectSource
 from m2t.infer.scan_grid import RESIDUES, ScanGrid
 
 CMAP = "RdBu"
+WARNING_RED = "#c00000"  # no colour of RdBu
 
 
 def colour_scale(grid: ScanGrid) -> tuple[Colormap, Normalize]:
@@ -31,6 +32,16 @@ def colour_scale(grid: ScanGrid) -> tuple[Colormap, Normalize]:
 def _ticks(positions: list[int], every: int) -> list[int]:
     """Columns to label: the first, and every position divisible by ``every``."""
     return [j for j, p in enumerate(positions) if j == 0 or p % every == 0]
+
+
+def titles(grid: ScanGrid, cols: slice, *, source: EffectSource, overview: bool) -> tuple[str, str | None]:
+    """The axes' title (what is shown, and the score's source) and, for random weights, the warning above it."""
+    positions = grid.positions[cols]
+    span = f"positions {positions[0]}-{positions[-1]}" + (" (overview)" if overview else "")
+    title = (
+        f"{grid.wild_type_id}: {span} — dot = wild-type residue\neffect score: {source.method} ({source.encoder_id})"
+    )
+    return title, "RANDOM WEIGHTS: these scores are noise and mean nothing" if source.random_weights else None
 
 
 def write_heatmap(grid: ScanGrid, cols: slice, path: Path, *, source: EffectSource, overview: bool) -> Path:
@@ -59,11 +70,10 @@ def write_heatmap(grid: ScanGrid, cols: slice, path: Path, *, source: EffectSour
         top = ax.secondary_xaxis("top")
         top.set_xticks(range(n), wild, fontsize=7 if n > 60 else 8, family="monospace")
         top.tick_params(length=0)
-    span = f"positions {positions[0]}-{positions[-1]}"
-    title = f"{grid.wild_type_id}: {span}" + (" (overview)" if overview else "") + " — dot = wild-type residue"
-    ax.set_title(f"{title}\neffect score: {source.method} ({source.encoder_id})", fontsize=10, loc="left")
-    if source.random_weights:
-        fig.suptitle("RANDOM WEIGHTS: these scores are noise and mean nothing", color="#c00000", fontweight="bold")
+    title, warning = titles(grid, cols, source=source, overview=overview)
+    ax.set_title(title, fontsize=10, loc="left")
+    if warning:
+        fig.suptitle(warning, color=WARNING_RED, fontweight="bold")
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     bar.set_label(f"effect score ({source.method})\nred: less likely than wild type", fontsize=8)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
