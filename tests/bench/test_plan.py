@@ -32,7 +32,7 @@ def tiny_plan(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plan")
     records = tmp / "records.parquet"
     write_records(records, generate(n_proteins=10, mutants_per_protein=5, min_length=30, max_length=120, seed=3))
-    cfg = load_config(None, [f"embed.store={tmp / 'store'}", "embed.batch_sequences=8"])
+    cfg = load_config(None, ["encoder.backend=esm2", f"embed.store={tmp / 'store'}", "embed.batch_sequences=8"])
     return cfg, records, plan(cfg, from_records(cfg, [records]))
 
 
