@@ -143,7 +143,7 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
         alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
         assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
-        assert alone["effect_score"] == answer["effect_score"]
+        assert alone["effect_score"] == pytest.approx(answer["effect_score"], abs=1e-4)  # the mutant's pass, batched
     after = get(url, "/v1/model").json()["stats"]["wt_cache"]
     assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
