@@ -1,4 +1,4 @@
-"""Benchmarks with the baseline in the same run: embedding, training step, serving (+ saturation scan).
+"""Benchmarks with the baseline in the same run: embedding, training step, serving (+ saturation scan), UniRep scoring.
 
     python jobs/benchmark.py all                                   # small scale: about 5 minutes on 2 CPU cores
     python jobs/benchmark.py embed --scale medium --out outputs/benchmark/embed.json
@@ -25,7 +25,12 @@ from m2t.cli import load, local_path, run
 from m2t.cluster import ray_init_args
 from m2t.config import REPO_ROOT
 
-BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
+BENCHMARKS = (
+    "embed",
+    "train",
+    "serve",
+    "unirep",
+)  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
 
 
 def main() -> None:

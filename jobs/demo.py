@@ -50,13 +50,17 @@ def main() -> None:
         if subprocess.run(cmd).returncode != 0:
             raise M2TError(f"demo step '{name}' failed; rerun it alone with: python {' '.join(cmd[1:])}")
         print(f"=== [{name}] done in {time.time() - t0:.0f}s", flush=True)
-    print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
+    print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (synthetic data, tiny models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
         print(f"  {stage:12s} {Path(out) / stage}")
-    scan = json.loads((cfg.stage_dir("batch_score") / "summary.json").read_text())["outputs"]["scan_report"]
-    for wt_id, files in scan.items():
+    scored = json.loads((cfg.stage_dir("batch_score") / "summary.json").read_text())
+    effect = scored["effect_score"]
+    for wt_id, files in scored["outputs"]["scan_report"].items():
         print(f"\nSaturation scan of {wt_id}, coloured by effect score:\n  heatmap {files['png'][0]}")
         print(f"  report  {files['html']} (open in a browser; hover or click a cell for its description)")
+    print(f"  effect score: {effect['method']} of {effect['encoder_id']}: {effect['about']}")
+    if effect["warning"]:
+        print(f"  WARNING: {effect['warning']}")
     runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
     if all(runs.values()):
         print("\nMLflow runs (config, metrics per step, loss.png; the evaluation is logged to the finetune run):")

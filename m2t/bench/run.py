@@ -12,10 +12,16 @@ from m2t.bench.inputs import benchmark_records
 from m2t.bench.scales import Scale
 from m2t.bench.serve import run_serve
 from m2t.bench.train import run_train
+from m2t.bench.unirep import run_unirep
 from m2t.config import Config
 
 log = logging.getLogger(__name__)
-BENCHMARKS: dict[str, Callable[..., list[dict]]] = {"embed": run_embed, "train": run_train, "serve": run_serve}
+BENCHMARKS: dict[str, Callable[..., list[dict]]] = {
+    "embed": run_embed,
+    "train": run_train,
+    "serve": run_serve,
+    "unirep": run_unirep,
+}
 
 
 def expand(names: Sequence[str]) -> list[str]:

@@ -145,12 +145,20 @@ class DescribeResponse(_Body):
     )
     effect_score: float | None = Field(
         None,
-        description="Zero-shot effect score of the protein encoder, wild-type marginal (ESM-1v): the sum over the "
-        "substituted sites of log p(mutant residue) - log p(wild-type residue) from one pass over the wild type "
-        "(its window when cropped); 0 = as likely as the wild type, negative = less likely. Null for insertions, "
-        "deletions and non-standard residues, with the reason in `effect_score_note` (method: GET /v1/model).",
+        description="Zero-shot effect score of the protein encoder, natural log; 0 = as likely as the wild type, "
+        "negative = less likely. UniRep: log p(mutant) - log p(wild type) under its next-residue head (substitutions, "
+        "insertions, deletions). ESM: the wild-type marginal (ESM-1v), null for insertions and deletions. Null with "
+        "the reason in `effect_score_note`; the method in `effect_score_source` (in full: GET /v1/model).",
     )
     effect_score_note: str | None = Field(None, description="Why `effect_score` is null; null when there is a score.")
+    effect_score_source: str = Field(
+        ...,
+        description="Where the score comes from: method (encoder id), e.g. 'unirep-llr (unirep:64)'; ends in 'RANDOM "
+        "WEIGHTS, meaningless' when the encoder is a random twin.",
+    )
+    effect_score_warning: str | None = Field(
+        None, description="Set when the encoder's weights are random: the score is noise and means nothing."
+    )
     model: str = Field(..., description="The model that wrote it (see GET /v1/model).")
     timings: Timings
 
@@ -198,13 +206,22 @@ class Stats(_Body):
     waiting_at_gate: int = Field(0, description="Of those, the items waiting at the batch gate for the next batch.")
 
 
+class EffectScoreInfo(_Body):
+    method: str = Field(..., description="'unirep-llr' (UniRep's log-likelihood ratio) or 'esm-wt-marginal' (ESM-1v).")
+    encoder_id: str = Field(..., description="The encoder whose head gives the score.")
+    random_weights: bool = Field(..., description="True for a seeded random twin: the scores mean nothing.")
+    warning: str | None = Field(None, description="What to tell a reader when the weights are random.")
+    about: str = Field(..., description="How the score is computed, and which positions it sums.")
+
+
 class ModelInfo(_Body):
     model: str = Field(..., description="Name used in the responses' `model` field.")
     base_llm: str = Field(..., description="Base causal LM the adapters and LoRA sit on.")
     encoder_id: str = Field(..., description="Protein encoder (architecture and weights).")
     effect_score_method: str = Field(
-        ..., description="How `effect_score` is computed (e.g. 'esm-wt-marginal': ESM-1v's wild-type marginal)."
+        ..., description="How `effect_score` is computed: 'unirep-llr' or 'esm-wt-marginal' (ESM-1v)."
     )
+    effect_score: EffectScoreInfo = Field(..., description="The score's source in full.")
     checkpoint: str = Field(..., description="Checkpoint directory being served.")
     num_media_tokens: int = Field(..., description="Protein vectors spliced into the prompt.")
     device: str = Field(..., description="Where the model runs.")

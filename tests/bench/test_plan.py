@@ -12,7 +12,7 @@ import pytest
 
 from m2t.bench.plan import epoch_shape, plan
 from m2t.bench.profile import data_profile, from_records
-from m2t.config import REPO_ROOT, load_config
+from m2t.config import REPO_ROOT, ConfigError, load_config
 from m2t.data.records import write_records
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
@@ -32,7 +32,7 @@ def tiny_plan(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plan")
     records = tmp / "records.parquet"
     write_records(records, generate(n_proteins=10, mutants_per_protein=5, min_length=30, max_length=120, seed=3))
-    cfg = load_config(None, [f"embed.store={tmp / 'store'}", "embed.batch_sequences=8"])
+    cfg = load_config(None, ["encoder.backend=esm2", f"embed.store={tmp / 'store'}", "embed.batch_sequences=8"])
     return cfg, records, plan(cfg, from_records(cfg, [records]))
 
 
@@ -90,6 +90,10 @@ def _m2t_configs() -> list[Path]:
 @pytest.mark.parametrize("path", _m2t_configs(), ids=lambda p: p.name)
 def test_every_shipped_config_plans_and_fits_its_gpus(path):
     cfg = load_config(path)
+    if cfg.encoder.backend == "unirep":  # an mLSTM: the plan models transformers, and says so
+        with pytest.raises(ConfigError, match="the capacity plan models ESM's transformers; UniRep"):
+            plan(cfg, data_profile(cfg, [REAL_SPEC]))
+        cfg = load_config(path, ["encoder.backend=esm2"])
     p = plan(cfg, data_profile(cfg, [REAL_SPEC]))
     for s in p["stages"]:
         assert s["params"]["total"] > s["params"]["trainable"] > 0

@@ -16,6 +16,7 @@ from serve_fixtures import PageDriver, free_port, opened_checkpoint
 from m2t.config import load_config
 from m2t.encoders import build_encoder
 from m2t.infer.describer import Describer, Description
+from m2t.infer.effect import METHODS
 
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -80,7 +81,14 @@ def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
     encoder = build_encoder(load_config(None, OVERRIDES).encoder)
     assert info["encoder_id"] == encoder.encoder_id
     assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
-    assert info["effect_score_method"] == "esm-wt-marginal"
+    assert info["effect_score_method"] == "unirep-llr"
+    assert info["effect_score"] == {
+        "method": "unirep-llr",
+        "encoder_id": "unirep:64",
+        "random_weights": False,
+        "warning": None,
+        "about": METHODS["unirep-llr"].about,
+    }
     assert info["checkpoint"] == str(checkpoint.resolve())
     assert info["limits"] == {
         "max_length": 200,
@@ -101,6 +109,7 @@ def test_single_request_matches_the_model_run_directly(url, checkpoint):
     expected = reference(checkpoint, WT, "MRTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", 6)
     assert body["description"] == expected.text and body["description"]
     assert body["effect_score"] == pytest.approx(expected.effect.score, abs=1e-6) and body["effect_score_note"] is None
+    assert (body["effect_score_source"], body["effect_score_warning"]) == ("unirep-llr (unirep:64)", None)
     t = body["timings"]
     assert t["batch_size"] == 1 and t["total_ms"] >= t["encode_ms"] + t["generate_ms"] > 0
     assert body["model"] == get(url, "/v1/model").json()["model"]
@@ -127,15 +136,14 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     out = r.json()["items"]
     assert [o["id"] for o in out] == ["a", "b", "c", "d"]
     assert [o["mutations"] for o in out] == [["K2R"], ["A4del"], ["K2_T3insG"], ["R10H"]]
-    assert [o["effect_score"] is None for o in out] == [False, True, True, False]  # indels: no score, and why
-    assert out[1]["effect_score_note"].startswith("no effect score for A4del: the wild-type-marginal score covers")
-    assert "K2_T3insG" in out[2]["effect_score_note"] and out[3]["effect_score_note"] is None
+    assert [o["effect_score_note"] for o in out] == [None] * 4  # UniRep's likelihood ratio scores indels too
+    assert all(isinstance(o["effect_score"], float) for o in out)
     assert all(o["description"] for o in out)
     assert {o["timings"]["batch_size"] for o in out} == {4}
     for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
         alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
         assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
-        assert alone["effect_score"] == answer["effect_score"]
+        assert alone["effect_score"] == pytest.approx(answer["effect_score"], abs=1e-4)  # the mutant's pass, batched
     after = get(url, "/v1/model").json()["stats"]["wt_cache"]
     assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone

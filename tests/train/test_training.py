@@ -70,7 +70,7 @@ def data(ray_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("train_data")
     cfg = tiny(root, root / "embeddings")
     inputs = prepare_inputs(cfg)  # synthetic set -> split -> embed on Ray Data
-    assert inputs.val is not None and inputs.encoder_id == "esm2:tiny:d64-l2-h4-seed0"
+    assert inputs.val is not None and inputs.encoder_id == "unirep:64"
     return root
 
 
@@ -189,7 +189,7 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = out / "checkpoint"
     assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
-    assert read_meta(ckpt)["builder"]["encoder_id"] == "esm2:tiny:d64-l2-h4-seed0"
+    assert read_meta(ckpt)["builder"]["encoder_id"] == "unirep:64"
     trained, _ = load_checkpoint(ckpt, stage="infer")
     untrained = build_model(cfg, stage="pretrain", dim_in=64)  # gates closed: the LLM alone
     before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
