@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 from m2t.config import Config
 from m2t.errors import StorageError
 from m2t.storage import Location, is_object_uri
-from m2t.tracking import tracking_uri
+from m2t.tracking import sqlite_file, tracking_uri
 
 RAY_PACKAGES = (
     "working_dir_files"  # Ray unpacks `--working-dir` into <temp>/session_*/runtime_resources/<this>/_ray_pkg_*
@@ -106,9 +106,10 @@ def preflight(
         places["embed.store"] = cfg.embed.store
     if train:
         places["train.storage_path"] = cfg.train.storage_path
-        uri = tracking_uri(cfg)
-        if uri is not None and (uri.startswith("sqlite:///") or "://" not in uri):
-            places["tracking.uri"] = Path(uri.removeprefix("sqlite:///")).parent if "://" in uri else uri
+        uri = tracking_uri(cfg) or "none://"
+        db = sqlite_file(uri)
+        if db is not None or "://" not in uri:  # a local SQLite database or file store
+            places["tracking.uri"] = db.parent if db is not None else uri
     places.update({flag: path for flag, path in (outputs or {}).items() if path is not None})
     for key, where in places.items():
         if is_object_uri(where):

@@ -2,14 +2,18 @@
 
 Limits that come from the config (sequence length, alphabet, ``max_new_tokens`` ceiling, batch
 size) are checked by :mod:`m2t.serve.prepare`, which answers 422 with the same error shape as
-FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``.
+FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``; the served
+OpenAPI states them too (:func:`state_limits`), so a client generated from ``/openapi.json`` can check before it
+sends. Request bodies are strict: JSON types are never converted (``false`` is not 0, ``5`` is not ``"5"``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from m2t.data.amino_acids import EXTENDED, STANDARD
 
 
 class FieldError(ValueError):
@@ -73,12 +77,12 @@ class DescribeRequest(_Body):
     exactly one of the two."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
+        strict=True, json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
     )
 
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
-    mutations: str | list[str] | None = Field(
+    mutations: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)] | None = Field(
         None,
         description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
         "several as a list or in one string separated by ';', ',', '/' or spaces.",
@@ -115,7 +119,9 @@ class DescribeRequest(_Body):
 class BatchRequest(_Body):
     """Several items; they are batched with each other and with concurrent requests."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]})
+    model_config = ConfigDict(
+        strict=True, json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]}
+    )
 
     items: list[DescribeRequest] = Field(
         ..., min_length=1, description="Items to describe (at most serve.max_batch_items)."
@@ -210,3 +216,39 @@ class ModelInfo(_Body):
     device: str = Field(..., description="Where the model runs.")
     limits: Limits
     stats: Stats
+
+
+# What the served config allows, stated in the OpenAPI schema (the checks themselves: m2t.serve.prepare). A sequence
+# is residue letters (either case) with spaces, tabs and line breaks anywhere (the API drops them), at most
+# data.max_length residues. The notation's fit to the wild type, and a mutant that differs from it, are rules JSON
+# Schema cannot state: the 422 answer's description names them.
+SEQUENCE_SPACE = " \t\r\n"
+CROSS_FIELD = (
+    "422 also for what the schema cannot state: notation that does not fit the wild type (a residue or position "
+    "it lacks), a mutant identical to the wild type, or a mutant or window over the length limit."
+)
+
+
+def sequence_pattern(*, max_length: int, extended_alphabet: bool) -> str:
+    letters = STANDARD + EXTENDED * extended_alphabet
+    return rf"^[{SEQUENCE_SPACE}]*(?:[{letters}{letters.lower()}][{SEQUENCE_SPACE}]*){{1,{max_length}}}$"
+
+
+def state_limits(
+    schema: dict[str, Any], *, max_length: int, extended_alphabet: bool, max_new_tokens: int, max_batch_items: int
+) -> dict[str, Any]:
+    """``schema`` (FastAPI's OpenAPI) with the served limits filled in: each sequence's ``pattern``, the
+    ``maximum`` of ``max_new_tokens`` and the ``maxItems`` of a batch."""
+    models = schema["components"]["schemas"]
+    fields = models["DescribeRequest"]["properties"]
+    pattern = sequence_pattern(max_length=max_length, extended_alphabet=extended_alphabet)
+    for name in ("wild_type", "mutant"):
+        for branch in fields[name].get("anyOf", [fields[name]]):
+            if branch.get("type") == "string":
+                branch["pattern"] = pattern
+    for branch in fields["max_new_tokens"]["anyOf"]:
+        if branch.get("type") == "integer":
+            branch["maximum"] = max_new_tokens
+    models["BatchRequest"]["properties"]["items"]["maxItems"] = max_batch_items
+    models["DescribeRequest"]["description"] += " " + CROSS_FIELD
+    return schema

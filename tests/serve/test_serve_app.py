@@ -7,10 +7,14 @@ One deployment for the module (API key set, small limits so the 413/422 cases st
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from serve_fixtures import PageDriver, free_port, opened_checkpoint
 
 from m2t.config import load_config
@@ -239,3 +243,112 @@ def test_the_page_at_the_root_describes_a_mutation(browser, url, tmp_path):
     assert (
         shown["description"] == post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R"}).json()["description"]
     )
+
+
+# The contract of /openapi.json, both ways, with bodies drawn from the served schema (hypothesis-jsonschema): a
+# schema-valid body gets 2xx, a schema-invalid one 4xx. Drawn bodies are fitted to the two rules JSON Schema cannot
+# state (the schema's description names them): the mutation fits the wild type, and the mutant differs from it.
+@pytest.fixture(scope="module")
+def contract(url):
+    """``{operation path: (schema of its body, strategy of schema-valid bodies)}`` from the served OpenAPI."""
+    from hypothesis_jsonschema import from_schema
+
+    openapi = get(url, "/openapi.json").json()
+    schemas = {}
+    for path, model in (("/v1/describe", "DescribeRequest"), ("/v1/describe:batch", "BatchRequest")):
+        schema = {"$ref": f"#/components/schemas/{model}", "components": openapi["components"]}
+        schemas[path] = (schema, from_schema(schema))
+    return schemas
+
+
+def fitted(item: dict, data) -> dict:
+    """``item`` with its mutation redrawn to fit its wild type: one substitution, as notation or as the mutant."""
+    from m2t.data.amino_acids import STANDARD
+
+    wt = "".join(item["wild_type"].split()).upper()
+    at = data.draw(st.integers(0, len(wt) - 1))
+    to = data.draw(st.sampled_from([a for a in STANDARD if a != wt[at]]))
+    if item.get("mutations") is not None:
+        notation = f"{wt[at]}{at + 1}{to}"
+        return {**item, "mutations": [notation] if isinstance(item["mutations"], list) else notation}
+    return {**item, "mutant": wt[:at] + to + wt[at + 1 :]}
+
+
+def valid_body(contract, path: str, data) -> dict:
+    import jsonschema
+
+    schema, bodies = contract[path]
+    body = data.draw(bodies)
+    body = {"items": [fitted(i, data) for i in body["items"]]} if "items" in body else fitted(body, data)
+    jsonschema.validate(body, schema)  # still schema-valid after fitting
+    assume(len(json.dumps(body)) <= 4096)  # serve.max_body_bytes: a transport limit (413), not the body's schema
+    return body
+
+
+def broken(body: dict, schema: dict, data) -> dict:
+    """``body`` with one thing the schema forbids: a field of another type or out of its bounds, an unknown
+    field, or a required one missing (in one item of a batch)."""
+    import jsonschema
+    from hypothesis_jsonschema import from_schema
+
+    target = data.draw(st.sampled_from(range(len(body["items"])))) if "items" in body else None
+    item = dict(body["items"][target]) if target is not None else dict(body)
+    fields = schema["components"]["schemas"]["DescribeRequest"]["properties"]
+    how = data.draw(st.sampled_from(["value", "value", "value", "unknown", "missing"]))
+    if how == "value":
+        name = data.draw(st.sampled_from(sorted(fields)))
+        item[name] = data.draw(from_schema({"not": fields[name]}))
+    elif how == "unknown":
+        item[data.draw(st.sampled_from(["temp", "mutation", "wildtype", "model"]))] = 1
+    else:
+        del item["wild_type"]
+    out = {"items": [*body["items"][:target], item, *body["items"][target + 1 :]]} if target is not None else item
+    assume(not jsonschema.Draft202012Validator(schema).is_valid(out))  # (e.g. a drawn null where null is allowed)
+    return out
+
+
+@pytest.mark.parametrize("path", ["/v1/describe", "/v1/describe:batch"])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_a_schema_valid_body_gets_200(url, contract, path, data):
+    body = valid_body(contract, path, data)
+    r = post(url, path, body)
+    assert r.status_code == 200, (body, r.text)
+
+
+@pytest.mark.parametrize("path", ["/v1/describe", "/v1/describe:batch"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_a_schema_invalid_body_gets_4xx(url, contract, path, data):
+    body = broken(valid_body(contract, path, data), contract[path][0], data)
+    r = post(url, path, body)
+    assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"wild_type": WT, "mutations": "K2R", "temperature": False},  # the fuzzer's find: was 200 (false -> 0.0)
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": "4"},
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": True},
+        {"wild_type": WT, "mutations": "K2R", "id": 7},
+        {"wild_type": "0", "mutant": "0"},  # the fuzzer's other find: schema-valid, yet 422; now the schema says no
+        {"wild_type": WT, "mutations": []},
+        {"wild_type": "MKTA\u0131", "mutations": "K2R"},  # dotless i: .upper() would make it I
+    ],
+)
+def test_the_fuzzers_finds_are_schema_invalid_and_refused(url, contract, body):
+    import jsonschema
+
+    assert not jsonschema.Draft202012Validator(contract["/v1/describe"][0]).is_valid(body)
+    assert post(url, "/v1/describe", body).status_code == 422
+
+
+def test_the_schema_states_the_served_limits(contract):
+    components = contract["/v1/describe"][0]["components"]["schemas"]
+    fields = components["DescribeRequest"]["properties"]
+    assert {b.get("maximum") for b in fields["max_new_tokens"]["anyOf"]} == {16, None}  # serve.max_new_tokens_limit
+    assert components["BatchRequest"]["properties"]["items"]["maxItems"] == 4  # serve.max_batch_items
+    pattern = fields["wild_type"]["pattern"]
+    assert pattern.endswith("{1,200}$")  # data.max_length
+    assert re.fullmatch(pattern, " mkt\nAYI ") and not re.search(pattern, "MKTX") and not re.search(pattern, "M" * 201)
