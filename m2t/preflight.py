@@ -35,6 +35,7 @@ RAY_PACKAGES = (
 _SECRET = re.compile(r"//[^/@]+@")  # s3://KEY:SECRET@bucket/...
 # pyarrow's messages (AWS SDK error names; Google Cloud status codes) -> the reason a user acts on
 _DENIED = ("ACCESS_DENIED", "HTTP status 403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "PERMISSION_DENIED")
+_MISSING = ("NoSuchBucket", "RESOURCE_NOT_FOUND", "not found")  # e.g. resolving the region of a missing bucket
 _UNREACHABLE = ("NETWORK_CONNECTION", "curlCode", "UNAVAILABLE", "Could not resolve host", "Couldn't resolve host")
 
 
@@ -58,13 +59,15 @@ def _endpoint(uri: str) -> str:
 
 
 def _reason(exc: Exception, uri: str) -> str:
-    text = str(exc)
+    text = " ".join(str(exc).split())  # one line
     if any(k in text for k in _DENIED):
         return "access denied: check the credentials (AWS_* / Google's application default, or those in the URI) and the bucket's permissions"
     if any(k in text for k in _UNREACHABLE):
         detail = text.rpartition("Details: ")[2] if "Details: " in text else text[-200:]
-        return f"endpoint unreachable ({_endpoint(uri)}: {detail.strip()}); check the endpoint (AWS_ENDPOINT_URL or endpoint_override) and the network"
-    return f"{type(exc).__name__}: {' '.join(text.split())[:300]}"
+        return f"endpoint unreachable ({_endpoint(uri)}: {detail}); check the endpoint (AWS_ENDPOINT_URL or endpoint_override) and the network"
+    if any(k in text for k in _MISSING):
+        return f"no such bucket ({text[:200]}); create it or fix the name"
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 def _check_object(key: str, uri: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from m2t.data.amino_acids import EXTENDED, STANDARD
 
@@ -72,6 +72,11 @@ BATCH_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 8.0: taken as 8 (anything else is left for the strict check to refuse)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DescribeRequest(_Body):
     """One wild type plus its mutation, given either as notation (`mutations`) or as the mutant sequence (`mutant`):
     exactly one of the two."""
@@ -99,8 +104,8 @@ class DescribeRequest(_Body):
         description="The wild type's function (e.g. UniProt's text); stated in the prompt when the model was trained "
         "with it.",
     )
-    max_new_tokens: int | None = Field(
-        None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens)."
+    max_new_tokens: Annotated[int, Field(ge=1), BeforeValidator(_whole_number)] | None = Field(
+        None, description="Tokens to generate (default: the server's generation.max_new_tokens)."
     )
     temperature: float | None = Field(
         None, ge=0, description="0 = greedy (default: the server's generation.temperature)."
