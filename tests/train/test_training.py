@@ -222,8 +222,8 @@ def test_stage1_reads_back_through_a_real_mlflow_server_on_the_default_sqlite_st
     cfg, root, summary, _ = pretrained
     run_id = summary["mlflow"]["run_id"]
 
-    def get(url: str, path: str, **query: str) -> bytes:
-        with urllib.request.urlopen(f"{url}/{path}?{urllib.parse.urlencode(query)}", timeout=30) as answer:
+    def get(url: str, endpoint: str, **query: str) -> bytes:
+        with urllib.request.urlopen(f"{url}/{endpoint}?{urllib.parse.urlencode(query)}", timeout=30) as answer:
             return answer.read()
 
     with mlflow_server_on(f"sqlite:///{root / 'mlflow.db'}", root) as url:
