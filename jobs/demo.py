@@ -61,7 +61,7 @@ def main() -> None:
         print(f"  report  {files['html']} (open in a browser; hover or click a cell for its description)")
     runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
     if all(runs.values()):
-        print(f"\nMLflow runs in {runs['finetune']['uri']} (config, metrics per step, loss.png; evaluation: finetune run):")
+        print(f"\nMLflow runs in {runs['finetune']['uri']} (config, per-step metrics, loss.png, evaluation):")
         for stage, ref in runs.items():
             print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
         mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))
