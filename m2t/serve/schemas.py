@@ -108,7 +108,7 @@ class DescribeRequest(_Body):
         None, description="Tokens to generate (default: the server's generation.max_new_tokens)."
     )
     temperature: float | None = Field(
-        None, ge=0, description="0 = greedy (default: the server's generation.temperature)."
+        None, ge=0, description="0 = greedy (so is anything under 1e-5; default: the server's generation.temperature)."
     )
     top_p: float | None = Field(
         None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p)."

@@ -328,9 +328,16 @@ def test_the_fuzzers_finds_are_schema_invalid_and_refused(url, openapi, body):
     assert post(url, "/v1/describe", body).status_code == 422
 
 
-def test_a_whole_number_written_as_a_float_is_an_integer(url):
-    """JSON Schema's integer includes 8.0 (a generated client may send it)."""
-    r = post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R", "max_new_tokens": 2.0})
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"max_new_tokens": 2.0},  # JSON Schema's integer includes 2.0 (a generated client may send it)
+        {"temperature": 1.1125369292536007e-308},  # the contract test's find: logits / it overflowed, an HTTP 500
+        {"temperature": 1e300, "top_p": 1e-300},
+    ],
+)
+def test_edge_values_the_schema_allows_are_answered(url, extra):
+    r = post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R", **extra})
     assert r.status_code == 200, r.text
 
 
