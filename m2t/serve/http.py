@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from m2t.serve.contract import state_limits
 from m2t.serve.page import add_page
 from m2t.serve.prepare import Decoding, Job, Limits, prepare
 from m2t.serve.schemas import (
@@ -33,7 +34,6 @@ from m2t.serve.schemas import (
     FieldError,
     Health,
     ModelInfo,
-    state_limits,
 )
 
 API_KEY_ENV = "M2T_API_KEY"

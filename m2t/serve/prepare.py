@@ -20,7 +20,8 @@ from m2t.data.notation import (
     parse_mutations,
 )
 from m2t.data.validate import check_sequence
-from m2t.serve.schemas import SEQUENCE_SPACE, DescribeRequest, FieldError
+from m2t.serve.contract import SEQUENCE_SPACE
+from m2t.serve.schemas import DescribeRequest, FieldError
 
 Loc = tuple[str | int, ...]
 
