@@ -20,6 +20,7 @@ from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
 from m2t.infer.batch_score import batch_score
 from m2t.infer.describer import finetuned_checkpoint
+from m2t.preflight import preflight
 
 
 def main() -> None:
@@ -38,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
+    preflight(cfg, outputs={"--output": args.output})
     ray.init(**ray_init_args(ignore_reinit_error=True))  # (tests run the job in a process already connected)
     summary = batch_score(
         cfg,

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
 from m2t.bench.scales import SCALES
-from m2t.cli import load, local_path, run
+from m2t.cli import debug_flag, load, local_path, run
 from m2t.cluster import ray_init_args
 from m2t.config import REPO_ROOT
+from m2t.preflight import preflight
 
 BENCHMARKS = (
     "embed",
@@ -55,12 +56,13 @@ def main() -> None:
         help="YAML config (default: jobs/configs/tiny.yaml; llama3_esm3.yaml for --scale real)",
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
-    args = parser.parse_intermixed_args()  # overrides may follow the options
+    args = debug_flag(parser).parse_intermixed_args()  # overrides may follow the options
     if args.dry_run and args.scale != "real":
         parser.error("--dry-run goes with --scale real")
     if args.scale == "real":
         return real(args)
     cfg = load(args)
+    preflight(cfg)
     out = args.out or cfg.stage_dir("benchmark") / "benchmark.json"
 
     import ray

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from m2t.cli import job_parser, load, run
 from m2t.errors import M2TError
+from m2t.preflight import preflight
 from m2t.tracking import RunRef
 
 JOBS = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ SCAN_FASTA = ">demo_wt synthetic wild type for the saturation scan\nMKTAYIAKQRQI
 def main() -> None:
     args = job_parser(__doc__.splitlines()[0]).parse_args()
     cfg = load(args)
+    preflight(cfg)
     common = (["--config", str(args.config)] if args.config else []) + list(args.overrides)
     data, out = cfg.stage_dir("data"), cfg.output.root
     fasta = cfg.stage_dir("batch_score") / "demo_wt.fasta"
@@ -63,7 +65,7 @@ def main() -> None:
         print(f"  WARNING: {effect['warning']}")
     runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
     if all(runs.values()):
-        print("\nMLflow runs (config, metrics per step, loss.png; the evaluation is logged to the finetune run):")
+        print(f"\nMLflow runs in {runs['finetune']['uri']} (config, per-step metrics, loss.png, evaluation):")
         for stage, ref in runs.items():
             print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
         mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))

@@ -19,6 +19,7 @@ from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
+from m2t.preflight import preflight
 
 
 def main() -> None:
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--output", default=None, help="store directory or s3:// / gs:// prefix (default: embed.store)")
     args = parser.parse_args()
     cfg = load(args, [f"embed.store={args.output}"] if args.output else [])
+    preflight(cfg, embed=True)
     preprocessed = cfg.stage_dir("data") / "records.parquet"
     if args.input:
         inputs = args.input

@@ -17,6 +17,7 @@ from m2t.infer.describer import finetuned_checkpoint
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS
 from m2t.infer.report import HEADERS
+from m2t.preflight import preflight
 
 
 def main() -> None:
@@ -31,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load(args)
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
+    preflight(cfg, outputs={"--output": args.output})
     output = args.output or cfg.stage_dir("evaluate")
     metrics = evaluate(cfg, checkpoint=checkpoint, data=args.data, output=output)
     print(f"{'file':24s} {'n':>6s} " + " ".join(f"{HEADERS[m]:>7s}" for m in METRICS) + "   (x100)")

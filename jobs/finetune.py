@@ -18,6 +18,7 @@ import ray
 
 from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.preflight import preflight
 from m2t.train.trainer import run_stage
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cfg = load(args)
+    preflight(cfg, train=True)
     ray.init(**ray_init_args())
     print(json.dumps(run_stage(cfg, stage="finetune", init=args.init), indent=2))
 

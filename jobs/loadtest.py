@@ -18,9 +18,10 @@ import argparse
 import json
 
 from m2t.bench.report import write_json
-from m2t.cli import load, local_path, run
+from m2t.cli import debug_flag, load, local_path, run
 from m2t.cluster import ray_init_args
 from m2t.errors import M2TError
+from m2t.preflight import preflight
 
 
 def main() -> None:
@@ -39,10 +40,11 @@ def main() -> None:
     )
     parser.add_argument("--config", type=local_path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
-    args = parser.parse_intermixed_args()
+    args = debug_flag(parser).parse_intermixed_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or not 0 <= args.invalid_share < 1:
         parser.error("--requests and --concurrency must be >= 1, --warmup >= 0 and --invalid-share in [0, 1)")
     cfg = load(args)
+    preflight(cfg)
     out = args.out or cfg.stage_dir("reliability") / "load.json"
 
     import ray

@@ -24,6 +24,7 @@ from m2t.data.records import write_records
 from m2t.data.sources import check_input
 from m2t.data.synthetic import generate
 from m2t.errors import InputError
+from m2t.preflight import preflight
 
 
 def _output_dir(path: Path) -> Path:
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="validate on Ray Data whatever the input size")
     args = parser.parse_args()
     cfg = load(args)
+    preflight(cfg, outputs={"--output": args.output})
     inputs = args.input or cfg.data.inputs
     for path in inputs:
         check_input(path)

@@ -18,11 +18,13 @@ import ray
 
 from m2t.cli import job_parser, load, run
 from m2t.cluster import ray_init_args
+from m2t.preflight import preflight
 from m2t.train.trainer import run_stage
 
 
 def main() -> None:
     cfg = load(job_parser(__doc__.splitlines()[0]).parse_args())
+    preflight(cfg, train=True)
     ray.init(**ray_init_args())
     print(json.dumps(run_stage(cfg, stage="pretrain"), indent=2))
 

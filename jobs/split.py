@@ -17,6 +17,7 @@ from m2t.data.records import read_records_file, write_records
 from m2t.data.split import protein_groups, split_records
 from m2t.data.synthetic import generate
 from m2t.errors import InputError
+from m2t.preflight import preflight
 
 
 def main() -> None:
@@ -35,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     flags = {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction, "split_seed": args.seed}
     cfg = load(args, [f"data.{key}={value}" for key, value in flags.items() if value is not None])
+    preflight(cfg, outputs={"--output": args.output})
     default_input = cfg.stage_dir("data") / "records.parquet"
     if args.input is None and not default_input.is_file() and not cfg.data.inputs:
         print(f"split: no {default_input}; splitting the synthetic set (data.synthetic)")

@@ -22,6 +22,7 @@ from m2t.cli import job_parser, load, run
 from m2t.cluster import ray_init_args
 from m2t.config import REPO_ROOT
 from m2t.errors import InputError
+from m2t.preflight import preflight
 from m2t.study.run import Limits, run_study
 
 CONFIG = REPO_ROOT / "jobs" / "configs" / "smollm2_mutadescribe.yaml"
@@ -62,6 +63,7 @@ def main() -> None:
             "the study needs a training pool (data.inputs) and at least one test file (study.tests, --test)"
         )
     out = args.output or cfg.stage_dir("study_quick" if args.quick else "study")
+    preflight(cfg, outputs={"--output": out})
     ray.init(**ray_init_args(ignore_reinit_error=True))  # (tests run the job in a process already connected)
     summary = run_study(
         cfg,

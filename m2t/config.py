@@ -532,9 +532,10 @@ class TrackingConfig(Section):
     )
     uri: TrackingUri = _f(
         "",
-        "MLflow tracking URI: a server (http://host:5000), a local directory (a file store) or sqlite:///FILE. "
-        "Empty: $MLFLOW_TRACKING_URI, else <output.root>/mlruns. Every training worker must reach it (a "
-        "server, or a directory on shared storage).",
+        "MLflow tracking URI: a server (http://host:5000), sqlite:///FILE, or a local directory (MLflow's file "
+        "store, in maintenance mode: reading it needs MLFLOW_ALLOW_FILE_STORE=true). Empty: $MLFLOW_TRACKING_URI, "
+        "else sqlite:///<output.root>/mlflow.db (artifacts in <output.root>/mlartifacts). Every training worker "
+        "must reach it: on several nodes, a server.",
     )
     experiment: str = _f("m2t", "MLflow experiment the runs are logged to (created when missing).", min_length=1)
 

@@ -27,6 +27,7 @@ RANKS = {
     "m2t.tracking": 1,
     "m2t.packing": 1,
     "m2t.cluster": 1,
+    "m2t.preflight": 1,
     "m2t.data": 1,
     "m2t.encoders": 2,
     "m2t.model": 2,

@@ -14,6 +14,10 @@ from m2t.model.batching import left_pad, prompt_ids
 from m2t.model.prompt import Field, PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
 
+# Sampling colder than this is greedy: it is argmax anyway, and logits divided by a subnormal temperature overflow
+# to inf, which makes the sampler's probabilities NaN (an HTTP 500 before; found by the API's contract test).
+GREEDY_BELOW = 1e-5
+
 
 class M2TModel(nn.Module):
     """A protein-mutation-to-text model: ``adapter`` (trainable in stage 1) + ``llm`` (frozen, LoRA in stage 2).
@@ -142,8 +146,8 @@ class M2TModel(nn.Module):
         instructions: list[str] | None = None,
         facts: Sequence[PromptFacts | None] | None = None,
     ) -> torch.Tensor:
-        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature == 0``, else
-        nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
+        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature`` is 0, or under
+        :data:`GREEDY_BELOW`, else nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
 
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
@@ -173,7 +177,7 @@ class M2TModel(nn.Module):
                 mut_emb=mut_emb.to(device),
                 mut_mask=mut_mask.to(device),
             )
-            sample = temperature > 0
+            sample = temperature >= GREEDY_BELOW
             gen = GenerationConfig(
                 max_new_tokens=max_new_tokens,
                 do_sample=sample,

@@ -2,14 +2,16 @@
 
 Limits that come from the config (sequence length, alphabet, ``max_new_tokens`` ceiling, batch
 size) are checked by :mod:`m2t.serve.prepare`, which answers 422 with the same error shape as
-FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``.
+FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``; the served
+OpenAPI states them too (:mod:`m2t.serve.contract`), so a client generated from ``/openapi.json`` can check before it
+sends. Request bodies are strict: JSON types are never converted (``false`` is not 0, ``5`` is not ``"5"``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class FieldError(ValueError):
@@ -68,17 +70,22 @@ BATCH_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 8.0: taken as 8 (anything else is left for the strict check to refuse)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DescribeRequest(_Body):
     """One wild type plus its mutation, given either as notation (`mutations`) or as the mutant sequence (`mutant`):
     exactly one of the two."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
+        strict=True, json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
     )
 
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
-    mutations: str | list[str] | None = Field(
+    mutations: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)] | None = Field(
         None,
         description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
         "several as a list or in one string separated by ';', ',', '/' or spaces.",
@@ -95,11 +102,11 @@ class DescribeRequest(_Body):
         description="The wild type's function (e.g. UniProt's text); stated in the prompt when the model was trained "
         "with it.",
     )
-    max_new_tokens: int | None = Field(
-        None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens)."
+    max_new_tokens: Annotated[int, Field(ge=1), BeforeValidator(_whole_number)] | None = Field(
+        None, description="Tokens to generate (default: the server's generation.max_new_tokens)."
     )
     temperature: float | None = Field(
-        None, ge=0, description="0 = greedy (default: the server's generation.temperature)."
+        None, ge=0, description="0 = greedy (so is anything under 1e-5; default: the server's generation.temperature)."
     )
     top_p: float | None = Field(
         None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p)."
@@ -115,7 +122,9 @@ class DescribeRequest(_Body):
 class BatchRequest(_Body):
     """Several items; they are batched with each other and with concurrent requests."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]})
+    model_config = ConfigDict(
+        strict=True, json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]}
+    )
 
     items: list[DescribeRequest] = Field(
         ..., min_length=1, description="Items to describe (at most serve.max_batch_items)."

@@ -16,6 +16,7 @@ from m2t.data.synthetic import generate
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS, score
 from m2t.tracking import client as mlflow_client
+from m2t.tracking import default_uri
 
 REPO = Path(__file__).resolve().parents[2]
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQKPLVA"
@@ -194,7 +195,7 @@ def test_an_untracked_checkpoint_gets_an_evaluation_run_of_its_own_and_tracking_
     metrics = evaluate(
         tiny_config(tmp_path / "on", *small), checkpoint=tiny_checkpoint, data=None, output=tmp_path / "e"
     )
-    client = mlflow_client(str(tmp_path / "on" / "mlruns"))
+    client = mlflow_client(default_uri(tmp_path / "on"))
     run = client.get_run(metrics["mlflow"]["run_id"])
     assert (run.info.status, run.info.run_name, run.data.tags["m2t.checkpoint"]) == (
         "FINISHED",

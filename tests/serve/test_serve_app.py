@@ -7,10 +7,14 @@ One deployment for the module (API key set, small limits so the 413/422 cases st
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from serve_fixtures import PageDriver, free_port, opened_checkpoint
 
 from m2t.config import load_config
@@ -247,3 +251,109 @@ def test_the_page_at_the_root_describes_a_mutation(browser, url, tmp_path):
     assert (
         shown["description"] == post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R"}).json()["description"]
     )
+
+
+# The contract of /openapi.json, both ways, with bodies that schemathesis draws from the served schema: a schema-valid
+# body gets 200, a schema-invalid one a 4xx. Valid bodies are fitted to the two rules JSON Schema cannot state (the
+# schema's description names them): the mutation fits the wild type, and the mutant differs from it.
+OPERATIONS = ["/v1/describe", "/v1/describe:batch"]
+
+
+@pytest.fixture(scope="module")
+def openapi(url) -> dict:
+    return get(url, "/openapi.json").json()
+
+
+def validator(openapi: dict, path: str):
+    """A JSON Schema validator of the body of the POST ``path`` (its $refs resolved in the served document)."""
+    import jsonschema
+
+    ref = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema.Draft202012Validator({**ref, "components": openapi["components"]})
+
+
+def bodies(openapi: dict, path: str, mode: str):
+    """Request bodies of the POST ``path`` drawn by schemathesis, schema-valid or not (``mode``)."""
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    operation = schemathesis.openapi.from_dict(openapi)[path]["POST"]
+    return operation.as_strategy(generation_mode=GenerationMode(mode)).map(lambda case: case.body)
+
+
+def fitted(item: dict, data) -> dict:
+    """``item`` with its mutation redrawn to fit its wild type: one substitution, as notation or as the mutant."""
+    from m2t.data.amino_acids import STANDARD
+
+    wt = "".join(item["wild_type"].split()).upper()
+    at = data.draw(st.integers(0, len(wt) - 1))
+    to = data.draw(st.sampled_from([a for a in STANDARD if a != wt[at]]))
+    if item.get("mutations") is not None:
+        notation = f"{wt[at]}{at + 1}{to}"
+        return {**item, "mutations": [notation] if isinstance(item["mutations"], list) else notation}
+    return {**item, "mutant": wt[:at] + to + wt[at + 1 :]}
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_a_schema_valid_body_gets_200(url, openapi, path, data):
+    body = data.draw(bodies(openapi, path, "positive"))
+    body = {"items": [fitted(i, data) for i in body["items"]]} if "items" in body else fitted(body, data)
+    assert validator(openapi, path).is_valid(body), body  # still schema-valid once fitted
+    assume(len(json.dumps(body)) <= 4096)  # serve.max_body_bytes: a transport limit (413), not the body's schema
+    r = post(url, path, body)
+    assert r.status_code == 200, (body, r.text)
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_a_schema_invalid_body_gets_4xx(url, openapi, path, data):
+    body = data.draw(bodies(openapi, path, "negative"))
+    if isinstance(body, bytes):  # not JSON at all
+        r = httpx.post(url + path, content=body, headers={**AUTH, "content-type": "application/json"}, timeout=120)
+    else:
+        assume(not validator(openapi, path).is_valid(body))
+        r = post(url, path, body)
+    assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"wild_type": WT, "mutations": "K2R", "temperature": False},  # the fuzzer's find: was 200 (false -> 0.0)
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": "4"},
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": True},
+        {"wild_type": WT, "mutations": "K2R", "id": 7},
+        {"wild_type": "0", "mutant": "0"},  # the fuzzer's other find: schema-valid, yet 422; now the schema says no
+        {"wild_type": WT, "mutations": []},
+        {"wild_type": "MKTA\u0131", "mutations": "K2R"},  # dotless i: .upper() would make it I
+    ],
+)
+def test_the_fuzzers_finds_are_schema_invalid_and_refused(url, openapi, body):
+    assert not validator(openapi, "/v1/describe").is_valid(body)
+    assert post(url, "/v1/describe", body).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"max_new_tokens": 2.0},  # JSON Schema's integer includes 2.0 (a generated client may send it)
+        {"temperature": 1.1125369292536007e-308},  # the contract test's find: logits / it overflowed, an HTTP 500
+        {"temperature": 1e300, "top_p": 1e-300},
+    ],
+)
+def test_edge_values_the_schema_allows_are_answered(url, extra):
+    r = post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R", **extra})
+    assert r.status_code == 200, r.text
+
+
+def test_the_schema_states_the_served_limits(openapi):
+    components = openapi["components"]["schemas"]
+    fields = components["DescribeRequest"]["properties"]
+    assert {b.get("maximum") for b in fields["max_new_tokens"]["anyOf"]} == {16, None}  # serve.max_new_tokens_limit
+    assert components["BatchRequest"]["properties"]["items"]["maxItems"] == 4  # serve.max_batch_items
+    pattern = fields["wild_type"]["pattern"]
+    assert pattern.endswith("{1,200}$")  # data.max_length
+    assert re.fullmatch(pattern, " mkt\nAYI ") and not re.search(pattern, "MKTX") and not re.search(pattern, "M" * 201)
