@@ -16,8 +16,8 @@ import json
 
 import ray
 
-from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load, local_path
 from m2t.infer.batch_score import batch_score
 from m2t.infer.describer import finetuned_checkpoint
 
@@ -55,7 +55,3 @@ def main() -> None:
     )
     for wt_id, files in summary["outputs"].get("scan_report", {}).items():
         print(f"scan of {wt_id}: heatmap {files['png'][0]}, report {files['html']}")
-
-
-if __name__ == "__main__":
-    run(main)

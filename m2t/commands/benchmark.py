@@ -21,9 +21,9 @@ from pathlib import Path
 
 from m2t.bench.report import format_table, write_json
 from m2t.bench.scales import SCALES
-from m2t.cli import load, local_path, run
 from m2t.cluster import ray_init_args
-from m2t.config import REPO_ROOT
+from m2t.commands.args import load, local_path
+from m2t.config import CONFIGS_DIR
 
 BENCHMARKS = ("embed", "train", "serve")  # m2t.bench.run.BENCHMARKS; named here so --scale real never imports Ray
 
@@ -47,7 +47,7 @@ def main() -> None:
         "--config",
         type=local_path,
         default=None,
-        help="YAML config (default: jobs/configs/tiny.yaml; llama3_esm3.yaml for --scale real)",
+        help="YAML config file or a shipped config's name (default: tiny; llama3_esm3 for --scale real)",
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()  # overrides may follow the options
@@ -79,13 +79,9 @@ def real(args: argparse.Namespace) -> None:
 
     scale = DRY if args.dry_run else REAL
     check_device(scale)  # before anything slow
-    args.config = args.config or REPO_ROOT / "jobs" / "configs" / "llama3_esm3.yaml"
+    args.config = args.config or CONFIGS_DIR / "llama3_esm3.yaml"
     cfg = load(args)
     out = args.out or Path("outputs") / "benchmark" / f"{scale.name}.json"
     results = run_real(cfg, [args.benchmark], scale=scale, out=out)
     print(format_table(results))
     print(f"\nwrote {out}")
-
-
-if __name__ == "__main__":
-    run(main)

@@ -1,26 +1,26 @@
 """The whole tiny pipeline, offline on CPU: preprocess → split → embed → pretrain → finetune → evaluate → batch score.
 
-    python jobs/demo.py                      # what `make demo` runs
-    python jobs/demo.py --config jobs/configs/tiny.yaml train.pretrain.steps=10
+    m2t demo                                 # what `make demo` runs (as python jobs/demo.py)
+    m2t demo --config tiny train.pretrain.steps=10
 
-Each step is the same `python jobs/<step>.py` command a user would type, run in order;
-the demo stops at the first failing step and says which one.
+Each step is the same `m2t <step>` command a user would type (run as `python -m m2t <step>`, the same command with
+this interpreter), in order; the demo stops at the first failing step and says which one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from m2t.cli import job_parser, load, run
+from m2t.commands.args import job_parser, load
 from m2t.errors import M2TError
 from m2t.tracking import RunRef
 
-JOBS = Path(__file__).resolve().parent
 STAGES = ("pretrain", "finetune")
 SCAN_FASTA = ">demo_wt synthetic wild type for the saturation scan\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n"
 
@@ -34,21 +34,21 @@ def main() -> None:
     fasta.parent.mkdir(parents=True, exist_ok=True)
     fasta.write_text(SCAN_FASTA)
     steps = [
-        ("preprocess", ["preprocess.py", "--output", str(data)]),
-        ("split", ["split.py", "--input", str(data / "records.parquet"), "--output", str(data)]),
-        ("embed", ["embed.py", "--input", str(data / "records.parquet")]),
-        ("pretrain", ["pretrain.py"]),
-        ("finetune", ["finetune.py"]),
-        ("evaluate", ["evaluate.py"]),
-        ("batch_score", ["batch_score.py", "--scan", str(fasta), "--positions", "1-5"]),
+        ("preprocess", ["--output", str(data)]),
+        ("split", ["--input", str(data / "records.parquet"), "--output", str(data)]),
+        ("embed", ["--input", str(data / "records.parquet")]),
+        ("pretrain", []),
+        ("finetune", []),
+        ("evaluate", []),
+        ("batch-score", ["--scan", str(fasta), "--positions", "1-5"]),
     ]
     started = time.time()
-    for name, (script, *flags) in steps:
-        cmd = [sys.executable, str(JOBS / script), *common, *flags]  # flags last: --input takes several values
-        print(f"\n=== [{name}] {' '.join(cmd[1:])}", flush=True)
+    for name, flags in steps:
+        args = [name, *common, *flags]  # flags last: --input takes several values
+        print(f"\n=== [{name}] m2t {shlex.join(args)}", flush=True)
         t0 = time.time()
-        if subprocess.run(cmd).returncode != 0:
-            raise M2TError(f"demo step '{name}' failed; rerun it alone with: python {' '.join(cmd[1:])}")
+        if subprocess.run([sys.executable, "-m", "m2t", *args]).returncode != 0:
+            raise M2TError(f"demo step '{name}' failed; rerun it alone with: m2t {shlex.join(args)}")
         print(f"=== [{name}] done in {time.time() - t0:.0f}s", flush=True)
     print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
     for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
@@ -64,13 +64,15 @@ def main() -> None:
             print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
         mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))
         print(f"  open: {RunRef(**runs['finetune']).how_to_open(mlflow=mlflow)}")
+    m2t = os.path.relpath(Path(sys.executable).with_name("m2t"))
+    checkpoint = cfg.stage_dir("finetune") / "checkpoint"
+    print(f"\nThe finetuned checkpoint and its model card: {checkpoint}, {checkpoint / 'README.md'}")
     print(
-        "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
+        f"Describe one mutation from the shell:\n  {m2t} describe --wild-type {SCAN_FASTA.split()[-1]} --mutation K2R"
+    )
+    print(
+        f"\nServe the finetuned model over HTTP:\n  {m2t} serve"
         "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"
         "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
         '-d \'{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}\''
     )
-
-
-if __name__ == "__main__":
-    run(main)

@@ -15,8 +15,8 @@ import json
 
 import ray
 
-from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load, local_path
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 
@@ -41,7 +41,3 @@ def main() -> None:
     ray.init(**ray_init_args())
     summary = embed_records(cfg, inputs)
     print(json.dumps(summary, indent=2))
-
-
-if __name__ == "__main__":
-    run(main)

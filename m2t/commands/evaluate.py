@@ -12,7 +12,7 @@ synthetic test split. Writes metrics.json, predictions.jsonl, rejects.jsonl and 
 
 from __future__ import annotations
 
-from m2t.cli import job_parser, load, local_path, run
+from m2t.commands.args import job_parser, load, local_path
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS
@@ -39,7 +39,3 @@ def main() -> None:
     print(f"evaluate: wrote metrics.json, predictions.jsonl, report.md to {output}")
     if metrics["mlflow"]:
         print(f"evaluate: logged to MLflow run {metrics['mlflow']['run_name']} ({metrics['mlflow']['run_id']})")
-
-
-if __name__ == "__main__":
-    run(main)

@@ -16,8 +16,8 @@ import json
 
 import ray
 
-from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load, local_path
 from m2t.train.trainer import run_stage
 
 
@@ -30,7 +30,3 @@ def main() -> None:
     cfg = load(args)
     ray.init(**ray_init_args())
     print(json.dumps(run_stage(cfg, stage="finetune", init=args.init), indent=2))
-
-
-if __name__ == "__main__":
-    run(main)

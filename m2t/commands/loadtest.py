@@ -18,8 +18,8 @@ import argparse
 import json
 
 from m2t.bench.report import write_json
-from m2t.cli import load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import load, local_path
 from m2t.errors import M2TError
 
 
@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument(
         "--out", type=local_path, default=None, help="result JSON (default: outputs/reliability/load.json)"
     )
-    parser.add_argument("--config", type=local_path, default=None, help="YAML config (default: jobs/configs/tiny.yaml)")
+    parser.add_argument(
+        "--config", type=local_path, default=None, help="YAML config file or a shipped config's name (default: tiny)"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. serve.max_batch_size=16")
     args = parser.parse_intermixed_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0 or not 0 <= args.invalid_share < 1:
@@ -77,7 +79,3 @@ def main() -> None:
         raise M2TError(
             f"load test failed: {', '.join(failed)}{' (' + '; '.join(why) + ')' if why else ''} (details in {out})"
         )
-
-
-if __name__ == "__main__":
-    run(main)

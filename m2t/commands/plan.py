@@ -16,7 +16,7 @@ import json
 from m2t.bench.plan import GPUS, plan
 from m2t.bench.plan_report import format_plan
 from m2t.bench.profile import data_profile
-from m2t.cli import job_parser, load, local_path, run
+from m2t.commands.args import job_parser, load, local_path
 
 
 def main() -> None:
@@ -31,7 +31,3 @@ def main() -> None:
     print(format_plan(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    run(main)

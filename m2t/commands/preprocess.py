@@ -17,8 +17,8 @@ import os
 import time
 from pathlib import Path
 
-from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load, local_path
 from m2t.data.readers import ReadResult, format_summary, read_records
 from m2t.data.records import write_records
 from m2t.data.sources import check_input
@@ -77,7 +77,3 @@ def main() -> None:
         f"preprocess: {format_summary(summary)} -> {out}/records.parquet"
         + (f", reasons in {out}/rejects.jsonl" if result.rejects else "")
     )
-
-
-if __name__ == "__main__":
-    run(main)

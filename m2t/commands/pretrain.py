@@ -16,8 +16,8 @@ import json
 
 import ray
 
-from m2t.cli import job_parser, load, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load
 from m2t.train.trainer import run_stage
 
 
@@ -25,7 +25,3 @@ def main() -> None:
     cfg = load(job_parser(__doc__.splitlines()[0]).parse_args())
     ray.init(**ray_init_args())
     print(json.dumps(run_stage(cfg, stage="pretrain"), indent=2))
-
-
-if __name__ == "__main__":
-    run(main)

@@ -15,8 +15,8 @@ import os
 import signal
 import time
 
-from m2t.cli import job_parser, load, local_path, run
 from m2t.cluster import ray_init_args
+from m2t.commands.args import job_parser, load, local_path
 from m2t.infer.describer import finetuned_checkpoint
 from m2t.serve.app import make_app
 from m2t.serve.http import API_KEY_ENV
@@ -68,7 +68,3 @@ def main() -> None:
     except KeyboardInterrupt:
         print("stopping m2t", flush=True)
         serve.shutdown()
-
-
-if __name__ == "__main__":
-    run(main)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from m2t.cli import job_parser, load, local_path, run
+from m2t.commands.args import job_parser, load, local_path
 from m2t.data.records import read_records_file, write_records
 from m2t.data.split import protein_groups, split_records
 from m2t.data.synthetic import generate
@@ -67,7 +67,3 @@ def main() -> None:
     (out / "split.json").write_text(json.dumps(summary, indent=2) + "\n")
     shown = ", ".join(f"{name} {c['records']} ({c['proteins']} proteins)" for name, c in counts.items())
     print(f"split: {len(records)} records -> {shown} in {out}")
-
-
-if __name__ == "__main__":
-    run(main)

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import ray
 
-from m2t.cli import job_parser, load, run
 from m2t.cluster import ray_init_args
-from m2t.config import REPO_ROOT
+from m2t.commands.args import job_parser, load
+from m2t.config import CONFIGS_DIR
 from m2t.errors import InputError
 from m2t.study.run import Limits, run_study
 
-CONFIG = REPO_ROOT / "jobs" / "configs" / "smollm2_mutadescribe.yaml"
+CONFIG = CONFIGS_DIR / "smollm2_mutadescribe.yaml"
 # --quick: the whole study at smoke-test size (overrides applied before the command line's own)
 QUICK = [
     "train.pretrain.steps=2",
@@ -41,6 +41,11 @@ QUICK = [
     "generation.batch_size=8",
 ]
 QUICK_LIMITS = Limits(train_rows=16, val_rows=4, test_rows=4)
+
+
+def command_of(argv0: str) -> list[str]:
+    """How the study was started, for its report: ``m2t study`` or ``python jobs/study.py``."""
+    return argv0.split() if argv0.startswith("m2t ") else ["python", f"jobs/{Path(argv0).name}"]
 
 
 def main() -> None:
@@ -69,11 +74,7 @@ def main() -> None:
         tests=tests,
         out=Path(out),
         limits=QUICK_LIMITS if args.quick else Limits(),
-        command=shlex.join(["python", "jobs/study.py", *sys.argv[1:]]),
+        command=shlex.join([*command_of(sys.argv[0]), *sys.argv[1:]]),
     )
     print(f"study: {summary['seconds'] / 60:.1f} min; wrote {out / 'report.md'} and {out / 'results.json'}")
     print((Path(out) / "report.md").read_text())
-
-
-if __name__ == "__main__":
-    run(main)
