@@ -37,5 +37,7 @@ def main() -> None:
     for name, m in metrics["files"].items():
         print(f"{name[:24]:24s} {m['n']:6d} " + " ".join(f"{100 * m[k]:7.2f}" for k in METRICS))
     print(f"evaluate: wrote metrics.json, predictions.jsonl, report.md to {output}")
+    if metrics["model_card"]:
+        print(f"evaluate: added the metrics to the model card {metrics['model_card']}")
     if metrics["mlflow"]:
         print(f"evaluate: logged to MLflow run {metrics['mlflow']['run_name']} ({metrics['mlflow']['run_id']})")
