@@ -21,7 +21,9 @@ from m2t.shipped import copy_config, listing
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     actions = parser.add_subparsers(dest="action", metavar="{copy}")
-    copy = actions.add_parser("copy", help="copy a shipped config to edit", description="Copy a shipped config to edit.")
+    copy = actions.add_parser(
+        "copy", help="copy a shipped config to edit", description="Copy a shipped config to edit."
+    )
     copy.add_argument("name", help="a shipped config: tiny, llama3_esm3, zero2.json, ... (the list: m2t configs)")
     copy.add_argument("dest", type=local_path, help="the new file, or a directory to copy it into")
     args = parser.parse_args()
