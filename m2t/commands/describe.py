@@ -97,12 +97,12 @@ def main() -> None:
     wt_id, wild_type = wild_type_of(args)
     field = "--wild-type" if args.fasta is None else f"the wild type {wt_id} of {args.fasta}"
     asked = variants(cfg, wild_type, args.mutation, field=field)  # checked before torch is even imported
+    started = time.perf_counter()
+    print(f"describe: loading {args.checkpoint or 'the finetuned checkpoint'} ...", file=sys.stderr, flush=True)
     from m2t.infer.describer import Describer, finetuned_checkpoint
     from m2t.model.prompt import mutation_text
 
     checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
-    started = time.perf_counter()
-    print(f"describe: loading {checkpoint} ...", file=sys.stderr, flush=True)
     describer = Describer(checkpoint=checkpoint, cfg=cfg)
     encoder_id = describer.encoder.encoder_id
     loaded = time.perf_counter() - started
