@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -64,14 +65,14 @@ def main() -> None:
             print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
         mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))
         print(f"  open: {RunRef(**runs['finetune']).how_to_open(mlflow=mlflow)}")
-    m2t = os.path.relpath(Path(sys.executable).with_name("m2t"))
+    script = Path(sys.executable).with_name("m2t")  # `m2t` when that is the one on PATH, else this venv's
+    m2t = "m2t" if shutil.which("m2t") == str(script) else os.path.relpath(script)
     checkpoint = cfg.stage_dir("finetune") / "checkpoint"
+    describe = [m2t, "describe", *common, "--wild-type", SCAN_FASTA.split()[-1], "--mutation", "K2R"]
     print(f"\nThe finetuned checkpoint and its model card: {checkpoint}, {checkpoint / 'README.md'}")
+    print(f"Describe one mutation from the shell:\n  {shlex.join(describe)}")
     print(
-        f"Describe one mutation from the shell:\n  {m2t} describe --wild-type {SCAN_FASTA.split()[-1]} --mutation K2R"
-    )
-    print(
-        f"\nServe the finetuned model over HTTP:\n  {m2t} serve"
+        f"\nServe the finetuned model over HTTP:\n  {shlex.join([m2t, 'serve', *common])}"
         "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"
         "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
         '-d \'{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}\''
