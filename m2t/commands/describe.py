@@ -30,7 +30,7 @@ from m2t.errors import InputError
 from m2t.infer.scan import read_fasta
 
 if TYPE_CHECKING:
-    from m2t.infer.effect import Effect
+    from m2t.infer.effect import Effect, EffectSource
 
 
 def wild_type_of(args) -> tuple[str, str]:
@@ -65,11 +65,10 @@ def variants(cfg: Config, wild_type: str, texts: list[str], *, field: str) -> li
     return out
 
 
-def effect_fields(effect: Effect, *, encoder_id: str) -> dict:
-    """Everything a description's effect carries, and where the score comes from: what describe prints of it."""
-    from m2t.infer.effect import METHOD
-
-    return {**asdict(effect), "method": METHOD, "encoder": encoder_id}
+def effect_fields(effect: Effect, *, source: EffectSource) -> dict:
+    """Everything a description's effect carries, and where the score comes from (method, encoder, a warning when
+    the encoder's weights are random): what describe prints of it."""
+    return {**asdict(effect), "method": source.method, "encoder": source.encoder_id, "warning": source.warning}
 
 
 def effect_text(fields: dict) -> str:
@@ -119,7 +118,7 @@ def main() -> None:
             "mutations": mutations,
             "notation": mutation_text(mutations),
             "description": d.text.strip(),
-            "effect": effect_fields(d.effect, encoder_id=encoder_id),
+            "effect": effect_fields(d.effect, source=describer.effect_source),
         }
         for (text, mutations, _), d in zip(asked, described, strict=True)
     ]
