@@ -1,6 +1,6 @@
 """The import graph of m2t and jobs/: every module imports, no cycle, and imports point one way (down the layers).
 
-    jobs -> cli -> bench -> serve -> infer / train -> embed -> model / encoders -> data -> placement / tracking / modules / config
+    jobs -> cli -> bench -> serve -> infer / train -> embed / plan -> model / encoders -> data -> placement / tracking / modules / config
 
 Imports inside functions count too (an import hidden in a function is still a dependency).
 """
@@ -31,6 +31,7 @@ RANKS = {
     "m2t.encoders": 2,
     "m2t.model": 2,
     "m2t.embed": 3,
+    "m2t.plan": 3,
     "m2t.train": 4,
     "m2t.infer": 4,
     "m2t.serve": 5,

@@ -53,7 +53,7 @@ from m2t.encoders.esm3 import tiny_model as esm3_model
 from m2t.encoders.esmc import tiny_model as esmc_model
 from m2t.model import build_adapter, collate, load_checkpoint, make_example, merge_lora, save_checkpoint
 from m2t.model.batching import pad_embeddings as pad
-from m2t.train.batches import to_device
+from m2t.model.batching import to_device
 from m2t.train.build import deepspeed_engine, stage_model
 
 pytestmark = pytest.mark.slow
