@@ -97,8 +97,8 @@ def main() -> None:
 
 
 def real(args: argparse.Namespace) -> None:
-    from m2t.bench.real_run import check_device, run_real
-    from m2t.bench.real_scale import DRY, REAL
+    from m2t.bench.gpu.run import check_device, run_real
+    from m2t.bench.gpu.scale import DRY, REAL
 
     scale = DRY if args.dry_run else REAL
     check_device(scale)  # before anything slow

@@ -43,8 +43,8 @@ import pytest
 import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmModel, LlamaForCausalLM
 
-from m2t.bench.real_inputs import profile_records
-from m2t.bench.real_models import ESM3_OPEN, LLAMA31_8B, esm3_open_twin, llama31_8b_config, write_random_llm
+from m2t.bench.gpu.inputs import profile_records
+from m2t.bench.gpu.models import ESM3_OPEN, LLAMA31_8B, esm3_open_twin, llama31_8b_config, write_random_llm
 from m2t.bench.train import single_process_group
 from m2t.config import REPO_ROOT, Config, EncoderConfig, TinyEncoderConfig, load_config
 from m2t.encoders import build_encoder

@@ -15,8 +15,8 @@ import time
 import torch
 
 from m2t.bench.flops import encoder_side
+from m2t.bench.gpu.inputs import POINTS, WT_LENGTHS
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
-from m2t.bench.real_inputs import POINTS, WT_LENGTHS
 from m2t.bench.report import result
 from m2t.config import Config
 from m2t.data.records import Record

@@ -17,8 +17,8 @@ import time
 import torch
 
 from m2t.bench.flops import step_flops
+from m2t.bench.gpu.scale import RealScale
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
-from m2t.bench.real_scale import RealScale
 from m2t.bench.report import result
 from m2t.config import Config, StageConfig
 from m2t.data.records import Record
