@@ -36,7 +36,10 @@ REAL_CPU = ("train_real_cpu", "generate_real_cpu")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "benchmark", nargs="+", help=f"which benchmarks to run: {', '.join([*BENCHMARKS, *REAL_CPU])} or all"
+        "benchmark",
+        nargs="+",
+        help=f"which benchmarks to run ({', '.join([*BENCHMARKS, *REAL_CPU])} or all), then config overrides "
+        "(key=value, e.g. serve.max_batch_size=16; they apply to ours)",
     )
     parser.add_argument(
         "--scale",

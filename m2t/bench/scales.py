@@ -66,7 +66,7 @@ SCALES = {
         real_test_rows=4,
         real_single_per_chunk=2,
         real_max_new_tokens=4,
-        real_runs=(("stage2", "study"), ("stage1", "study")),
+        real_runs=(("stage2", "study"),),
     ),
     "small": Scale(name="small", wild_types=40, length_scale=0.25),
     "medium": Scale(
