@@ -75,7 +75,8 @@ def run_ours(
             stage: stage_cfg.model_copy(update=timed),
         }
     )
-    vcfg = variant_config(cfg.model_copy(update={"train": train}), root, use_protein=use_protein)
+    embed = cfg.embed.model_copy(update={"store": str((root.parent / "embeddings").resolve())})  # the runs share it
+    vcfg = variant_config(cfg.model_copy(update={"train": train, "embed": embed}), root, use_protein=use_protein)
     write_splits(vcfg, train=rows, val=[])
     init = untrained_checkpoint(vcfg, root / "untrained", stage="pretrain") if stage == "finetune" else None
     clock = root / "clock"
