@@ -1,7 +1,7 @@
 """The import graph of m2t and jobs/: every module imports, no cycle, and imports point one way (down the layers).
 
     jobs / python -m m2t -> cli (the `m2t` command) -> commands (one per job) -> bench / study -> serve -> infer / train
-    -> embed -> model / encoders -> data -> placement / tracking / shipped -> modules / config
+    -> embed / plan -> model / encoders -> data -> placement / tracking / shipped -> modules / config
 
 Imports inside functions count too (an import hidden in a function is still a dependency).
 """
@@ -34,6 +34,7 @@ RANKS = {
     "m2t.encoders": 2,
     "m2t.model": 2,
     "m2t.embed": 3,
+    "m2t.plan": 3,
     "m2t.train": 4,
     "m2t.infer": 4,
     "m2t.serve": 5,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from m2t.bench.flops import encoder_forward_flops, encoder_side, matmul_params
+from m2t.bench.flops import encoder_side
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.report import load_before, result
@@ -29,6 +29,7 @@ from m2t.bench.scales import Scale
 from m2t.config import Config, EncoderConfig, TinyEncoderConfig
 from m2t.data.records import Record
 from m2t.encoders import build_encoder
+from m2t.plan.flops import encoder_forward_flops, matmul_params
 
 UNITS = "residues/s (wild-type + mutant residues of every record)"
 

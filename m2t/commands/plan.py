@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
-from m2t.bench.plan import GPUS, plan
-from m2t.bench.plan_report import format_plan
-from m2t.bench.profile import data_profile
 from m2t.commands.args import job_parser, load, local_path
+from m2t.plan.capacity import GPUS, plan
+from m2t.plan.profile import data_profile
+from m2t.plan.report import format_plan
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.batching import left_pad, prompt_ids
+from m2t.model.loss import answer_loss
 from m2t.model.prompt import Field, PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
 
@@ -124,12 +125,18 @@ class M2TModel(nn.Module):
             labels: ``(b, t)`` with -100 on unsupervised tokens, or None.
 
         Returns:
-            transformers' ``CausalLMOutputWithPast``: ``logits`` (b, t, vocab), ``loss`` when labels are given.
+            transformers' ``CausalLMOutputWithPast``: without ``labels``, ``logits`` (b, t, vocab); with ``labels``,
+            ``loss`` alone (:func:`m2t.model.loss.answer_loss`: only supervised positions go through the LM head).
         """
         embeds = self.input_embeds(
             input_ids=input_ids, wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask
         )
-        return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
+        if labels is None:
+            return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        hidden = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        return CausalLMOutputWithPast(
+            loss=answer_loss(self.llm.get_output_embeddings(), hidden.last_hidden_state, labels)
+        )
 
     @torch.no_grad()
     def generate_ids(

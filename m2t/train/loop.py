@@ -1,6 +1,6 @@
 """``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
 
-Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s and samples/s
+Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s, samples/s and the padding share
 to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line (the first step of each start or restart also names
 each rank's Ray node, ``worker_nodes``). Val loss runs
 every ``eval_every`` steps, at every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`)
@@ -25,10 +25,11 @@ import torch
 import torch.distributed as dist
 
 from m2t.config import Config
+from m2t.model.batching import to_device
 from m2t.model.checkpoint import RUN_MODEL
 from m2t.progress import Progress
 from m2t.tracking import RunRef, Tracker
-from m2t.train.batches import BatchMaker, epochs, to_device
+from m2t.train.batches import BatchMaker, epochs
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.metrics import MetricsWriter
 from m2t.train.prefetch import prefetch
@@ -110,7 +111,8 @@ def train_loop_per_worker(config: dict) -> None:
     while step < stage_cfg.steps:
         started = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
-        local = torch.zeros(4, dtype=torch.float64, device=engine.device)  # (loss sum, micro-batches, tokens, samples)
+        # (loss sum, micro-batches, tokens, samples, padded tokens)
+        local = torch.zeros(5, dtype=torch.float64, device=engine.device)
         for _ in range(stage_cfg.grad_accum):
             epoch, batch = next(batches)
             batch = to_device(batch, device=engine.device, dtype=dtype)
@@ -118,7 +120,13 @@ def train_loop_per_worker(config: dict) -> None:
             engine.backward(loss)
             engine.step()
             local += torch.tensor(
-                [loss.item(), 1, batch["attention_mask"].sum().item(), batch["input_ids"].shape[0]],
+                [
+                    loss.item(),
+                    1,
+                    batch["attention_mask"].sum().item(),
+                    batch["input_ids"].shape[0],
+                    batch["input_ids"].numel(),
+                ],
                 dtype=torch.float64,
                 device=engine.device,
             )
@@ -135,6 +143,7 @@ def train_loop_per_worker(config: dict) -> None:
             "tokens_per_s": float(local[2]) / seconds,
             "samples_per_s": float(local[3]) / seconds,
             "samples": int(local[3]),
+            "padding_share": 1 - float(local[2] / local[4]),  # padded tokens / all tokens of the step's batches
             "resumed_from": resumed_from,
             **({"worker_nodes": nodes} if step == resumed_from + 1 else {}),  # where this (re)start runs
         }

@@ -6,8 +6,8 @@
 
 Order: the machine (GPU, CUDA, bf16 matmul peak = the MFU denominator); the random Llama written to a
 temporary model directory (so m2t loads it as it loads a downloaded one); ``embed``
-(:mod:`m2t.bench.real_encoder`); ``train`` (:mod:`m2t.bench.real_train`, the model from ``build_model``);
-``serve`` (:mod:`m2t.bench.real_generate`, from a checkpoint of the trained model). The JSON is rewritten
+(:mod:`m2t.bench.gpu.embed`); ``train`` (:mod:`m2t.bench.gpu.train`, the model from ``build_model``);
+``serve`` (:mod:`m2t.bench.gpu.generate`, from a checkpoint of the trained model). The JSON is rewritten
 after each benchmark, so a run stopped early still leaves its results; a benchmark that would start after
 ``scale.budget_s`` is skipped and named in ``machine.skipped``.
 """
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from m2t.bench.gpu.models import esm3_open_twin, llama31_8b_config, write_random_llm
+from m2t.bench.gpu.scale import RealScale
 from m2t.bench.machine import machine_info, torch_threads
-from m2t.bench.real_models import esm3_open_twin, llama31_8b_config, write_random_llm
-from m2t.bench.real_scale import RealScale
 from m2t.bench.report import write_json
 from m2t.config import Config
 from m2t.encoders import tiny_encoder_id
@@ -134,10 +134,10 @@ def _benchmarks(
     cfg: Config, names: list[str], results: list[dict], *, scale: RealScale, machine: dict, tmp: Path, phase, in_budget
 ) -> None:
     """Run the chosen benchmarks in order, appending to ``results`` (``phase`` writes them after each)."""
-    from m2t.bench.real_encoder import encoder_inputs, run_real_embed
-    from m2t.bench.real_generate import run_real_generate
-    from m2t.bench.real_inputs import profile_records
-    from m2t.bench.real_train import run_real_train
+    from m2t.bench.gpu.embed import encoder_inputs, run_real_embed
+    from m2t.bench.gpu.generate import run_real_generate
+    from m2t.bench.gpu.inputs import profile_records
+    from m2t.bench.gpu.train import run_real_train
     from m2t.encoders import build_encoder
     from m2t.model import build_model, save_checkpoint
 

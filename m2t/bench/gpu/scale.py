@@ -19,7 +19,7 @@ class RealScale:
     llm_dims: dict = field(default_factory=dict)  # LlamaConfig overrides (dry run only)
     model_dtype: str = "bfloat16"
     encoder_dtype: str = "bfloat16"
-    # inputs: MutaDescribe-shaped records (m2t.bench.real_inputs)
+    # inputs: MutaDescribe-shaped records (m2t.bench.gpu.inputs)
     wild_types: int = 64
     length_scale: float = 1.0
     max_words: int | None = None

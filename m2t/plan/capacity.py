@@ -1,7 +1,7 @@
 """Capacity plan: per training stage, what each GPU holds, what a sample costs, how long the steps take, how much
 data moves. ``jobs/plan.py`` prints it; ``docs/cluster.md`` explains the figures.
 
-Parameters come from the modules the config builds (:mod:`m2t.bench.shapes`); FLOPs and activations are those of
+Parameters come from the modules the config builds (:mod:`m2t.plan.shapes`); FLOPs and activations are those of
 one step of them measured on fake tensors at the profile's mean lengths (activations scale linearly to the longest
 micro-batch). Memory per GPU under ZeRO-2 with N workers and Ψ trainable parameters: all weights in the model dtype
 (the frozen base is replicated), a 1/N gradient partition, the optimizer's 1/N share (fp32 master + Adam's two
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from m2t.bench import shapes
-from m2t.bench.flops import encoder_forward_flops, transformer_dims
-from m2t.bench.profile import Profile
 from m2t.config import Config
+from m2t.plan import shapes
+from m2t.plan.flops import encoder_forward_flops, transformer_dims
+from m2t.plan.profile import Profile
 
 GPUS = {"h100": (989e12, 80), "h200": (989e12, 141), "a100": (312e12, 80)}  # dense bf16 FLOP/s, GB of memory
 GB = 1e9

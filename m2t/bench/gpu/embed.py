@@ -4,7 +4,7 @@
 ``embed.batch_sequences`` through ``encoder.embed`` (micro-batches of ``encoder.token_budget`` padded tokens,
 at most ``encoder.max_padding`` of them padding). *Baseline*: the wild type and the mutant of every record,
 one sequence per ``encoder.embed`` call. Both in the encoder's dtype on the benchmark's device; MFU is the
-model FLOPs of the real tokens (:func:`m2t.bench.flops.encoder_forward_flops`) over time over the measured
+model FLOPs of the real tokens (:func:`m2t.plan.flops.encoder_forward_flops`) over time over the measured
 matmul peak.
 """
 
@@ -14,12 +14,13 @@ import time
 
 import torch
 
-from m2t.bench.flops import encoder_forward_flops, encoder_side, matmul_params
+from m2t.bench.flops import encoder_side
+from m2t.bench.gpu.inputs import POINTS, WT_LENGTHS
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
-from m2t.bench.real_inputs import POINTS, WT_LENGTHS
 from m2t.bench.report import result
 from m2t.config import Config
 from m2t.data.records import Record
+from m2t.plan.flops import encoder_forward_flops, matmul_params
 
 UNITS = "residues/s (wild-type + mutant residues of every record)"
 

@@ -15,14 +15,15 @@ import random
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from m2t.bench.flops import step_flops
+from m2t.bench.gpu.scale import RealScale
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
-from m2t.bench.real_scale import RealScale
 from m2t.bench.report import result
 from m2t.config import Config, StageConfig
 from m2t.data.records import Record
 from m2t.model import M2TModel, apply_lora, collate, make_example, set_trainable
+from m2t.model.batching import to_device
 from m2t.model.llm import enable_gradient_checkpointing
 
 UNITS = "samples/s (optimizer steps, Llama-3.1-8B-Instruct)"
@@ -64,29 +65,6 @@ def micro_batches(
     return out[:count]
 
 
-def _to(batch: dict[str, torch.Tensor], device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """m2t.train.batches.to_device, which cannot be imported here: m2t.train imports Ray."""
-    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
-
-
-def step_flops(model: M2TModel, batch: dict[str, torch.Tensor]) -> float:
-    """Forward + backward FLOPs of one step without recomputation (eager attention while counting)."""
-    config = model.llm.config
-    attention, config._attn_implementation = config._attn_implementation, "eager"
-    checkpointing = model.llm.is_gradient_checkpointing
-    if checkpointing:
-        model.llm.gradient_checkpointing_disable()
-    try:
-        with FlopCounterMode(display=False) as counter:
-            model(**batch).loss.backward()
-    finally:
-        config._attn_implementation = attention
-        if checkpointing:
-            enable_gradient_checkpointing(model.llm)
-        model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
-
-
 def _variant(
     model: M2TModel,
     batches: list[dict],
@@ -107,7 +85,7 @@ def _variant(
     model.train()
 
     def step(batch: dict) -> None:
-        model(**_to(batch, device, dtype)).loss.backward()
+        model(**to_device(batch, device=device, dtype=dtype)).loss.backward()
         torch.nn.utils.clip_grad_norm_(params, stage_cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -149,7 +127,7 @@ def _stage(model: M2TModel, cfg: Config, stage: str, records, inputs, *, scale: 
         batches = micro_batches(
             model, cfg, records, inputs, size=size, count=1 + scale.train_steps, group=stage_cfg.group_by_length
         )
-        flops = step_flops(model, _to(batches[0], device, dtype))
+        flops = step_flops(model, [to_device(batches[0], device=device, dtype=dtype)])
         sides = {
             on: _variant(
                 model,

@@ -105,7 +105,7 @@ def llm_config(model_cfg: ModelConfig) -> tuple[PretrainedConfig, str]:
         return LlamaConfig(**{**dims, "vocab_size": dims["vocab_size"] + added}), "published config.json (no weights)"
     raise ValueError(
         f"model.llm {model_cfg.llm!r}: its shape is not known offline; point model.llm at a local copy (its "
-        f"config.json is enough) or add it to m2t.bench.shapes.KNOWN_LLMS"
+        f"config.json is enough) or add it to m2t.plan.shapes.KNOWN_LLMS"
     )
 
 
@@ -152,7 +152,7 @@ def build_encoder(encoder: EncoderConfig) -> nn.Module:
                 return EsmModel(AutoConfig.from_pretrained(encoder.name), add_pooling_layer=False)
         raise ValueError(
             f"encoder {encoder.backend}/{encoder.name}: its shape is not known offline; use a local ESM-2 directory "
-            f"or add it to m2t.bench.shapes.KNOWN_ENCODERS"
+            f"or add it to m2t.plan.shapes.KNOWN_ENCODERS"
         )
     from m2t.encoders import esm3, esmc
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from m2t.bench.plan import epoch_shape, plan
-from m2t.bench.profile import data_profile, from_records
 from m2t.config import REPO_ROOT, ConfigError, load_config
 from m2t.data.records import write_records
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
 from m2t.model import build_model
+from m2t.plan.capacity import epoch_shape, plan
+from m2t.plan.profile import data_profile, from_records
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
 from m2t.train.trainer import run_stage

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from m2t.bench.gpu.scale import RealScale
 from m2t.bench.machine import peak_memory_gib, reset_peak_memory, synchronize
-from m2t.bench.real_scale import RealScale
 from m2t.bench.report import result
 from m2t.config import Config
 from m2t.data.records import Record

@@ -1,4 +1,4 @@
-"""The capacity plan as text: what ``jobs/plan.py`` prints (the numbers are :func:`m2t.bench.plan.plan`'s)."""
+"""The capacity plan as text: what ``jobs/plan.py`` prints (the numbers are :func:`m2t.plan.capacity.plan`'s)."""
 
 from __future__ import annotations
 
