@@ -45,6 +45,11 @@ def weight_norm(w: np.ndarray, g: np.ndarray) -> torch.Tensor:
     return torch.from_numpy((g * w64 / norm).astype(np.float32))
 
 
+def frozen(t: torch.Tensor) -> nn.Parameter:
+    """A weight that is read, never trained (counted as a parameter, e.g. by the capacity plan)."""
+    return nn.Parameter(t, requires_grad=False)
+
+
 class MLSTM(nn.Module):
     """The stacked mLSTM and its head, from the effective (normalised) weights; no training, no dropout."""
 
@@ -57,12 +62,12 @@ class MLSTM(nn.Module):
             wx = torch.cat([weight_norm(a["wmx"], a["gmx"]), weight_norm(a["wx"], a["gx"])], dim=1)  # (in, 5H)
             if i == 0:  # the input is one of 26 tokens: a lookup table of embedding @ wx
                 wx = torch.from_numpy(arrays["embedding"].astype(np.float32)) @ wx  # (26, 5H)
-            self.register_buffer(f"wx{i}", wx)
-            self.register_buffer(f"wmh{i}", weight_norm(a["wmh"], a["gmh"]))  # (H, H)
-            self.register_buffer(f"wh{i}", weight_norm(a["wh"], a["gh"]))  # (H, 4H)
-            self.register_buffer(f"b{i}", torch.from_numpy(a["b"].astype(np.float32)))  # (4H,)
-        self.register_buffer("head_w", torch.from_numpy(arrays["dense.w"].astype(np.float32)))  # (H, 25)
-        self.register_buffer("head_b", torch.from_numpy(arrays["dense.b"].astype(np.float32)))  # (25,)
+            self.register_parameter(f"wx{i}", frozen(wx))
+            self.register_parameter(f"wmh{i}", frozen(weight_norm(a["wmh"], a["gmh"])))  # (H, H)
+            self.register_parameter(f"wh{i}", frozen(weight_norm(a["wh"], a["gh"])))  # (H, 4H)
+            self.register_parameter(f"b{i}", frozen(torch.from_numpy(a["b"].astype(np.float32))))  # (4H,)
+        self.register_parameter("head_w", frozen(torch.from_numpy(arrays["dense.w"].astype(np.float32))))  # (H, 25)
+        self.register_parameter("head_b", frozen(torch.from_numpy(arrays["dense.b"].astype(np.float32))))  # (25,)
 
     def matmul_weights(self) -> int:
         """Weights each token multiplies, per layer ``x @ [wmx | wx]``, ``h @ wmh``, ``m @ wh``, then the head (2 FLOPs

