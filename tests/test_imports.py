@@ -1,6 +1,7 @@
 """The import graph of m2t and jobs/: every module imports, no cycle, and imports point one way (down the layers).
 
-    jobs -> cli -> bench -> serve -> infer / train -> embed -> model / encoders -> data -> placement / tracking / modules / config
+    jobs / python -m m2t -> cli (the `m2t` command) -> commands (one per job) -> bench / study -> serve -> infer / train
+    -> embed / plan -> model / encoders -> data -> placement / tracking / shipped -> modules / config
 
 Imports inside functions count too (an import hidden in a function is still a dependency).
 """
@@ -23,21 +24,26 @@ RANKS = {
     "m2t.progress": 0,
     "m2t.storage": 0,
     "m2t.modules": 0,
+    "m2t.shipped": 1,
     "m2t.placement": 1,
     "m2t.tracking": 1,
     "m2t.packing": 1,
     "m2t.cluster": 1,
+    "m2t.preflight": 1,
     "m2t.data": 1,
     "m2t.encoders": 2,
     "m2t.model": 2,
     "m2t.embed": 3,
+    "m2t.plan": 3,
     "m2t.train": 4,
     "m2t.infer": 4,
     "m2t.serve": 5,
     "m2t.bench": 6,
     "m2t.study": 6,
-    "m2t.cli": 7,
-    "jobs": 8,
+    "m2t.commands": 7,
+    "m2t.cli": 8,  # the `m2t` command: on top of every job, below only its entry points
+    "m2t.__main__": 9,
+    "jobs": 9,
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from m2t.bench.flops import encoder_forward_flops, encoder_side, matmul_params
+from m2t.bench.flops import encoder_side
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.report import load_before, result
@@ -29,18 +29,22 @@ from m2t.bench.scales import Scale
 from m2t.config import Config, EncoderConfig, TinyEncoderConfig
 from m2t.data.records import Record
 from m2t.encoders import build_encoder
+from m2t.plan.flops import encoder_forward_flops, matmul_params
 
 UNITS = "residues/s (wild-type + mutant residues of every record)"
 
 
 def bench_encoder_config(cfg: Config, scale: Scale) -> EncoderConfig:
-    """The configured encoder when it has real weights; else a random ESM C of the scale's dims (ESM-2-8M-like)."""
-    if cfg.encoder.name != "tiny":
+    """The configured ESM encoder when it has real weights; else (a twin, or UniRep: m2t/bench/unirep.py) a random
+    ESM C of the scale's dims (ESM-2-8M-like)."""
+    if cfg.encoder.name != "tiny" and cfg.encoder.backend != "unirep":
         return cfg.encoder
     tiny = TinyEncoderConfig(
         d_model=scale.encoder_dim, n_layers=scale.encoder_layers, n_heads=scale.encoder_heads, seed=0
     )
-    return cfg.encoder.model_copy(update={"backend": "esmc", "tiny": tiny, "token_budget": scale.token_budget})
+    return cfg.encoder.model_copy(
+        update={"backend": "esmc", "name": "tiny", "layer": None, "tiny": tiny, "token_budget": scale.token_budget}
+    )
 
 
 def seed_embed(encoder, sequence: str) -> torch.Tensor:

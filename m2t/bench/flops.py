@@ -1,49 +1,12 @@
-"""FLOP counts from the architecture (the numerators of "share of peak").
-
-A dense forward costs 2 FLOPs per weight of every matmul per token, plus attention's
-``QK^T`` and ``AV``: ``4 · T² · d`` per layer for a sequence of ``T`` tokens. Only real tokens
-count (padding is work the model did not need), so padding shows up as a lower share of peak.
-"""
+"""Model FLOPs of the benchmarks' real work (the numerators of "share of peak"); the architecture's counts are
+:mod:`m2t.plan.flops`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from torch import nn
-
-
-def matmul_params(model: nn.Module) -> int:
-    """Weights that multiply activations in an embedding forward: every ``nn.Linear`` weight (embedding tables are
-    lookups), except ESM-2's contact-prediction and masked-LM heads (``contact_head``, ``lm_head``), which
-    ``embed`` does not run."""
-    return sum(
-        m.weight.numel()
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and not {"contact_head", "lm_head"} & set(name.split("."))
-    )
-
-
-def transformer_dims(model: nn.Module) -> tuple[int, int]:
-    """``(d_model, n_layers)`` of an ESM-2 (transformers) or ESM3 / ESM C (esm SDK) model."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "num_hidden_layers"):
-        return int(config.hidden_size), int(config.num_hidden_layers)
-    blocks = model.transformer.blocks
-    return int(blocks[0].attn.d_model), len(blocks)
-
-
-def encoder_forward_flops(model: nn.Module, lengths: Iterable[int], *, special_tokens: int = 2) -> float:
-    """FLOPs of one forward over sequences of ``lengths`` residues (+ BOS/EOS), each on its own.
-
-    ``2 · matmul_params · T + 4 · T² · d · n_layers`` per sequence of ``T = L + special_tokens`` tokens.
-    """
-    params = matmul_params(model)
-    d, layers = transformer_dims(model)
-    total = 0.0
-    for n in lengths:
-        t = n + special_tokens
-        total += 2.0 * params * t + 4.0 * t * t * d * layers
-    return total
+from m2t.model.llm import enable_gradient_checkpointing
 
 
 def encoder_side(
@@ -70,3 +33,24 @@ def encoder_side(
         "how": how,
         **extra,
     }
+
+
+def step_flops(model, batches: list[dict[str, torch.Tensor]]) -> float:
+    """Forward + backward FLOPs of an :class:`~m2t.model.M2TModel` on ``batches`` (already on its device and dtype),
+    counted by torch's FlopCounterMode without recomputation (gradient checkpointing off while counting) and with
+    the LLM's attention in eager mode, so that its matmuls count too; the model is left as it was, gradients cleared."""
+    config = model.llm.config
+    attention, config._attn_implementation = config._attn_implementation, "eager"
+    checkpointing = model.llm.is_gradient_checkpointing
+    if checkpointing:
+        model.llm.gradient_checkpointing_disable()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            for batch in batches:
+                model(**batch).loss.backward()
+    finally:
+        config._attn_implementation = attention
+        if checkpointing:
+            enable_gradient_checkpointing(model.llm)
+        model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())

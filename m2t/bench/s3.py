@@ -7,6 +7,7 @@ so Ray workers reach the server without environment variables of their own.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -29,13 +30,19 @@ def available() -> bool:
 
 
 @contextmanager
-def local_s3(timeout_s: float = 60.0) -> Iterator[str]:
-    """Run the server while the block runs; yields its endpoint, ``127.0.0.1:<port>``."""
+def local_s3(timeout_s: float = 60.0, *, authenticate: bool = False) -> Iterator[str]:
+    """Run the server while the block runs; yields its endpoint, ``127.0.0.1:<port>``. With ``authenticate`` it
+    checks credentials as S3 does, and knows none: every request is refused with 403 (access denied)."""
+    # moto checks credentials against its IAM from the request this count names (0: the first)
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticate else None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(port=port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", SERVER.format(port=port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         deadline = time.monotonic() + timeout_s

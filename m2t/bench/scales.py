@@ -33,6 +33,13 @@ class Scale:
     scan_wild_types: int = 2
     scan_positions: int = 2
     scan_concurrency: int = 32
+    # the real-weights CPU benchmarks (train_real_cpu, generate_real_cpu) on the study's config and rows:
+    # training rows (one epoch per side), test rows described, of which per chunk one at a time, new tokens
+    real_train_rows: int = 48
+    real_test_rows: int = 64
+    real_single_per_chunk: int = 4
+    real_max_new_tokens: int | None = None  # None: the config's generation.max_new_tokens
+    real_runs: tuple[tuple[str, str], ...] | None = None  # (stage1|stage2, one_worker|study); None: all four
 
 
 SCALES = {
@@ -55,6 +62,11 @@ SCALES = {
         scan_wild_types=1,
         scan_positions=1,
         scan_concurrency=8,
+        real_train_rows=6,
+        real_test_rows=4,
+        real_single_per_chunk=2,
+        real_max_new_tokens=4,
+        real_runs=(("stage2", "study"),),
     ),
     "small": Scale(name="small", wild_types=40, length_scale=0.25),
     "medium": Scale(

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from deepspeed.comm import comm as ds_comm
-from torch.utils.flop_counter import FlopCounterMode
 
 from m2t.bench.embed import seed_embed
+from m2t.bench.flops import step_flops
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
 from m2t.bench.prefetch import UNITS, prefetch_result, prefetch_sides
@@ -40,8 +40,8 @@ from m2t.config import Config
 from m2t.data.records import Record
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder
-from m2t.model.batching import IGNORE, collate, make_example
-from m2t.train.batches import BatchMaker, length_groups, to_device
+from m2t.model.batching import IGNORE, collate, make_example, to_device
+from m2t.train.batches import BatchMaker, length_groups
 from m2t.train.build import deepspeed_engine, stage_model
 
 
@@ -148,18 +148,6 @@ def _timed(order: list[str], sides: dict) -> dict[str, tuple[float, list[dict[st
     return {name: (spent[name], batches[name]) for name in sides}
 
 
-def step_flops(model, batches: list[dict[str, torch.Tensor]], dtype: torch.dtype) -> float:
-    """Forward + backward FLOPs of ``batches`` counted by torch's FlopCounterMode on ``model`` (not stepped),
-    with the LLM's attention in eager mode so its matmuls are counted too."""
-    model.llm.config._attn_implementation = "eager"
-    device = next(model.parameters()).device
-    with FlopCounterMode(display=False) as counter:
-        for batch in batches:
-            model(**to_device(batch, device=device, dtype=dtype)).loss.backward()
-    model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
-
-
 def run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None) -> list[dict]:
     """The ``train`` result: ``scale.train_steps`` of ours vs ``scale.baseline_train_steps`` of the seed's, both
     with the torch threads a Ray Train worker of ``train.cpus_per_worker`` CPUs gets."""
@@ -242,7 +230,8 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
         machine["loadavg_1m_after"] = load_before()
     (ours_s, ours_batches), (base_s, base_batches) = timed["ours"], timed["baseline"]
     torch.manual_seed(cfg.train.seed)
-    flops = step_flops(stage_model(cfg, **common), ours_batches, dtype)
+    flops_model = stage_model(cfg, **common)
+    flops = step_flops(flops_model, [to_device(b, device=engine.device, dtype=dtype) for b in ours_batches])
     peak = machine["matmul_flops"]
 
     def side(seconds: float, batches: list[dict[str, torch.Tensor]], how: str) -> dict:

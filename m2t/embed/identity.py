@@ -1,7 +1,7 @@
 """Which encoder a config builds: its id, hidden size and longest sequence, asked of the encoder itself.
 
 The store is keyed by the encoder's own ``encoder_id``, so the encoder is built once to ask it: a
-tiny random twin right here (milliseconds), real weights in a Ray task with the actors' resources (a
+tiny random twin or UniRep right here (milliseconds to a second), other real weights in a Ray task with the actors' resources (a
 GPU when the cluster has them), so the driver never loads a large model. Cached per encoder config.
 """
 
@@ -19,19 +19,23 @@ class EncoderIdentity(NamedTuple):
     encoder_id: str
     hidden_size: int
     max_length: int  # residues, BOS/EOS excluded
+    effect_method: str  # m2t.infer.effect.METHODS
+    random_weights: bool  # a seeded random twin
 
 
 def _identity(encoder: EncoderConfig) -> EncoderIdentity:
     from m2t.encoders import build_encoder
 
     built = build_encoder(encoder)
-    return EncoderIdentity(built.encoder_id, int(built.hidden_size), int(built.max_length))
+    return EncoderIdentity(
+        built.encoder_id, int(built.hidden_size), int(built.max_length), built.effect_method, built.random_weights
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _cached(encoder_json: str, num_gpus: int, num_cpus: float) -> EncoderIdentity:
     encoder = EncoderConfig.model_validate_json(encoder_json)
-    if encoder.name == "tiny":
+    if encoder.name == "tiny" or encoder.backend == "unirep":  # small enough to build here
         return _identity(encoder.model_copy(update={"device": "cpu"}))
     task = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus)(_identity)
     return EncoderIdentity(*ray.get(task.remote(encoder)))

@@ -51,7 +51,7 @@ def embed_records(
     root = Location.of(store if store is not None else cfg.embed.store)
     records, rejects = load_records(cfg, records_or_paths)
     options = encoder_pool(cfg)
-    encoder_id, hidden_size, max_length = encoder_identity(
+    encoder_id, hidden_size, max_length, *_ = encoder_identity(
         cfg.encoder, num_gpus=options["num_gpus"], num_cpus=options["num_cpus"]
     )
     windows, too_long = window_records(

@@ -29,7 +29,9 @@ LOGPROB_ALPHABET = STANDARD  # the columns of embed_and_logprobs' log-probabilit
 
 @runtime_checkable
 class ProteinEncoder(Protocol):
-    encoder_id: str  # architecture + weights, e.g. "esm2:tiny:d64-l2-h4-seed0" or "esm3:esm3_sm_open_v1"
+    encoder_id: str  # architecture + weights, e.g. "unirep:64", "esm2:tiny:d64-l2-h4-seed0" or "esm3:esm3_sm_open_v1"
+    effect_method: str  # the zero-shot effect score of this family (m2t.infer.effect.METHODS)
+    random_weights: bool  # a seeded random twin: its embeddings are noise and its effect scores mean nothing
     hidden_size: int
     max_length: int  # residues, BOS/EOS excluded
     max_padding: float  # largest padding share of a micro-batch (1.0 = no cap)
@@ -82,13 +84,15 @@ def micro_batches(lengths: Sequence[int], token_budget: int, max_padding: float 
 
 
 class BatchedEncoder:
-    """Shared driver: validation, tokenising, length-sorted micro-batches, masks, BOS/EOS stripping.
+    """Shared driver of the ESM family: validation, tokenising, length-sorted micro-batches, masks, BOS/EOS stripping.
 
     ``tokenizer`` is an ESM vocabulary (transformers' ``EsmTokenizer`` or the SDK's
     ``EsmSequenceTokenizer``: one token per residue). Subclasses implement ``forward_logits`` (and
     ``forward_hidden`` when the hidden state alone is cheaper than both).
     Non-float32 dtypes run under ``torch.autocast``, as the ESM SDK does for its own inference.
     """
+
+    effect_method = "esm-wt-marginal"
 
     def __init__(
         self,
@@ -112,6 +116,7 @@ class BatchedEncoder:
         self.encoder_id, self.hidden_size, self.max_length = encoder_id, hidden_size, max_length
         self.token_budget, self.device, self.dtype = token_budget, device, dtype
         self.max_padding = 1.0  # padding share cap of micro_batches; build_encoder sets encoder.max_padding
+        self.random_weights = False  # build_encoder sets it for the tiny twins
         self.forward_calls = 0  # micro-batches run; benchmarks and tests read it
 
     def forward_hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

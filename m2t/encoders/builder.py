@@ -1,4 +1,5 @@
-"""Config → encoder: the backend's real weights, or its seeded tiny twin when ``name`` is ``tiny``."""
+"""Config → encoder: the backend's real weights, or an ESM backend's seeded tiny twin when ``name`` is ``tiny``
+(``random_weights``: its effect scores mean nothing)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     """
     device, dtype = resolve_device_dtype(cfg.device, cfg.dtype)
     common = {"token_budget": cfg.token_budget, "device": device, "dtype": dtype}
+    if cfg.backend == "unirep":  # real weights only; always float32
+        from m2t.encoders.unirep import UniRepEncoder
+
+        encoder = UniRepEncoder.pretrained(cfg.name, layer=cfg.layer, token_budget=cfg.token_budget, device=device)
+        encoder.max_padding = cfg.max_padding
+        return encoder
     if cfg.backend == "esm2":
         from m2t.encoders.esm2 import Esm2Encoder as Encoder
     elif cfg.backend == "esmc":
@@ -42,4 +49,5 @@ def build_encoder(cfg: EncoderConfig) -> ProteinEncoder:
     else:
         encoder = Encoder.pretrained(cfg.name, **common)
     encoder.max_padding = cfg.max_padding
+    encoder.random_weights = cfg.name == "tiny"
     return encoder

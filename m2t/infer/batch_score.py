@@ -3,11 +3,12 @@
 Writes to the output directory:
 
     predictions.parquet / predictions.jsonl   id, wild_type_id, mutations, window_start, description, effect_score,
-                                              effect_score_note (input order; window_start: the 1-based first
-                                              wild-type residue the encoder saw when the pair was cropped, else null;
-                                              effect_score: m2t.infer.effect's score, null with the reason in
-                                              effect_score_note; the method is in the Parquet schema's metadata
-                                              and summary.json)
+                                              effect_score_note, effect_score_source (input order; window_start:
+                                              the 1-based first wild-type residue the encoder saw when the pair was
+                                              cropped, else null; effect_score: m2t.infer.effect's score, null with
+                                              the reason in effect_score_note; effect_score_source: its method and
+                                              encoder, "RANDOM WEIGHTS, meaningless" for a random twin; the method's
+                                              text is in the Parquet schema's metadata and summary.json)
     scan_<id>.png, scan_<id>_<a>-<b>.png,     a scan's heatmaps and HTML report per wild type (m2t.infer.scan_report)
     scan_<id>.html
     rejects.jsonl                             rows refused, with the reason
@@ -43,7 +44,7 @@ from m2t.embed.identity import encoder_identity
 from m2t.encoders import with_runtime
 from m2t.errors import InputError
 from m2t.infer.describer import finetuned_checkpoint
-from m2t.infer.effect import METHOD, METHOD_TEXT
+from m2t.infer.effect import EffectSource
 from m2t.infer.parts import PARTS_FORMAT, PartStore
 from m2t.infer.scan import scan_records
 from m2t.infer.scan_report import write_scan_report
@@ -149,7 +150,8 @@ def batch_score(
     order = {r.id: i for i, r in enumerate(read.accepted)}
     rank = [order.get(i, len(order)) for i in table.column("id").to_pylist()]
     table = table.take(sorted(range(len(table)), key=rank.__getitem__))
-    table = table.replace_schema_metadata({"effect_score_method": METHOD, "effect_score": METHOD_TEXT})
+    source = EffectSource.of(identity)
+    table = table.replace_schema_metadata({f"effect_score_{k}": str(v) for k, v in source.as_dict().items()})
     atomic_write(out / "predictions.parquet", lambda p: pq.write_table(table, p))
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(row) + "\n" for row in table.to_pylist()))
     unscored = table.column("effect_score").null_count
@@ -169,12 +171,12 @@ def batch_score(
             "distinct_wild_types": len({r.wild_type for r in todo}),
             "distinct_mutants": len({r.mutant for r in todo}),
         },
-        "effect_score": {"method": METHOD, "about": METHOD_TEXT, "scored": len(table) - unscored, "null": unscored},
+        "effect_score": {**source.as_dict(), "scored": len(table) - unscored, "null": unscored},
         "actors": options["compute"].max_size,
         "seconds": round(time.perf_counter() - started, 2),
         "outputs": {name: str(out / name) for name in ("predictions.parquet", "predictions.jsonl", "rejects.jsonl")},
     }
     if scan is not None:
-        summary["outputs"]["scan_report"] = write_scan_report(table, out)
+        summary["outputs"]["scan_report"] = write_scan_report(table, out, source=source)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -12,10 +12,12 @@ the ``neighbour`` fact comes from the neighbour index saved in it, never from th
 ``encoder.max_padding``, ``encoder.long_sequences``: see :func:`m2t.encoders.with_runtime`) and how to decode
 (``generation``).
 Embeddings are rounded through the store dtype the model was trained with, read from an
-embedding store when it holds them, and each wild type goes through the encoder once (LRU): that pass also gives
-its per-position log-probabilities, from which every mutation of it gets its zero-shot effect score
-(:mod:`m2t.infer.effect`). The store keeps embeddings only, so a wild type is encoded for its log-probabilities even
-when the store holds its embedding (one pass per wild type while cached; the store's embedding is the one used).
+embedding store when it holds them, and each wild type goes through the encoder once (LRU): that pass also keeps what
+the encoder's effect method needs (:mod:`m2t.infer.effect`: ESM's log-probability table, UniRep's states), from which
+every mutation of it gets its zero-shot effect score. The store keeps embeddings only, so a wild type is encoded for
+its log-probabilities even when the store holds its embedding (one pass per wild type while cached; the store's
+embedding is the one used). UniRep's score also needs a pass over each mutant: it starts from the cached wild type's
+states at the first changed residue and gives the mutant's embedding too (the store is not read for mutants then).
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
 from m2t.errors import M2TError, MismatchError
 from m2t.infer.cache import EmbeddingLRU
-from m2t.infer.effect import Effect, effect_of
+from m2t.infer.effect import METHODS, Effect, EffectSource
 from m2t.model import load_checkpoint, trained_config
 from m2t.model.batching import pad_embeddings
 from m2t.model.checkpoint import require_checkpoint, stage_checkpoint
 from m2t.model.prompt import PromptFacts, facts_of
 
 log = logging.getLogger(__name__)
+TRACE_EVERY = 16  # a cached UniRep wild type keeps its states every 16 steps (a mutant recomputes up to 15)
 
 
 def finetuned_checkpoint(cfg: Config, path: str | Path | None = None) -> Path:
@@ -126,6 +129,7 @@ class Describer:
         trained = trained_config(checkpoint)
         self.encoder_cfg = with_runtime(trained.encoder, cfg.encoder)
         self.encoder = build_encoder(self.encoder_cfg)
+        self.effect, self.effect_source = METHODS[self.encoder.effect_method], EffectSource.of(self.encoder)
         self.model, self.trained = load_checkpoint(checkpoint, stage="infer", encoder_id=self.encoder.encoder_id)
         self.model.to(self.encoder.device)
         self.checkpoint, self.generation = checkpoint, cfg.generation
@@ -180,18 +184,31 @@ class Describer:
                 found[s] = torch.from_numpy(round_to(emb, self.store_dtype))
         return [found[s] for s in sequences]
 
-    def embed_wild_types(self, sequences: Sequence[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """``(embedding (L_i, D), logprobs (L_i, 20))`` per distinct sequence, from one encoder pass (the store's
-        embedding when it has one: it holds no log-probabilities)."""
+    def embed_wild_types(self, sequences: Sequence[str]) -> list[tuple[torch.Tensor, object]]:
+        """``(embedding (L_i, D), what the effect method keeps)`` per distinct sequence, from one encoder pass (the
+        store's embedding when it has one: it holds nothing else)."""
         sequences = list(dict.fromkeys(sequences))
         found = self._stored(sequences)
         self.encoder_batches += 1
         self.encoded_sequences += len(sequences)
-        embeddings, logprobs = self.encoder.embed_and_logprobs(sequences)
         return [
-            (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), lp)
-            for s, e, lp in zip(sequences, embeddings, logprobs, strict=True)
+            (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), kept)
+            for s, (e, kept) in zip(
+                sequences, self.effect.wild_types(self.encoder, sequences, every=TRACE_EVERY), strict=True
+            )
         ]
+
+    def pass_mutants(self, mutants: Sequence[str], kept: Sequence[object]) -> list[tuple[torch.Tensor, object]]:
+        """``(embedding (L_i, D), what the effect method needs of it)`` per mutant, each from its wild type's ``kept``
+        (distinct mutants once)."""
+        unique = dict(zip(mutants, kept, strict=True))
+        self.encoder_batches += 1
+        self.encoded_sequences += len(unique)
+        passes = self.effect.mutants(self.encoder, list(unique), list(unique.values()), embeddings=True)
+        done = {
+            s: (torch.from_numpy(round_to(e, self.store_dtype)), m) for s, (e, m) in zip(unique, passes, strict=True)
+        }
+        return [done[s] for s in mutants]
 
     def describe(self, queries: Sequence[Query | tuple[str, str]], **decoding) -> list[str]:
         """The texts of :meth:`describe_with_effects` (decoding keywords: ``max_new_tokens``, ``temperature``,
@@ -225,7 +242,11 @@ class Describer:
             wt_emb = [emb for emb, _ in wild_types]
             self.encoded_wild_types += self.encoded_sequences - before
             before = self.encoded_sequences
-            mut_emb = self.embed([w.mutant for w in windows])
+            if self.effect.mutant_pass:  # (embedding, per-token log-likelihoods) from the wild type's states
+                mutants = self.pass_mutants([w.mutant for w in windows], [kept for _, kept in wild_types])
+            else:
+                mutants = [(emb, None) for emb in self.embed([w.mutant for w in windows])]
+            mut_emb = [emb for emb, _ in mutants]
             self.encoded_mutants += self.encoded_sequences - before
             wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
             mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
@@ -241,9 +262,9 @@ class Describer:
                 top_p=top_p if top_p is not None else gen.top_p,
                 repetition_penalty=gen.repetition_penalty,
             )
-            for q, w, (_, logprobs), text in zip(chunk, windows, wild_types, texts, strict=True):
+            for q, w, (_, kept), (_, mutant), text in zip(chunk, windows, wild_types, mutants, texts, strict=True):
                 named = q.facts.mutations if q.facts and q.facts.mutations else derive_mutations(q.wild_type, q.mutant)
-                out.append(Description(text, effect_of(named, w.wild_type, logprobs, offset=w.start)))
+                out.append(Description(text, self.effect.effect(named, w, kept, mutant)))
             self.encode_seconds += encoded - started
             self.generate_seconds += time.perf_counter() - encoded
         return out

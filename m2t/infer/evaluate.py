@@ -3,12 +3,14 @@
 Writes to the output directory:
 
     metrics.json       {"checkpoint", "generation", "files": {<name>: {bleu2, bleu4, meteor, rouge1, rouge2, rougeL, n,
-                       rejected, path}}, "embeddings": {"from_store", "encoded"}} (metrics are fractions in [0, 1])
+                       rejected, path}}, "embeddings": {"from_store", "encoded"}, "mlflow", "model_card"} (metrics are
+                       fractions in [0, 1])
     predictions.jsonl  one line per scored record: file, id, mutations, protein_name, window_start (1-based first
                        wild-type residue the encoder saw when the pair was cropped, else null), prediction, reference
     rejects.jsonl      rows that could not be scored, with the reason
     report.md          a table of the metrics (x100) and a few examples per file
 
+adds the metrics to the checkpoint's model card (its ``README.md``, :mod:`m2t.model.card`),
 and logs the metrics (``eval/<file>/<metric>``) and ``report.md`` / ``metrics.json`` to MLflow: to the run that
 trained the checkpoint (at its last step) when that run is in this tracking store, else to a new evaluation run.
 """
@@ -33,8 +35,9 @@ from m2t.data.synthetic import generate
 from m2t.errors import InputError
 from m2t.infer.describer import Describer, query_of
 from m2t.infer.metrics import METRICS, score
-from m2t.infer.report import render_report
+from m2t.infer.report import HEADERS, render_report
 from m2t.infer.tracked import evaluation_run, log_evaluation
+from m2t.model.card import add_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +133,16 @@ def predict(describer: Describer, records: Sequence[Record], *, desc: str) -> li
     return predictions
 
 
+def _add_to_card(checkpoint: Path, *, files: dict, generation: dict) -> str | None:
+    """The checkpoint's model card with these metrics added (None, and a warning, when it cannot be written)."""
+    scores = {name: {"n": s["n"], **{HEADERS[m]: s[m] for m in METRICS}} for name, s in files.items()}
+    try:
+        return str(add_evaluation(checkpoint, files=scores, generation=generation))
+    except OSError as exc:
+        log.warning("could not add the metrics to the model card in %s: %s", checkpoint, exc.strerror or exc)
+        return None
+
+
 def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None, output: str | Path) -> dict:
     """Describe and score every evaluation set; writes the files listed in the module docstring and logs them
     to MLflow; returns metrics.json."""
@@ -164,6 +177,7 @@ def evaluate(cfg: Config, *, checkpoint: str | Path, data: Sequence[Path] | None
         "files": files,
         "embeddings": {"from_store": describer.store_hits, "encoded": describer.encoded_sequences},
         "mlflow": asdict(tracker.ref) if tracker else None,
+        "model_card": _add_to_card(describer.checkpoint, files=files, generation=cfg.generation.model_dump()),
     }
     atomic_write_text(out / "predictions.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
     atomic_write_text(out / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))

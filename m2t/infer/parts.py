@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write, atomic_write_text
 from m2t.errors import MismatchError
 
-PARTS_FORMAT = 3  # the columns below; a rerun refuses to add to parts of another format (its run settings differ)
+PARTS_FORMAT = 4  # the columns below; a rerun refuses to add to parts of another format (its run settings differ)
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -30,6 +30,7 @@ SCHEMA = pa.schema(
         ("description", pa.string()),
         ("effect_score", pa.float64()),
         ("effect_score_note", pa.string()),
+        ("effect_score_source", pa.string()),  # method (encoder id), and RANDOM WEIGHTS when they are
     ]
 )
 

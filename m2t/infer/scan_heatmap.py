@@ -1,9 +1,9 @@
 """A scan's heatmap as a PNG (matplotlib's object API, Agg; no pyplot state): positions left to right, the 20 residues top to bottom.
 
-Colours: one symmetric scale per wild type (``grid.vmax``), red = the mutant residue is less likely than the wild
-type's under the encoder (negative score), blue = more likely, white = 0; grey = no score. A black dot marks the
-wild-type residue. A tile labels every position with its wild-type residue; the overview of a long protein only
-ticks positions.
+Colours: one symmetric scale per wild type (``grid.vmax``), red = the mutant is less likely than the wild type under
+the encoder (negative score), blue = more likely, white = 0; grey = no score. A black dot marks the wild-type residue.
+A tile labels every position with its wild-type residue; the overview of a long protein only ticks positions. The
+title names the score's source (method and encoder); for random weights a red line says the scores mean nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 
 from m2t.atomic import atomic_write
-from m2t.infer.effect import METHOD
+from m2t.infer.effect import EffectSource
 from m2t.infer.scan_grid import RESIDUES, ScanGrid
 
 CMAP = "RdBu"
+WARNING_RED = "#c00000"  # no colour of RdBu
 
 
 def colour_scale(grid: ScanGrid) -> tuple[Colormap, Normalize]:
@@ -33,7 +34,17 @@ def _ticks(positions: list[int], every: int) -> list[int]:
     return [j for j, p in enumerate(positions) if j == 0 or p % every == 0]
 
 
-def write_heatmap(grid: ScanGrid, cols: slice, path: Path, *, overview: bool) -> Path:
+def titles(grid: ScanGrid, cols: slice, *, source: EffectSource, overview: bool) -> tuple[str, str | None]:
+    """The axes' title (what is shown, and the score's source) and, for random weights, the warning above it."""
+    positions = grid.positions[cols]
+    span = f"positions {positions[0]}-{positions[-1]}" + (" (overview)" if overview else "")
+    title = (
+        f"{grid.wild_type_id}: {span} — dot = wild-type residue\neffect score: {source.method} ({source.encoder_id})"
+    )
+    return title, "RANDOM WEIGHTS: these scores are noise and mean nothing" if source.random_weights else None
+
+
+def write_heatmap(grid: ScanGrid, cols: slice, path: Path, *, source: EffectSource, overview: bool) -> Path:
     """Draw columns ``cols`` of ``grid`` to ``path`` (written atomically); ``overview`` = every position of a long
     protein, without residue letters."""
     positions, wild = grid.positions[cols], grid.wild[cols]
@@ -59,12 +70,10 @@ def write_heatmap(grid: ScanGrid, cols: slice, path: Path, *, overview: bool) ->
         top = ax.secondary_xaxis("top")
         top.set_xticks(range(n), wild, fontsize=7 if n > 60 else 8, family="monospace")
         top.tick_params(length=0)
-    span = f"positions {positions[0]}-{positions[-1]}"
-    ax.set_title(
-        f"{grid.wild_type_id}: {span}" + (" (overview)" if overview else "") + " — dot = wild-type residue",
-        fontsize=10,
-        loc="left",
-    )
+    title, warning = titles(grid, cols, source=source, overview=overview)
+    ax.set_title(title, fontsize=10, loc="left")
+    if warning:
+        fig.suptitle(warning, color=WARNING_RED, fontweight="bold")
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
-    bar.set_label(f"effect score ({METHOD})\nred: less likely than wild type", fontsize=8)
+    bar.set_label(f"effect score ({source.method})\nred: less likely than wild type", fontsize=8)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

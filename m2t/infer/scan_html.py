@@ -15,7 +15,7 @@ from pathlib import Path
 from matplotlib.colors import to_hex
 
 from m2t.atomic import atomic_write_text
-from m2t.infer.effect import METHOD, METHOD_TEXT
+from m2t.infer.effect import EffectSource
 from m2t.infer.scan_grid import RESIDUES, Cell, ScanGrid
 from m2t.infer.scan_heatmap import colour_scale
 
@@ -33,6 +33,7 @@ table.scan td:hover { outline: 2px solid #000; }
 #pin { position: sticky; bottom: 0; background: #fffbe6; border: 1px solid #d9c27a; padding: 0.6em 0.8em;
   white-space: pre-wrap; max-height: 8em; overflow: auto; }
 .legend span { display: inline-block; width: 2.2em; height: 1em; vertical-align: middle; }
+.random { color: #fff; background: #c00000; padding: 0.6em 0.8em; font-weight: bold; }
 """
 SCRIPT = """
 document.addEventListener('click', function (event) {
@@ -81,7 +82,7 @@ def _table(grid: ScanGrid, cols: slice) -> str:
     return f'<table class="scan"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def write_html(grid: ScanGrid, tiles: list[slice], path: Path, *, images: list[str]) -> Path:
+def write_html(grid: ScanGrid, tiles: list[slice], path: Path, *, source: EffectSource, images: list[str]) -> Path:
     """The page of one wild type at ``path`` (written atomically); ``images``: its PNG file names, linked."""
     name = escape(grid.wild_type_id)
     spans = [(grid.positions[c.start], grid.positions[c.stop - 1]) for c in tiles]
@@ -92,12 +93,15 @@ def write_html(grid: ScanGrid, tiles: list[slice], path: Path, *, images: list[s
         for (a, b), cols in zip(spans, tiles, strict=True)
     )
     scored = sum(c.score is not None for c in grid.cells.values())
+    warning = f'<p class="random">{escape(source.warning)}</p>' if source.warning else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Saturation scan of {name}</title>
 <style>{STYLE}</style></head><body>
 <h1>Saturation scan of {name}</h1>
+{warning}
 <p>{len(grid.positions)} positions, {len(grid.cells)} substitutions ({scored} with an effect score).
-Effect score <code>{METHOD}</code>: {escape(METHOD_TEXT)}.
+Effect score <code>{escape(source.method)}</code> of the encoder <code>{escape(source.encoder_id)}</code>:
+{escape(source.about)}.
 Red: the mutant residue is less likely than the wild type's; blue: more likely; ● the wild-type residue.
 Hover a cell for its description; click to pin it below.</p>
 {_legend(grid)}

@@ -14,7 +14,8 @@ class ScorerActor:
 
     In: ``id``, ``wild_type_id``, ``wild_type``, ``mutant``, ``mutations``, ``protein_name``, ``function``. Out:
     ``id``, ``wild_type_id``, ``mutations``, ``window_start`` (1-based, null when not cropped), ``description``,
-    ``effect_score`` / ``effect_score_note`` (:mod:`m2t.infer.effect`: the score, or null and why), plus
+    ``effect_score`` / ``effect_score_note`` (:mod:`m2t.infer.effect`: the score, or null and why),
+    ``effect_score_source`` (its method and encoder, flagged when the weights are random), plus
     ``encoded_wild_types`` / ``encoded_mutants``: how many sequences this batch sent through the encoder (on its
     first row; 0 elsewhere), which the driver adds up.
     """
@@ -40,6 +41,7 @@ class ScorerActor:
                 "description": pa.array([x.text for x in described], pa.string()),
                 "effect_score": pa.array([x.effect.score for x in described], pa.float64()),
                 "effect_score_note": pa.array([x.effect.note for x in described], pa.string()),
+                "effect_score_source": pa.array([d.effect_source.label] * len(described), pa.string()),
                 "encoded_wild_types": pa.array([counts[0], *zeros], pa.int64()),
                 "encoded_mutants": pa.array([counts[1], *zeros], pa.int64()),
             }

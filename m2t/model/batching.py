@@ -75,14 +75,9 @@ def pad_embeddings(items: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
     return out, mask
 
 
-def collate(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a list of examples for training.
-
-    Each example holds ``input_ids`` and ``labels`` (length t_i) and ``wt_emb`` ``(Lw_i, D)`` and
-    ``mut_emb`` ``(Lm_i, D)``. Returns ``input_ids`` (b, t) padded with ``pad_id``,
-    ``attention_mask`` (b, t) long (1 = token), ``labels`` (b, t) padded with -100, ``wt_emb``
-    (b, Lw, D), ``wt_mask`` (b, Lw) bool (True = residue), ``mut_emb`` (b, Lm, D), ``mut_mask`` (b, Lm).
-    """
+def pad_tokens(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad examples' ``input_ids`` and ``labels`` (length t_i) to the longest: ``input_ids`` (b, t) padded with
+    ``pad_id``, ``attention_mask`` (b, t) long (1 = token), ``labels`` (b, t) padded with -100."""
     t = max(len(e["input_ids"]) for e in examples)
     input_ids = torch.full((len(examples), t), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), t), IGNORE, dtype=torch.long)
@@ -92,12 +87,20 @@ def collate(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
         input_ids[i, :n] = torch.as_tensor(e["input_ids"], dtype=torch.long)
         labels[i, :n] = torch.as_tensor(e["labels"], dtype=torch.long)
         attention_mask[i, :n] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def collate(examples: list[dict], *, pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of examples for training.
+
+    Each example holds ``input_ids`` and ``labels`` (length t_i) and ``wt_emb`` ``(Lw_i, D)`` and
+    ``mut_emb`` ``(Lm_i, D)``. Returns :func:`pad_tokens`' ``input_ids``, ``attention_mask`` and ``labels`` (b, t),
+    ``wt_emb`` (b, Lw, D), ``wt_mask`` (b, Lw) bool (True = residue), ``mut_emb`` (b, Lm, D), ``mut_mask`` (b, Lm).
+    """
     wt_emb, wt_mask = pad_embeddings([e["wt_emb"] for e in examples])
     mut_emb, mut_mask = pad_embeddings([e["mut_emb"] for e in examples])
     return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "labels": labels,
+        **pad_tokens(examples, pad_id=pad_id),
         "wt_emb": wt_emb,
         "wt_mask": wt_mask,
         "mut_emb": mut_emb,
@@ -114,3 +117,8 @@ def left_pad(sequences: list[list[int]], *, pad_id: int) -> tuple[torch.Tensor, 
         input_ids[i, t - len(s) :] = torch.as_tensor(s, dtype=torch.long)
         attention_mask[i, t - len(s) :] = 1
     return input_ids, attention_mask
+
+
+def to_device(batch: dict[str, torch.Tensor], *, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Move a batch to ``device``; float tensors (embeddings) take the model's ``dtype``."""
+    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}

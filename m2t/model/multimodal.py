@@ -11,8 +11,13 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.batching import left_pad, prompt_ids
+from m2t.model.loss import answer_loss
 from m2t.model.prompt import Field, PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
+
+# Sampling colder than this is greedy: it is argmax anyway, and logits divided by a subnormal temperature overflow
+# to inf, which makes the sampler's probabilities NaN (an HTTP 500 before; found by the API's contract test).
+GREEDY_BELOW = 1e-5
 
 
 class M2TModel(nn.Module):
@@ -127,12 +132,18 @@ class M2TModel(nn.Module):
             labels: ``(b, t)`` with -100 on unsupervised tokens, or None.
 
         Returns:
-            transformers' ``CausalLMOutputWithPast``: ``logits`` (b, t, vocab), ``loss`` when labels are given.
+            transformers' ``CausalLMOutputWithPast``: without ``labels``, ``logits`` (b, t, vocab); with ``labels``,
+            ``loss`` alone (:func:`m2t.model.loss.answer_loss`: only supervised positions go through the LM head).
         """
         embeds = self.input_embeds(
             input_ids=input_ids, wt_emb=wt_emb, wt_mask=wt_mask, mut_emb=mut_emb, mut_mask=mut_mask
         )
-        return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, use_cache=False)
+        if labels is None:
+            return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        hidden = self.llm.get_decoder()(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        return CausalLMOutputWithPast(
+            loss=answer_loss(self.llm.get_output_embeddings(), hidden.last_hidden_state, labels)
+        )
 
     @torch.no_grad()
     def generate_ids(
@@ -149,8 +160,8 @@ class M2TModel(nn.Module):
         instructions: list[str] | None = None,
         facts: Sequence[PromptFacts | None] | None = None,
     ) -> torch.Tensor:
-        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature == 0``, else
-        nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
+        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature`` is 0, or under
+        :data:`GREEDY_BELOW`, else nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
 
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
@@ -180,7 +191,7 @@ class M2TModel(nn.Module):
                 mut_emb=mut_emb.to(device),
                 mut_mask=mut_mask.to(device),
             )
-            sample = temperature > 0
+            sample = temperature >= GREEDY_BELOW
             gen = GenerationConfig(
                 max_new_tokens=max_new_tokens,
                 do_sample=sample,

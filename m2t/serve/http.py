@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from m2t.serve.contract import state_limits
 from m2t.serve.page import add_page
 from m2t.serve.prepare import Decoding, Job, Limits, prepare
 from m2t.serve.schemas import (
@@ -183,4 +184,16 @@ def create_http_app(backend: Backend, *, max_body_bytes: int, api_key_sha256: st
             raise FieldError(errors)
         return BatchResponse(items=list(await asyncio.gather(*(backend.submit(job) for job in jobs))))
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:  # FastAPI's cache
+            app.openapi_schema = state_limits(
+                FastAPI.openapi(app),
+                max_length=backend.limits.max_length,
+                extended_alphabet=backend.limits.extended_alphabet,
+                max_new_tokens=backend.limits.max_new_tokens_limit,
+                max_batch_items=backend.max_batch_items,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app

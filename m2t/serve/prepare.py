@@ -20,6 +20,7 @@ from m2t.data.notation import (
     parse_mutations,
 )
 from m2t.data.validate import check_sequence
+from m2t.serve.contract import SEQUENCE_SPACE
 from m2t.serve.schemas import DescribeRequest, FieldError
 
 Loc = tuple[str | int, ...]
@@ -59,7 +60,10 @@ class Job:
 
 
 def _clean(sequence: str) -> str:
-    return "".join(sequence.split()).upper()
+    """Spaces, tabs and line breaks dropped, ASCII letters upper-cased (as the OpenAPI's pattern says): other
+    characters stay, for the checks to name."""
+    kept = sequence.translate({ord(c): None for c in SEQUENCE_SPACE})
+    return "".join(c.upper() if c.isascii() else c for c in kept)
 
 
 def prepare(request: DescribeRequest, *, loc: Loc, limits: Limits, defaults: Decoding) -> Job:

@@ -2,14 +2,16 @@
 
 Limits that come from the config (sequence length, alphabet, ``max_new_tokens`` ceiling, batch
 size) are checked by :mod:`m2t.serve.prepare`, which answers 422 with the same error shape as
-FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``.
+FastAPI's own validation: ``{"detail": [{"loc": ["body", "mutations"], "msg": ..., "type": ...}]}``; the served
+OpenAPI states them too (:mod:`m2t.serve.contract`), so a client generated from ``/openapi.json`` can check before it
+sends. Request bodies are strict: JSON types are never converted (``false`` is not 0, ``5`` is not ``"5"``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class FieldError(ValueError):
@@ -68,17 +70,22 @@ BATCH_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 8.0: taken as 8 (anything else is left for the strict check to refuse)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DescribeRequest(_Body):
     """One wild type plus its mutation, given either as notation (`mutations`) or as the mutant sequence (`mutant`):
     exactly one of the two."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
+        strict=True, json_schema_extra={"oneOf": _ONE_OF, "examples": [e["value"] for e in DESCRIBE_EXAMPLES.values()]}
     )
 
     id: str | None = Field(None, max_length=256, description="Client's label for this item, echoed in the response.")
     wild_type: str = Field(..., min_length=1, description="Wild-type amino-acid sequence (one-letter codes).")
-    mutations: str | list[str] | None = Field(
+    mutations: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)] | None = Field(
         None,
         description="1-based notation: 'R175H' (or 'p.Arg175His'), 'K20del', 'K20_L22del', 'G12_G13insA'; "
         "several as a list or in one string separated by ';', ',', '/' or spaces.",
@@ -95,11 +102,11 @@ class DescribeRequest(_Body):
         description="The wild type's function (e.g. UniProt's text); stated in the prompt when the model was trained "
         "with it.",
     )
-    max_new_tokens: int | None = Field(
-        None, ge=1, description="Tokens to generate (default: the server's generation.max_new_tokens)."
+    max_new_tokens: Annotated[int, Field(ge=1), BeforeValidator(_whole_number)] | None = Field(
+        None, description="Tokens to generate (default: the server's generation.max_new_tokens)."
     )
     temperature: float | None = Field(
-        None, ge=0, description="0 = greedy (default: the server's generation.temperature)."
+        None, ge=0, description="0 = greedy (so is anything under 1e-5; default: the server's generation.temperature)."
     )
     top_p: float | None = Field(
         None, gt=0, le=1, description="Nucleus sampling mass (default: the server's generation.top_p)."
@@ -115,7 +122,9 @@ class DescribeRequest(_Body):
 class BatchRequest(_Body):
     """Several items; they are batched with each other and with concurrent requests."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]})
+    model_config = ConfigDict(
+        strict=True, json_schema_extra={"examples": [e["value"] for e in BATCH_EXAMPLES.values()]}
+    )
 
     items: list[DescribeRequest] = Field(
         ..., min_length=1, description="Items to describe (at most serve.max_batch_items)."
@@ -145,12 +154,20 @@ class DescribeResponse(_Body):
     )
     effect_score: float | None = Field(
         None,
-        description="Zero-shot effect score of the protein encoder, wild-type marginal (ESM-1v): the sum over the "
-        "substituted sites of log p(mutant residue) - log p(wild-type residue) from one pass over the wild type "
-        "(its window when cropped); 0 = as likely as the wild type, negative = less likely. Null for insertions, "
-        "deletions and non-standard residues, with the reason in `effect_score_note` (method: GET /v1/model).",
+        description="Zero-shot effect score of the protein encoder, natural log; 0 = as likely as the wild type, "
+        "negative = less likely. UniRep: log p(mutant) - log p(wild type) under its next-residue head (substitutions, "
+        "insertions, deletions). ESM: the wild-type marginal (ESM-1v), null for insertions and deletions. Null with "
+        "the reason in `effect_score_note`; the method in `effect_score_source` (in full: GET /v1/model).",
     )
     effect_score_note: str | None = Field(None, description="Why `effect_score` is null; null when there is a score.")
+    effect_score_source: str = Field(
+        ...,
+        description="Where the score comes from: method (encoder id), e.g. 'unirep-llr (unirep:64)'; ends in 'RANDOM "
+        "WEIGHTS, meaningless' when the encoder is a random twin.",
+    )
+    effect_score_warning: str | None = Field(
+        None, description="Set when the encoder's weights are random: the score is noise and means nothing."
+    )
     model: str = Field(..., description="The model that wrote it (see GET /v1/model).")
     timings: Timings
 
@@ -198,13 +215,22 @@ class Stats(_Body):
     waiting_at_gate: int = Field(0, description="Of those, the items waiting at the batch gate for the next batch.")
 
 
+class EffectScoreInfo(_Body):
+    method: str = Field(..., description="'unirep-llr' (UniRep's log-likelihood ratio) or 'esm-wt-marginal' (ESM-1v).")
+    encoder_id: str = Field(..., description="The encoder whose head gives the score.")
+    random_weights: bool = Field(..., description="True for a seeded random twin: the scores mean nothing.")
+    warning: str | None = Field(None, description="What to tell a reader when the weights are random.")
+    about: str = Field(..., description="How the score is computed, and which positions it sums.")
+
+
 class ModelInfo(_Body):
     model: str = Field(..., description="Name used in the responses' `model` field.")
     base_llm: str = Field(..., description="Base causal LM the adapters and LoRA sit on.")
     encoder_id: str = Field(..., description="Protein encoder (architecture and weights).")
     effect_score_method: str = Field(
-        ..., description="How `effect_score` is computed (e.g. 'esm-wt-marginal': ESM-1v's wild-type marginal)."
+        ..., description="How `effect_score` is computed: 'unirep-llr' or 'esm-wt-marginal' (ESM-1v)."
     )
+    effect_score: EffectScoreInfo = Field(..., description="The score's source in full.")
     checkpoint: str = Field(..., description="Checkpoint directory being served.")
     num_media_tokens: int = Field(..., description="Protein vectors spliced into the prompt.")
     device: str = Field(..., description="Where the model runs.")

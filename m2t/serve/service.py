@@ -17,12 +17,13 @@ import torch
 
 from m2t.config import Config
 from m2t.infer.describer import Describer, Query
-from m2t.infer.effect import METHOD, Effect
+from m2t.infer.effect import Effect
 from m2t.model.prompt import facts_of
 from m2t.serve.prepare import Decoding, Job, Limits
 from m2t.serve.schemas import (
     CacheStats,
     DescribeResponse,
+    EffectScoreInfo,
     ModelInfo,
     Stats,
     Timings,
@@ -89,7 +90,7 @@ class DescribeService:
             self.batch_sizes[len(idx)] += 1
             for i, described in zip(idx, out, strict=True):
                 texts[i], effects[i], sizes[i] = described.text.strip(), described.effect, len(idx)
-        done, ms = time.perf_counter(), 1000.0
+        done, ms, source = time.perf_counter(), 1000.0, d.effect_source
         encode_ms, generate_ms = (d.encode_seconds - encode_s) * ms, (d.generate_seconds - generate_s) * ms
         return [
             DescribeResponse(
@@ -99,6 +100,8 @@ class DescribeService:
                 window_start=job.window.start + 1 if job.window.cropped else None,
                 effect_score=effects[i].score,
                 effect_score_note=effects[i].note,
+                effect_score_source=source.label,
+                effect_score_warning=source.warning,
                 model=self.name,
                 timings=Timings(
                     queue_ms=(started - job.arrived) * ms,
@@ -117,7 +120,8 @@ class DescribeService:
             model=self.name,
             base_llm=self.base_llm,
             encoder_id=self.describer.encoder.encoder_id,
-            effect_score_method=METHOD,
+            effect_score_method=self.describer.effect_source.method,
+            effect_score=EffectScoreInfo(**self.describer.effect_source.as_dict()),
             checkpoint=str(self.checkpoint),
             num_media_tokens=self.num_media_tokens,
             device=str(self.describer.encoder.device),

@@ -125,11 +125,6 @@ def token_weighted(mean_loss: torch.Tensor, *, tokens: float, step_tokens: float
     return mean_loss * (tokens * parts / max(step_tokens, 1.0))
 
 
-def to_device(batch: dict[str, torch.Tensor], *, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Move a batch to ``device``; float tensors (embeddings) take the model's ``dtype``."""
-    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
-
-
 def length_groups(
     rows: dict[str, np.ndarray], *, batch_size: int, rng: np.random.Generator
 ) -> list[dict[str, np.ndarray]]:

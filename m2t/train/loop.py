@@ -1,7 +1,7 @@
 """``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
 
 Each optimizer step (``grad_accum`` micro-batches on every worker, each supervised token weighing the same:
-:func:`m2t.train.batches.token_weighted`) logs loss, lr, grad norm, tokens/s and samples/s
+:func:`m2t.train.batches.token_weighted`) logs loss, lr, grad norm, tokens/s, samples/s and the padding share
 to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line (the first step of each start or restart also names
 each rank's Ray node, ``worker_nodes``). Val loss runs
 every ``eval_every`` steps, at every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`)
@@ -28,10 +28,11 @@ import torch.distributed as dist
 
 from m2t.config import Config
 from m2t.data.neighbours import NeighbourIndex
+from m2t.model.batching import to_device
 from m2t.model.checkpoint import RUN_MODEL
 from m2t.progress import Progress
 from m2t.tracking import RunRef, Tracker
-from m2t.train.batches import BatchMaker, epochs, supervised_tokens, to_device, token_weighted
+from m2t.train.batches import BatchMaker, epochs, supervised_tokens, token_weighted
 from m2t.train.build import deepspeed_engine, stage_model
 from m2t.train.early_stop import LOW, EarlyStop
 from m2t.train.metrics import MetricsWriter
@@ -54,7 +55,7 @@ def train_loop_per_worker(config: dict) -> None:
     ``limit``: what the stage's ``steps`` stand for when they run out (``steps`` or ``max_epochs``: the stop reason);
     ``neighbours``: the train split's neighbour index (a file every worker reads; None unless the prompt states the
     ``neighbour`` field), saved into every checkpoint.
-    The stage's step counts in ``config`` are already in steps (:func:`m2t.train.schedule.resolve_schedule`).
+    The stage's step counts in ``config`` are already in steps (:func:`m2t.plan.epochs.resolve_schedule`).
     """
     cfg = Config.model_validate(config["config"])
     stage, init, store, out_dir = config["stage"], config["init"], config["store"], Path(config["out_dir"])
@@ -127,7 +128,8 @@ def train_loop_per_worker(config: dict) -> None:
         counts = [supervised_tokens(batch) for _, batch in micro]
         step_tokens = torch.tensor(float(sum(counts)), dtype=torch.float64, device=engine.device)
         dist.all_reduce(step_tokens)  # every worker's: each supervised token of the step weighs the same
-        local = torch.zeros(4, dtype=torch.float64, device=engine.device)  # (loss × tokens, tokens, inputs, samples)
+        # (loss × supervised tokens, supervised tokens, input tokens, samples, all tokens with the padding)
+        local = torch.zeros(5, dtype=torch.float64, device=engine.device)
         for (_, batch), n in zip(micro, counts, strict=True):
             batch = to_device(batch, device=engine.device, dtype=dtype)
             loss = engine(**batch).loss  # mean over the micro-batch's supervised tokens
@@ -136,7 +138,13 @@ def train_loop_per_worker(config: dict) -> None:
             )
             engine.step()
             local += torch.tensor(
-                [loss.item() * n, n, batch["attention_mask"].sum().item(), batch["input_ids"].shape[0]],
+                [
+                    loss.item() * n,
+                    n,
+                    batch["attention_mask"].sum().item(),
+                    batch["input_ids"].shape[0],
+                    batch["input_ids"].numel(),
+                ],
                 dtype=torch.float64,
                 device=engine.device,
             )
@@ -153,6 +161,7 @@ def train_loop_per_worker(config: dict) -> None:
             "tokens_per_s": float(local[2]) / seconds,
             "samples_per_s": float(local[3]) / seconds,
             "samples": int(local[3]),
+            "padding_share": 1 - float(local[2] / local[4]),  # padded tokens / all tokens of the step's batches
             "resumed_from": resumed_from,
             "time": round(time.time(), 3),  # when the step ended (which invocation trained it)
             **({"worker_nodes": nodes} if step == resumed_from + 1 else {}),  # where this (re)start runs

@@ -13,8 +13,8 @@ import ray.train
 
 from m2t.config import Config
 from m2t.model.checkpoint import read_train_state
+from m2t.plan.epochs import resolve_schedule
 from m2t.train.inputs import Inputs
-from m2t.train.schedule import resolve_schedule
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,11 @@ import ray
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from m2t.atomic import atomic_write_bytes, publish_dir
+from m2t.atomic import atomic_write_bytes
 from m2t.config import Config, ConfigError
 from m2t.embed.stream import stream_embeddings
 from m2t.errors import InputError, M2TError
+from m2t.model.card import CARD
 from m2t.model.checkpoint import META, RUN_MODEL, adapter_digest, read_train_state, stage_checkpoint
 from m2t.placement import train_workers
 from m2t.tracking import RunRef
@@ -40,6 +41,7 @@ from m2t.train.inputs import Inputs, prepare_inputs
 from m2t.train.loop import train_loop_per_worker
 from m2t.train.metrics import read_metrics
 from m2t.train.outcome import ended_run, first_measurement, published_checkpoint, read_checkpoint_state, scheduled
+from m2t.train.publish import publish_checkpoint, training_facts
 from m2t.train.tracked import close_training_run, ended_on_failure, open_training_run
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ def build_trainer(
 ) -> TorchTrainer:
     """The ``TorchTrainer`` of one stage on ``workers`` (:func:`m2t.placement.train_workers`), logging to the
     MLflow run ``tracking`` (``after_report``, ``limit``: see :func:`train_loop_per_worker`); ``cfg``'s stage
-    schedule is in steps (:func:`m2t.train.schedule.resolve_schedule`)."""
+    schedule is in steps (:func:`m2t.plan.epochs.resolve_schedule`)."""
     stream = cfg.embed.mode == "stream"
     datasets = {"train": record_dataset(cfg, inputs.train, stream=stream)}
     if inputs.val is not None:
@@ -209,7 +211,8 @@ def run_stage(
     best = published_checkpoint(result, best_step=last.get("early_stop", {}).get("best_step"))
     with best.as_directory() as ckpt:
         state = read_train_state(ckpt)
-        publish_dir(Path(ckpt) / RUN_MODEL, stage_checkpoint(cfg, stage))
+        facts = training_facts(cfg, stage=stage, inputs=inputs, state=state, run_name=name)  # the published one's
+        publish_checkpoint(cfg, Path(ckpt) / RUN_MODEL, stage=stage, training=facts)
     trained = sum(r.get("time", 0) >= started for r in read_metrics(out_dir / "metrics.jsonl"))
     summary = {
         "stage": stage,
@@ -222,6 +225,7 @@ def run_stage(
         "worker_nodes": (result.metrics or {}).get("worker_nodes"),  # each rank's Ray node id (the last attempt)
         "val_loss": state.get("val_loss"),
         "checkpoint": str(stage_checkpoint(cfg, stage)),
+        "model_card": str(stage_checkpoint(cfg, stage) / CARD),
         "ray_checkpoint": best.path,
         "init": str(init_dir) if init_dir else None,
         "metrics": str(out_dir / "metrics.jsonl"),

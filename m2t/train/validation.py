@@ -7,7 +7,8 @@ import torch
 import torch.distributed as dist
 
 from m2t.config import GenerationConfig
-from m2t.train.batches import BatchMaker, supervised_tokens, to_device
+from m2t.model.batching import to_device
+from m2t.train.batches import BatchMaker, supervised_tokens
 
 
 @torch.no_grad()

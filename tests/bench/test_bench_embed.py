@@ -7,11 +7,11 @@ from dataclasses import replace
 from bench_checks import check_result
 
 from m2t.bench.embed import bench_encoder_config, run_embed
-from m2t.bench.flops import encoder_forward_flops
 from m2t.bench.inputs import benchmark_records
 from m2t.bench.scales import SCALES
 from m2t.config import load_config
 from m2t.encoders import build_encoder
+from m2t.plan.flops import encoder_forward_flops
 
 
 def test_embed_direct_and_ray_pipeline(ray_cluster, tmp_path):

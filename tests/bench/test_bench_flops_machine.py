@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from m2t.bench.flops import encoder_forward_flops, matmul_params, transformer_dims
 from m2t.bench.machine import machine_info, matmul_flops
 from m2t.bench.report import format_table, result, write_json
 from m2t.encoders.esm2 import tiny_model as tiny_esm2
 from m2t.encoders.esmc import tiny_model as tiny_esmc
+from m2t.plan.flops import encoder_forward_flops, matmul_params, transformer_dims
 
 
 def _counted(model, ids: torch.Tensor) -> int:

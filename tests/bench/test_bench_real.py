@@ -15,14 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-from m2t.bench.real_inputs import (
+from m2t.bench.gpu.inputs import (
     DESCRIPTION_WORDS,
     SECOND_MUTANT_EVERY,
     WT_LENGTHS,
     mutadescribe_profile,
     profile_records,
 )
-from m2t.bench.real_models import llama3_special_tokens, llama3_tokenizer
+from m2t.bench.gpu.models import llama3_special_tokens, llama3_tokenizer
 from m2t.config import load_config
 from m2t.model.tokenizer import add_m2t_tokens, end_of_turn_id
 

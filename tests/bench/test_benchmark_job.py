@@ -34,3 +34,10 @@ def test_tiny_embed_run_writes_json_and_table(tmp_path):
 def test_bad_override_exits_2():
     done = _job("embed", "--scale", "tiny", "serve.no_such_key=1")
     assert done.returncode == 2 and "no_such_key" in done.stderr
+
+
+def test_real_cpu_benchmarks_run_on_their_own():
+    done = _job("train_real_cpu", "embed", "--scale", "tiny")
+    assert done.returncode == 2 and "run them without the other benchmarks" in done.stderr
+    done = _job("no_such_benchmark")
+    assert done.returncode == 2 and "unknown benchmark no_such_benchmark" in done.stderr

@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "cluster"
 LAUNCHER_YAMLS = sorted(CLUSTER.glob("*.yaml"))
 KUBERAY_YAMLS = sorted((CLUSTER / "kuberay").glob("*.yaml"))
-SERVE_YAML = REPO / "jobs" / "configs" / "serve.yaml"
-SERVE_TINY_YAML = REPO / "jobs" / "configs" / "serve_tiny.yaml"
-REAL_CONFIG = REPO / "jobs" / "configs" / "llama3_esm3.yaml"
+SERVE_YAML = REPO / "m2t" / "configs" / "serve.yaml"
+SERVE_TINY_YAML = REPO / "m2t" / "configs" / "serve_tiny.yaml"
+REAL_CONFIG = REPO / "m2t" / "configs" / "llama3_esm3.yaml"
 SHARED = "/mnt/shared"  # where every node of every route mounts the shared file system
 
 

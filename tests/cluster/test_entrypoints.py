@@ -62,7 +62,7 @@ def test_the_docs_and_manifests_run_the_whole_pipeline_on_the_real_config():
         jobs = {
             Path(job).stem
             for where, job, args in COMMANDS
-            if where.startswith(str(source.relative_to(REPO))) and parse(args)[0] == "jobs/configs/llama3_esm3.yaml"
+            if where.startswith(str(source.relative_to(REPO))) and parse(args)[0] == "m2t/configs/llama3_esm3.yaml"
         }
         assert set(PIPELINE) <= jobs, f"{source.relative_to(REPO)} lacks {sorted(set(PIPELINE) - jobs)}"
 
@@ -73,6 +73,8 @@ def test_job_and_config_exist_and_overrides_validate(where, job, args):
     config, _, overrides = parse(args)
     assert config is not None, f"{where}: {job} runs without --config (the tiny default) on a cluster"
     assert (REPO / config).is_file(), f"{where}: config {config} does not exist"
+    linked = [p for p in (REPO / config).parents if p.is_symlink()]
+    assert not linked, f"{where}: {config} goes through the link {linked[0].relative_to(REPO)}, which no code zip keeps"
     load_config(REPO / config, overrides)  # raises ConfigError naming the bad key
 
 

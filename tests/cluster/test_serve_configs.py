@@ -1,4 +1,4 @@
-"""jobs/configs/serve.yaml and serve_tiny.yaml: Ray Serve's own schema, m2t's app and config, and a real deploy."""
+"""m2t/configs/serve.yaml and serve_tiny.yaml: Ray Serve's own schema, m2t's app and config, and a real deploy."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def test_deployment_options_agree_with_the_m2t_config(name):
 
 def test_cluster_serve_config_runs_the_published_code_with_pyprojects_dependencies():
     assert app_of(SERVE_YAML)["runtime_env"] == {"working_dir": code_uri(), "pip": runtime_pip()}
+    config = REPO / app_of(SERVE_YAML)["args"]["config"]  # in the code zip, which keeps no symbolic link
+    assert config.is_file() and not [p for p in config.parents if p.is_symlink()]
     assert "runtime_env" not in app_of(SERVE_TINY_YAML)  # the local working tree, as it is
 
 

@@ -46,9 +46,9 @@ def test_job_rejects_bad_rows_and_refuses_another_encoder(ray_cluster, tmp_path)
     rejects = [json.loads(line) for line in (store / "rejects.jsonl").read_text().splitlines()]
     assert [(r["line"], r["kind"]) for r in rejects] == [(2, "notation_mismatch"), (3, "bad_alphabet")]
     assert rejects[0]["reason"] == "mutation Q2R expects Q at position 2, found K"
-    other = _job(ray_cluster, "--input", str(data), "--output", str(store), "encoder.tiny.d_model=32")
+    other = _job(ray_cluster, "--input", str(data), "--output", str(store), "encoder.name=256")
     assert other.returncode == EXIT_MISMATCH
-    assert "hidden_size: store has 64, asked for 32" in other.stderr
+    assert "hidden_size: store has 64, asked for 256" in other.stderr
 
 
 def test_a_pool_the_cluster_cannot_place_exits_4_before_any_work(ray_cluster, tmp_path):
@@ -66,7 +66,7 @@ def test_mutadescribe_test_medium_counts(ray_cluster, mutadescribe_dir, tmp_path
     path = mutadescribe_dir / "test_medium.csv"
     every = read_records([path], max_length=1024, extended_alphabet=False).accepted
     assert (len(every), len({r.wild_type for r in every})) == (384, 198)  # 384 mutants of 198 wild types
-    # The tiny ESM-2 takes at most 1022 residues. With encoder.long_sequences=reject the 128 rows with a
+    # UniRep-64 (the default), like ESM, takes at most 1022 residues. With encoder.long_sequences=reject the 128 rows with a
     # 1023-1024-residue protein become rejects (not failures): 256 records, 158 wild types + mutants = 216 distinct.
     strict = load_config(
         None, [f"embed.store={tmp_path / 'r'}", "encoder.long_sequences=reject", "embed.batch_sequences=64"]
@@ -76,7 +76,7 @@ def test_mutadescribe_test_medium_counts(ray_cluster, mutadescribe_dir, tmp_path
     assert (summary["unique_sequences"], summary["encoded"], summary["reused"]) == (216, 216, 0)
     rejects = [json.loads(line) for line in (tmp_path / "r" / "rejects.jsonl").read_text().splitlines()]
     assert {r["kind"] for r in rejects} == {"too_long_for_encoder"}
-    assert "longer than the 1022 the encoder takes" in rejects[0]["reason"] and "esm2:tiny" in rejects[0]["reason"]
+    assert "longer than the 1022 the encoder takes" in rejects[0]["reason"] and "unirep:64" in rejects[0]["reason"]
     # The default crops them instead: every record is kept, the long pairs as 1022-residue windows around the mutation.
     cfg = load_config(None, [f"embed.store={tmp_path / 'c'}", "embed.batch_sequences=64"])
     summary = embed_records(cfg, [path])

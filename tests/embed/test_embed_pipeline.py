@@ -121,13 +121,11 @@ def test_store_and_stream_give_the_same_embeddings(first_run):
 
 
 def test_other_encoder_is_refused(first_run):
-    other = _cfg(first_run[0].embed.store, "encoder.tiny.seed=1")
-    with pytest.raises(
-        MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0', asked for 'esm2:tiny:d64-l2-h4-seed1'"
-    ):
+    other = _cfg(first_run[0].embed.store, "encoder.layer=2")  # another layer's states: other embeddings
+    with pytest.raises(MismatchError, match="encoder_id: store has 'unirep:64', asked for 'unirep:64:layer2'"):
         embed_records(other, RECORDS)
     identity = encoder_identity(other.encoder)  # what training checks before reading the store
-    with pytest.raises(MismatchError, match="encoder_id: store has 'esm2:tiny:d64-l2-h4-seed0'"):
+    with pytest.raises(MismatchError, match="encoder_id: store has 'unirep:64'"):
         EmbeddingStore.open(first_run[0].embed.store).check(
             encoder_id=identity.encoder_id, hidden_size=identity.hidden_size
         )

@@ -24,6 +24,12 @@ from m2t.encoders.base import resolve_device_dtype
             r"'encoder'.*ESM3 runs in bfloat16 only on CUDA",
         ),
         (["encoder.backend=esmc", "encoder.tiny.v_heads=8"], r"'encoder'.*tiny.v_heads is an ESM3 setting"),
+        (["encoder.name=tiny"], r"'encoder'.*name 'tiny' is not a UniRep model: use one of 64, 256, 1900"),
+        (["encoder.name=128"], r"name '128' is not a UniRep model"),
+        (["encoder.dtype=bfloat16"], r"UniRep runs in float32"),
+        (["encoder.name=1900", "encoder.layer=2"], r"layer 2: UniRep-1900 has 1 layer\(s\)"),
+        (["encoder.layer=5"], r"layer 5: UniRep-64 has 4 layer\(s\)"),
+        (["encoder.backend=esm2", "encoder.layer=1"], r"layer is a UniRep setting"),
     ],
 )
 def test_config_rejects_twins_the_backend_cannot_build(overrides, message):
@@ -36,13 +42,16 @@ def test_esm3_twin_takes_its_vector_heads_and_names_them():
     encoder = build_encoder(cfg)
     assert encoder.encoder_id == "esm3:tiny:d64-l2-h4-v8-seed0"
     assert encoder.model.transformer.blocks[0].geom_attn.v_heads == 8
-    assert build_encoder(load_config(None).encoder).encoder_id == "esm2:tiny:d64-l2-h4-seed0"  # unchanged without
+    without = load_config(None, ["encoder.backend=esm3"]).encoder
+    assert build_encoder(without).encoder_id == "esm3:tiny:d64-l2-h4-seed0"  # unchanged without
 
 
 def test_default_config_builds_its_encoder():
-    tiny = load_config(None).encoder
-    assert (tiny.backend, tiny.name) == ("esm2", "tiny")
-    assert build_encoder(tiny).hidden_size == tiny.tiny.d_model
+    default = load_config(None).encoder
+    assert (default.backend, default.name) == ("unirep", "64")  # real weights: a trained model, not a random twin
+    encoder = build_encoder(default)
+    assert (encoder.encoder_id, encoder.hidden_size, encoder.random_weights) == ("unirep:64", 64, False)
+    assert load_config(None, ["encoder.backend=esm2"]).encoder.name == "tiny"  # an ESM backend's default: its twin
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,12 @@ from m2t.model import build_model, save_checkpoint
 
 
 def tiny_config(root: Path, *overrides: str) -> Config:
-    """The tiny default config writing under ``root`` (outputs, store) with short generations."""
+    """The tiny default config on the tiny random ESM-2 twin (the ESM code paths), writing under ``root`` (outputs,
+    store), with short generations."""
     return load_config(
         None,
         [
+            "encoder.backend=esm2",
             f"output.root={root}",
             f"embed.store={root / 'embeddings'}",
             "generation.max_new_tokens=8",

@@ -40,6 +40,10 @@ def run_job(*args: str, root: Path, capsys, monkeypatch) -> tuple[int, str, str]
     return exited.value.code, out.out, out.err
 
 
+def page_of(path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 def checkpoint_logprobs(checkpoint: Path, wild_type: str) -> torch.Tensor:
     return model_logprobs(build_encoder(trained_config(checkpoint).encoder), wild_type)
 
@@ -96,9 +100,19 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
         "description",
         "effect_score",
         "effect_score_note",
+        "effect_score_source",
     ]
+    # the tiny ESM-2 twin has random weights: every output that shows its scores says they mean nothing
+    twin = "esm2:tiny:d64-l2-h4-seed0"
+    assert set(table.column("effect_score_source").to_pylist()) == {
+        f"esm-wt-marginal ({twin}) — RANDOM WEIGHTS, meaningless"
+    }
     assert table.schema.metadata[b"effect_score_method"] == b"esm-wt-marginal"
-    assert summary["effect_score"]["method"] == "esm-wt-marginal"
+    assert table.schema.metadata[b"effect_score_encoder_id"] == twin.encode()
+    assert table.schema.metadata[b"effect_score_warning"].startswith(b"RANDOM WEIGHTS: " + twin.encode())
+    assert summary["effect_score"]["method"] == "esm-wt-marginal" and summary["effect_score"]["random_weights"]
+    assert summary["effect_score"]["warning"].startswith(f"RANDOM WEIGHTS: {twin} is a seeded random twin")
+    assert "RANDOM WEIGHTS" in page_of(out / "scan_wt_a.html")
     assert (summary["effect_score"]["scored"], summary["effect_score"]["null"]) == (133, 0)
     rows = table.to_pylist()
     # every score is the wild type's log-likelihood ratio from the encoder's own logits
@@ -112,7 +126,7 @@ def test_scan_counts_and_resume(ray_cluster, tiny_checkpoint, tmp_path, capsys, 
     report = summary["outputs"]["scan_report"]
     assert set(report) == {"wt_a", "wt_b"}
     assert report["wt_a"] == {"png": [str(out / "scan_wt_a.png")], "html": str(out / "scan_wt_a.html")}
-    page = (out / "scan_wt_a.html").read_text()
+    page = page_of(out / "scan_wt_a.html")
     assert page.count("data-mutation=") == 4 * 19 and page.count('class="wt"') == 4
     assert {r["window_start"] for r in rows} == {None}  # short wild types: nothing cropped
     assert len(rows) == summary["written"] == 133

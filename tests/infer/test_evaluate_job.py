@@ -15,7 +15,10 @@ from m2t.data.split import split_records
 from m2t.data.synthetic import generate
 from m2t.infer.evaluate import evaluate
 from m2t.infer.metrics import METRICS, score
+from m2t.infer.report import HEADERS
+from m2t.model.card import read_card
 from m2t.tracking import client as mlflow_client
+from m2t.tracking import default_uri
 
 REPO = Path(__file__).resolve().parents[2]
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQKPLVA"
@@ -138,6 +141,9 @@ def test_evaluate_reports_metrics_per_file(tiny_checkpoint, tmp_path, capsys, mo
     report = (out / "report.md").read_text()
     assert "| muta | 3 | 2 |" in report and "| seed | 2 | 0 |" in report and "P00001-K2R" in report
     assert "BLEU-2" in stdout and "\nmuta " in stdout
+    card = read_card(tiny_checkpoint)["m2t"]["evaluation"]["files"]  # the metrics, in the checkpoint's model card
+    assert card["muta"] == {"n": 3, **{HEADERS[m]: metrics["files"]["muta"][m] for m in METRICS}}
+    assert metrics["model_card"] == str(tiny_checkpoint / "README.md") and metrics["model_card"] in stdout
 
 
 def test_evaluate_defaults_to_the_synthetic_test_split(tiny_checkpoint, tmp_path):
@@ -194,7 +200,7 @@ def test_an_untracked_checkpoint_gets_an_evaluation_run_of_its_own_and_tracking_
     metrics = evaluate(
         tiny_config(tmp_path / "on", *small), checkpoint=tiny_checkpoint, data=None, output=tmp_path / "e"
     )
-    client = mlflow_client(str(tmp_path / "on" / "mlruns"))
+    client = mlflow_client(default_uri(tmp_path / "on"))
     run = client.get_run(metrics["mlflow"]["run_id"])
     assert (run.info.status, run.info.run_name, run.data.tags["m2t.checkpoint"]) == (
         "FINISHED",

@@ -11,9 +11,14 @@ import pyarrow as pa
 from PIL import Image
 
 from m2t.data.amino_acids import STANDARD
+from m2t.infer.effect import EffectSource
 from m2t.infer.scan_grid import RESIDUES, scan_grids
+from m2t.infer.scan_heatmap import titles
 from m2t.infer.scan_html import cell_text
 from m2t.infer.scan_report import write_scan_report
+
+UNIREP = EffectSource("unirep-llr", "unirep:64", random_weights=False)
+TWIN = EffectSource("esm-wt-marginal", "esm2:tiny:d64-l2-h4-seed0", random_weights=True)
 
 HOSTILE = 'Loss of <script>alert("x")</script> & "binding" at {m}'
 
@@ -63,7 +68,7 @@ class Cells(HTMLParser):
 def test_long_protein_gives_tiles_and_a_page_with_every_cell(tmp_path):
     wt = "".join(random.Random(1).choice(STANDARD) for _ in range(250))
     table = scan_table({"sp|P1|<b>odd</b>": wt}, null_at=7)
-    report = write_scan_report(table, tmp_path)
+    report = write_scan_report(table, tmp_path, source=UNIREP)
     files = report["sp|P1|<b>odd</b>"]
     stem = "scan_sp_P1__b_odd__b_"
     assert [p.rsplit("/", 1)[1] for p in files["png"]] == [
@@ -79,7 +84,8 @@ def test_long_protein_gives_tiles_and_a_page_with_every_cell(tmp_path):
 
     page = open(files["html"], encoding="utf-8").read()
     assert "<script>alert" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp;" in page
-    assert "sp|P1|&lt;b&gt;odd&lt;/b&gt;" in page and "esm-wt-marginal" in page
+    assert "sp|P1|&lt;b&gt;odd&lt;/b&gt;" in page
+    assert "<code>unirep-llr</code> of the encoder <code>unirep:64</code>" in page and "RANDOM" not in page
     parser = Cells()
     parser.feed(page)
     assert parser.scripts == 1  # the page's own script only
@@ -114,7 +120,33 @@ def test_grid_scores_and_one_set_per_wild_type(tmp_path):
         cell_text(a.cells[RESIDUES.index("R"), 1])
         == f"K2R · no effect score: no effect score: test\n{row['description']}"
     )
-    report = write_scan_report(table, tmp_path)
+    report = write_scan_report(table, tmp_path, source=UNIREP)
     names = {k: (v["html"].rsplit("/", 1)[1], len(v["png"])) for k, v in report.items()}
     # "a/b" and "a_b" both clean to scan_a_b: the second gets a number
     assert names == {"a": ("scan_a.html", 1), "a/b": ("scan_a_b.html", 1), "a_b": ("scan_a_b-2.html", 1)}
+
+
+def red_pixels(path: str) -> int:
+    """Pixels of the warning's red (#c00000), which the RdBu colour scale never uses."""
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    return int((np.abs(rgb.astype(int) - [192, 0, 0]).sum(axis=1) < 30).sum())
+
+
+def test_every_picture_names_the_score_source_and_random_weights_say_so(tmp_path):
+    """The heatmap's title and the page name the method and the encoder; a random twin's add a loud warning."""
+    table = scan_table({"wt": "MKTAYIAKQR"})
+    (grid,) = scan_grids(table)
+    assert titles(grid, slice(0, 10), source=UNIREP, overview=False) == (
+        "wt: positions 1-10 — dot = wild-type residue\neffect score: unirep-llr (unirep:64)",
+        None,
+    )
+    title, warning = titles(grid, slice(0, 10), source=TWIN, overview=False)
+    assert title.endswith("effect score: esm-wt-marginal (esm2:tiny:d64-l2-h4-seed0)")
+    assert warning == "RANDOM WEIGHTS: these scores are noise and mean nothing"
+    (tmp_path / "real").mkdir(), (tmp_path / "twin").mkdir()
+    real = write_scan_report(table, tmp_path / "real", source=UNIREP)["wt"]
+    twin = write_scan_report(table, tmp_path / "twin", source=TWIN)["wt"]
+    assert red_pixels(real["png"][0]) == 0 and red_pixels(twin["png"][0]) > 200  # the warning, drawn in red
+    page = open(twin["html"], encoding="utf-8").read()
+    assert '<p class="random">RANDOM WEIGHTS: esm2:tiny:d64-l2-h4-seed0 is a seeded random twin' in page

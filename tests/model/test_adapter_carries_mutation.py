@@ -3,7 +3,8 @@
 Train the tiny model on substitutions whose answer names the new residue ("The residue is replaced
 by histidine."), then greedy-decode held-out mutants of held-out proteins: the named residue must be
 right far above chance (1 in 19), and the same recipe with the protein vectors zeroed must stay near
-chance. Embeddings come from the tiny encoder (``EncoderConfig()``). The adapter AND the whole tiny
+chance. Embeddings come from the tiny random ESM-2 twin (``EncoderConfig(backend="esm2")``), which this guard was
+calibrated on. The adapter AND the whole tiny
 LLM train: the random tiny Llama knows no language, and with LoRA on a frozen random LM head its
 answers stay near-uniform (argmax right, probabilities flat).
 """
@@ -111,7 +112,7 @@ def test_adapter_carries_mutation():
     torch.set_num_threads(2)
     rng = random.Random(0)
     train, test = substitutions(rng, 250, 20), substitutions(rng, 30, 5)  # test: held-out proteins
-    encoder = build_encoder(EncoderConfig())
+    encoder = build_encoder(EncoderConfig(backend="esm2"))
     sequences = sorted({s for wt, mut, _ in train + test for s in (wt, mut)})
     emb = dict(zip(sequences, (e.float().cpu() for e in encoder.embed(sequences)), strict=True))
 

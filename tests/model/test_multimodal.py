@@ -18,6 +18,7 @@ def setup():
 def test_closed_gates_leave_the_llm_logits_unchanged(setup):
     cfg, model = setup
     batch = random_batch(model, cfg, ["one answer", "another, longer answer here"], [(30, 30), (12, 13)])
+    batch.pop("labels")  # with labels the forward gives the loss alone
     with torch.no_grad():
         ours = model(**batch).logits
         plain = model.llm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -27,6 +28,7 @@ def test_closed_gates_leave_the_llm_logits_unchanged(setup):
 def test_open_gates_change_only_positions_from_the_first_slot_on(setup):
     cfg, model = setup
     batch = random_batch(model, cfg, ["an answer"], [(20, 20)])
+    batch.pop("labels")
     first = int((batch["input_ids"][0] == model.delta_token_id).nonzero()[0])
     with torch.no_grad():
         closed = model(**batch).logits

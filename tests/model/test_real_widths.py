@@ -43,8 +43,8 @@ import pytest
 import torch
 from transformers import EsmConfig, EsmForMaskedLM, EsmModel, LlamaForCausalLM
 
-from m2t.bench.real_inputs import profile_records
-from m2t.bench.real_models import ESM3_OPEN, LLAMA31_8B, esm3_open_twin, llama31_8b_config, write_random_llm
+from m2t.bench.gpu.inputs import profile_records
+from m2t.bench.gpu.models import ESM3_OPEN, LLAMA31_8B, esm3_open_twin, llama31_8b_config, write_random_llm
 from m2t.bench.train import single_process_group
 from m2t.config import REPO_ROOT, Config, EncoderConfig, TinyEncoderConfig, load_config
 from m2t.encoders import build_encoder
@@ -53,7 +53,7 @@ from m2t.encoders.esm3 import tiny_model as esm3_model
 from m2t.encoders.esmc import tiny_model as esmc_model
 from m2t.model import build_adapter, collate, load_checkpoint, make_example, merge_lora, save_checkpoint
 from m2t.model.batching import pad_embeddings as pad
-from m2t.train.batches import to_device
+from m2t.model.batching import to_device
 from m2t.train.build import deepspeed_engine, stage_model
 
 pytestmark = pytest.mark.slow

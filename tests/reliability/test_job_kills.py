@@ -28,6 +28,7 @@ from m2t.data.synthetic import generate
 from m2t.embed.store import EmbeddingStore
 from m2t.model import load_checkpoint
 from m2t.tracking import client as mlflow_client
+from m2t.tracking import default_uri
 from m2t.train.metrics import read_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -172,7 +173,7 @@ def test_sigkilled_driver_reruns_into_a_resume_not_a_restart(tmp_path, job):
     summary = json.loads((root / "pretrain" / "summary.json").read_text())
     assert summary["step"] == STEPS and summary["run_dir"] == str(run_dir)  # the same Ray Train run
     assert [p.name for p in (root / "ray").iterdir() if p.is_dir()] == [run_dir.name]
-    client = mlflow_client(str(root / "mlruns"))
+    client = mlflow_client(default_uri(root))
     runs = client.search_runs([summary["mlflow"]["experiment_id"]])
     assert [(r.info.run_id, r.info.status) for r in runs] == [(summary["mlflow"]["run_id"], "FINISHED")]
     logged = {m.step for m in client.get_metric_history(summary["mlflow"]["run_id"], "loss")}

@@ -111,7 +111,7 @@ def test_serve_binds_loopback_unless_told_otherwise():
     tiny = REPO / "jobs/configs/serve_tiny.yaml"
     if tiny.exists():
         assert yaml.safe_load(tiny.read_text()).get("http_options", {}).get("host", "127.0.0.1") == "127.0.0.1"
-    source = (REPO / "jobs/serve.py").read_text()
+    source = (PACKAGE / "commands/serve.py").read_text()
     assert 'http_options={"host": cfg.serve.host' in source
     assert re.search(r'"--host", default=None', source)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from m2t.serve.prepare import Decoding, Limits, prepare
 from m2t.serve.schemas import DescribeRequest, FieldError
@@ -66,9 +67,11 @@ def test_an_insertion_that_makes_the_mutant_too_long_is_blamed_on_the_notation()
     assert loc == ["body", "items", 2, "mutations"] and "81 residues long, over the limit of 80" in msg
 
 
-def test_identical_mutant_and_empty_list_are_refused():
+def test_identical_mutant_and_empty_notation_are_refused():
     assert [loc[-1] for loc, _ in errors(wild_type=WT, mutant=WT)] == ["mutant"]
-    assert [loc[-1] for loc, _ in errors(wild_type=WT, mutations=[])] == ["mutations"]
+    assert [loc[-1] for loc, _ in errors(wild_type=WT, mutations=" ")] == ["mutations"]
+    with pytest.raises(ValidationError, match="at least 1 item"):  # an empty list: the schema says minItems 1
+        DescribeRequest(wild_type=WT, mutations=[])
 
 
 def test_a_long_pair_is_cropped_around_the_mutation_and_a_too_wide_change_is_named():

@@ -7,15 +7,20 @@ One deployment for the module (API key set, small limits so the 413/422 cases st
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from serve_fixtures import PageDriver, free_port, opened_checkpoint
 
 from m2t.config import load_config
 from m2t.encoders import build_encoder
 from m2t.infer.describer import Describer, Description
+from m2t.infer.effect import METHODS
 
 KEY = "test-key-5f0c2a9e71d3"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -80,7 +85,14 @@ def test_model_info_names_the_checkpoint_encoder_and_limits(url, checkpoint):
     encoder = build_encoder(load_config(None, OVERRIDES).encoder)
     assert info["encoder_id"] == encoder.encoder_id
     assert info["base_llm"] == "tiny" and info["num_media_tokens"] == 8
-    assert info["effect_score_method"] == "esm-wt-marginal"
+    assert info["effect_score_method"] == "unirep-llr"
+    assert info["effect_score"] == {
+        "method": "unirep-llr",
+        "encoder_id": "unirep:64",
+        "random_weights": False,
+        "warning": None,
+        "about": METHODS["unirep-llr"].about,
+    }
     assert info["checkpoint"] == str(checkpoint.resolve())
     assert info["limits"] == {
         "max_length": 200,
@@ -101,6 +113,7 @@ def test_single_request_matches_the_model_run_directly(url, checkpoint):
     expected = reference(checkpoint, WT, "MRTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", 6)
     assert body["description"] == expected.text and body["description"]
     assert body["effect_score"] == pytest.approx(expected.effect.score, abs=1e-6) and body["effect_score_note"] is None
+    assert (body["effect_score_source"], body["effect_score_warning"]) == ("unirep-llr (unirep:64)", None)
     t = body["timings"]
     assert t["batch_size"] == 1 and t["total_ms"] >= t["encode_ms"] + t["generate_ms"] > 0
     assert body["model"] == get(url, "/v1/model").json()["model"]
@@ -127,15 +140,14 @@ def test_batch_keeps_order_normalises_and_reuses_cached_wild_types(url):
     out = r.json()["items"]
     assert [o["id"] for o in out] == ["a", "b", "c", "d"]
     assert [o["mutations"] for o in out] == [["K2R"], ["A4del"], ["K2_T3insG"], ["R10H"]]
-    assert [o["effect_score"] is None for o in out] == [False, True, True, False]  # indels: no score, and why
-    assert out[1]["effect_score_note"].startswith("no effect score for A4del: the wild-type-marginal score covers")
-    assert "K2_T3insG" in out[2]["effect_score_note"] and out[3]["effect_score_note"] is None
+    assert [o["effect_score_note"] for o in out] == [None] * 4  # UniRep's likelihood ratio scores indels too
+    assert all(isinstance(o["effect_score"], float) for o in out)
     assert all(o["description"] for o in out)
     assert {o["timings"]["batch_size"] for o in out} == {4}
     for item, answer in zip(items, out, strict=True):  # batched with padding = alone (greedy): no mix-ups
         alone = post(url, "/v1/describe", {k: v for k, v in item.items() if k != "id"}).json()
         assert (alone["description"], alone["timings"]["batch_size"]) == (answer["description"], 1)
-        assert alone["effect_score"] == answer["effect_score"]
+        assert alone["effect_score"] == pytest.approx(answer["effect_score"], abs=1e-4)  # the mutant's pass, batched
     after = get(url, "/v1/model").json()["stats"]["wt_cache"]
     assert after["misses"] - before["misses"] == 1  # "MKTAYIAKQR" is new; WT was cached by earlier tests
     assert after["hits"] - before["hits"] == 1 + 4  # WT once for the batch however many items use it, + 4 alone
@@ -239,3 +251,109 @@ def test_the_page_at_the_root_describes_a_mutation(browser, url, tmp_path):
     assert (
         shown["description"] == post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R"}).json()["description"]
     )
+
+
+# The contract of /openapi.json, both ways, with bodies that schemathesis draws from the served schema: a schema-valid
+# body gets 200, a schema-invalid one a 4xx. Valid bodies are fitted to the two rules JSON Schema cannot state (the
+# schema's description names them): the mutation fits the wild type, and the mutant differs from it.
+OPERATIONS = ["/v1/describe", "/v1/describe:batch"]
+
+
+@pytest.fixture(scope="module")
+def openapi(url) -> dict:
+    return get(url, "/openapi.json").json()
+
+
+def validator(openapi: dict, path: str):
+    """A JSON Schema validator of the body of the POST ``path`` (its $refs resolved in the served document)."""
+    import jsonschema
+
+    ref = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema.Draft202012Validator({**ref, "components": openapi["components"]})
+
+
+def bodies(openapi: dict, path: str, mode: str):
+    """Request bodies of the POST ``path`` drawn by schemathesis, schema-valid or not (``mode``)."""
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    operation = schemathesis.openapi.from_dict(openapi)[path]["POST"]
+    return operation.as_strategy(generation_mode=GenerationMode(mode)).map(lambda case: case.body)
+
+
+def fitted(item: dict, data) -> dict:
+    """``item`` with its mutation redrawn to fit its wild type: one substitution, as notation or as the mutant."""
+    from m2t.data.amino_acids import STANDARD
+
+    wt = "".join(item["wild_type"].split()).upper()
+    at = data.draw(st.integers(0, len(wt) - 1))
+    to = data.draw(st.sampled_from([a for a in STANDARD if a != wt[at]]))
+    if item.get("mutations") is not None:
+        notation = f"{wt[at]}{at + 1}{to}"
+        return {**item, "mutations": [notation] if isinstance(item["mutations"], list) else notation}
+    return {**item, "mutant": wt[:at] + to + wt[at + 1 :]}
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_a_schema_valid_body_gets_200(url, openapi, path, data):
+    body = data.draw(bodies(openapi, path, "positive"))
+    body = {"items": [fitted(i, data) for i in body["items"]]} if "items" in body else fitted(body, data)
+    assert validator(openapi, path).is_valid(body), body  # still schema-valid once fitted
+    assume(len(json.dumps(body)) <= 4096)  # serve.max_body_bytes: a transport limit (413), not the body's schema
+    r = post(url, path, body)
+    assert r.status_code == 200, (body, r.text)
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_a_schema_invalid_body_gets_4xx(url, openapi, path, data):
+    body = data.draw(bodies(openapi, path, "negative"))
+    if isinstance(body, bytes):  # not JSON at all
+        r = httpx.post(url + path, content=body, headers={**AUTH, "content-type": "application/json"}, timeout=120)
+    else:
+        assume(not validator(openapi, path).is_valid(body))
+        r = post(url, path, body)
+    assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"wild_type": WT, "mutations": "K2R", "temperature": False},  # the fuzzer's find: was 200 (false -> 0.0)
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": "4"},
+        {"wild_type": WT, "mutations": "K2R", "max_new_tokens": True},
+        {"wild_type": WT, "mutations": "K2R", "id": 7},
+        {"wild_type": "0", "mutant": "0"},  # the fuzzer's other find: schema-valid, yet 422; now the schema says no
+        {"wild_type": WT, "mutations": []},
+        {"wild_type": "MKTA\u0131", "mutations": "K2R"},  # dotless i: .upper() would make it I
+    ],
+)
+def test_the_fuzzers_finds_are_schema_invalid_and_refused(url, openapi, body):
+    assert not validator(openapi, "/v1/describe").is_valid(body)
+    assert post(url, "/v1/describe", body).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"max_new_tokens": 2.0},  # JSON Schema's integer includes 2.0 (a generated client may send it)
+        {"temperature": 1.1125369292536007e-308},  # the contract test's find: logits / it overflowed, an HTTP 500
+        {"temperature": 1e300, "top_p": 1e-300},
+    ],
+)
+def test_edge_values_the_schema_allows_are_answered(url, extra):
+    r = post(url, "/v1/describe", {"wild_type": WT, "mutations": "K2R", **extra})
+    assert r.status_code == 200, r.text
+
+
+def test_the_schema_states_the_served_limits(openapi):
+    components = openapi["components"]["schemas"]
+    fields = components["DescribeRequest"]["properties"]
+    assert {b.get("maximum") for b in fields["max_new_tokens"]["anyOf"]} == {16, None}  # serve.max_new_tokens_limit
+    assert components["BatchRequest"]["properties"]["items"]["maxItems"] == 4  # serve.max_batch_items
+    pattern = fields["wild_type"]["pattern"]
+    assert pattern.endswith("{1,200}$")  # data.max_length
+    assert re.fullmatch(pattern, " mkt\nAYI ") and not re.search(pattern, "MKTX") and not re.search(pattern, "M" * 201)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -216,27 +215,8 @@ def test_the_schema_states_exactly_one_of_mutations_or_mutant(page_url):
         assert post(page_url + "v1/describe", body).status_code == (200 if valid else 422), body
 
 
-def test_a_wheel_carries_the_page(tmp_path):
-    """A non-editable install has the page: the static files are package data (built from a copy of the tree)."""
-    src = tmp_path / "src"
-    shutil.copytree(REPO_ROOT / "m2t", src / "m2t", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO_ROOT / name, src / name)
-    build = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "-w",
-        "dist",
-        str(src),
-    ]
-    done = subprocess.run(build, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (wheel,) = (tmp_path / "dist").glob("m2t-*.whl")
+def test_a_wheel_carries_the_page(m2t_wheel):
+    """A non-editable install has the page: the static files are package data (conftest builds the wheel)."""
     static = REPO_ROOT / "m2t" / "serve" / "static"
-    with zipfile.ZipFile(wheel) as zf:
+    with zipfile.ZipFile(m2t_wheel) as zf:
         assert {f"m2t/serve/static/{p.name}" for p in static.iterdir()} <= set(zf.namelist())

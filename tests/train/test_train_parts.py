@@ -15,13 +15,14 @@ from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
 from m2t.model.batching import IGNORE
+from m2t.plan.epochs import resolve_schedule
 from m2t.train.batches import BatchMaker, length_groups, supervised_tokens, token_weighted
 from m2t.train.build import stage_model
 from m2t.train.deepspeed_config import fill_deepspeed_config
 from m2t.train.early_stop import EarlyStop
 from m2t.train.handoff import check_init
 from m2t.train.metrics import MetricsWriter, read_metrics
-from m2t.train.schedule import lr_factor, resolve_schedule, warmup_cosine
+from m2t.train.schedule import lr_factor, warmup_cosine
 from m2t.train.state import rng_state, set_rng_state
 from m2t.train.trainer import run_name
 

@@ -1,7 +1,8 @@
 """Both stages for real on Ray Train + DeepSpeed ZeRO-2 (2 CPU workers, tiny models, synthetic data):
 a stopped run resumes, a killed worker recovers, loss goes down, stage handoff and its refusal,
-`ray job submit` against a real head, and each run tracked in MLflow (stage 1 in the default file store,
-stage 2 on a real `mlflow server`, the submitted job with tracking off) with its evaluation on the same run."""
+`ray job submit` against a real head, and each run tracked in MLflow (stage 1 in the default SQLite store, read back
+through a real `mlflow server` on it, stage 2 on a real `mlflow server`, the submitted job with tracking off) with
+its evaluation on the same run."""
 
 import json
 import shutil
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +27,13 @@ from m2t.config import REPO_ROOT, load_config
 from m2t.errors import M2TError, MismatchError, PlacementError
 from m2t.infer.evaluate import evaluate
 from m2t.model import build_model, load_checkpoint, read_meta
+from m2t.model.card import read_card
+from m2t.plan.epochs import epoch_shape
 from m2t.tracking import client as mlflow_client
-from m2t.tracking import flatten
+from m2t.tracking import default_uri, flatten
 from m2t.train.batches import BatchMaker
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
-from m2t.train.schedule import epoch_shape
 from m2t.train.trainer import run_stage
 
 pytestmark = pytest.mark.slow
@@ -71,7 +75,7 @@ def data(ray_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("train_data")
     cfg = tiny(root, root / "embeddings")
     inputs = prepare_inputs(cfg)  # synthetic set -> split -> embed on Ray Data
-    assert inputs.val is not None and inputs.encoder_id == "esm2:tiny:d64-l2-h4-seed0"
+    assert inputs.val is not None and inputs.encoder_id == "unirep:64"
     return root
 
 
@@ -194,8 +198,16 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     assert vals[-1] < vals[0], vals
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     ckpt = out / "checkpoint"
-    assert sorted(p.name for p in ckpt.iterdir()) == ["adapter.safetensors", "m2t_model.json", "tokenizer"]
-    assert read_meta(ckpt)["builder"]["encoder_id"] == "esm2:tiny:d64-l2-h4-seed0"
+    assert sorted(p.name for p in ckpt.iterdir()) == ["README.md", "adapter.safetensors", "m2t_model.json", "tokenizer"]
+    assert read_meta(ckpt)["builder"]["encoder_id"] == "unirep:64"
+    card = read_card(ckpt)  # the model card the publish wrote with the checkpoint: what trained it, on what
+    train_rows = pq.ParquetFile(root / "data" / "train.parquet").metadata.num_rows
+    assert card["m2t"]["training"]["steps"] == summary["step"] == STEPS and card["datasets"] == ["synthetic"]
+    assert card["m2t"]["training"]["val_loss"] == pytest.approx(summary["val_loss"]) and card["metrics"] == ["loss"]
+    assert card["m2t"]["training"]["data"]["rows"]["train"] == train_rows
+    batch = cfg.train.pretrain.micro_batch_size * cfg.train.pretrain.grad_accum * cfg.train.num_workers
+    assert card["m2t"]["training"]["epochs"] == round(STEPS * batch / train_rows, 2)
+    assert card["m2t"]["lora"] is None and summary["model_card"] == str(ckpt / "README.md")
     trained, _ = load_checkpoint(ckpt, stage="infer")
     untrained = build_model(cfg, stage="pretrain", dim_in=64)  # gates closed: the LLM alone
     before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
@@ -204,10 +216,12 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
 
 
 def test_stage1_is_one_mlflow_run_through_its_stop_rerun_and_restart_and_evaluate_logs_to_it(pretrained):
-    """The default file store in <output.root>/mlruns: the stopped call, its rerun and the replaced worker all
-    log into one MLflow run; an evaluation of the checkpoint lands on it, at the checkpoint's step."""
+    """The default store, <output.root>/mlflow.db: the stopped call, its rerun and the replaced worker (the driver
+    and rank 0 of each worker group writing to one SQLite file) all log into one MLflow run; an evaluation of the
+    checkpoint lands on it, at the checkpoint's step."""
     cfg, root, summary, _ = pretrained
-    client, run = mlflow_run(str(root / "mlruns"), summary["run_name"])
+    assert summary["mlflow"]["uri"] == default_uri(root) and not (root / "mlruns").exists()
+    client, run = mlflow_run(default_uri(root), summary["run_name"])
     check_tracked(client, run, cfg=cfg, root=root, stage="pretrain", summary=summary)
     assert len(client.get_metric_history(run.info.run_id, "loss")) > STEPS  # the redone steps, logged again
     evaluated = tiny(root, cfg.embed.store, "generation.max_new_tokens=4")
@@ -215,6 +229,33 @@ def test_stage1_is_one_mlflow_run_through_its_stop_rerun_and_restart_and_evaluat
     assert metrics["mlflow"] == summary["mlflow"]
     check_evaluation_on(client, run.info.run_id, metrics)
     assert len(client.search_runs([run.info.experiment_id])) == 1  # no second run for the evaluation
+
+
+def test_stage1_reads_back_through_a_real_mlflow_server_on_the_default_sqlite_store(pretrained, mlflow_server_on):
+    """What `mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db` shows (docs/train.md), through the REST API
+    of a real `mlflow server` on that file: the run, its params, each step's loss, and loss.png."""
+    cfg, root, summary, _ = pretrained
+    run_id = summary["mlflow"]["run_id"]
+
+    def get(url: str, endpoint: str, **query: str) -> bytes:
+        with urllib.request.urlopen(f"{url}/{endpoint}?{urllib.parse.urlencode(query)}", timeout=30) as answer:
+            return answer.read()
+
+    with mlflow_server_on(f"sqlite:///{root / 'mlflow.db'}", root) as url:
+        run = json.loads(get(url, "api/2.0/mlflow/runs/get", run_id=run_id))["run"]
+        history = json.loads(get(url, "api/2.0/mlflow/metrics/get-history", run_id=run_id, metric_key="loss"))
+        listed = json.loads(get(url, "api/2.0/mlflow/artifacts/list", run_id=run_id))
+        png = get(url, "get-artifact", run_uuid=run_id, path="loss.png")
+    assert (run["info"]["run_name"], run["info"]["status"]) == (summary["run_name"], "FINISHED")
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    config = flatten(cfg.model_dump(mode="json"))
+    config["train.max_failures"] = "0"  # the first call's (stopped) value: MLflow params never change
+    assert {k: params.get(k) for k in config} == config and params["run.stage"] == "pretrain"
+    expected = {r["step"]: r["loss"] for r in read_metrics(root / "pretrain" / "metrics.jsonl")}
+    logged = {m["step"]: m["value"] for m in sorted(history["metrics"], key=lambda m: m["timestamp"])}
+    assert logged == pytest.approx(expected) and sorted(logged) == list(range(1, STEPS + 1))
+    assert "loss.png" in {f["path"] for f in listed["files"]}
+    assert png[:4] == b"\x89PNG" and png == (root / "pretrain" / "loss.png").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +292,8 @@ def test_stage2_starts_from_stage1_and_lowers_val_loss(finetuned):
     assert len(generations) == 4 and all(g["reference"] and isinstance(g["generated"], str) for g in generations)
     ckpt = root / "finetune" / "checkpoint"
     assert (ckpt / "lora" / "adapter_model.safetensors").is_file() and read_meta(ckpt)["stage"] == "finetune"
+    card = read_card(ckpt)["m2t"]
+    assert card["lora"]["r"] == cfg.lora.r and card["training"]["steps"] == STEPS and card["stage"] == "finetune"
     stage1, _ = load_checkpoint(root / "pretrain" / "checkpoint", stage="infer")
     stage2, _ = load_checkpoint(ckpt, stage="infer")
     before, after = val_loss(stage1, cfg, root), val_loss(stage2, cfg, root)
@@ -262,13 +305,17 @@ def test_stage2_and_its_evaluation_are_tracked_on_a_real_mlflow_server(finetuned
     assert summary["mlflow"]["uri"] == mlflow_server
     client, run = mlflow_run(mlflow_server, summary["run_name"])
     check_tracked(client, run, cfg=cfg, root=root, stage="finetune", summary=summary)
-    assert not mlflow_client(str(root / "mlruns")).search_runs(  # nothing of stage 2 in the file store
+    assert not mlflow_client(default_uri(root)).search_runs(  # nothing of stage 2 in the default store
         [run.info.experiment_id], f"attributes.run_name = '{summary['run_name']}'"
     )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     evaluated = tiny(root, cfg.embed.store, "generation.max_new_tokens=4")
     metrics = evaluate(evaluated, checkpoint=root / "finetune" / "checkpoint", data=None, output=root / "eval2")
     assert metrics["mlflow"] == summary["mlflow"]
+    card = read_card(root / "finetune" / "checkpoint")  # the evaluation joins the training in the model card
+    assert (
+        set(card["m2t"]["evaluation"]["files"]) == set(metrics["files"]) and card["m2t"]["training"]["steps"] == STEPS
+    )
     check_evaluation_on(client, run.info.run_id, metrics)
 
 
@@ -337,8 +384,10 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path, user_shell_
     process's own Ray: `export RAY_AUTH_MODE=token`, `ray get-auth-token --generate`, `ray start --head --block` on
     free ports (own temp dir: no other cluster is touched), then `ray job submit --working-dir . -- python
     jobs/pretrain.py`; without RAY_AUTH_MODE the job API answers 401 (missing token). SIGTERM to `ray start` stops
-    only that head. The job runs with tracking off, its tracking URI (in the config and the head's environment) a
-    listening socket: nothing connects to it and no mlruns appears."""
+    only that head. A first job with the default relative paths is refused: they resolve inside Ray's unpacked
+    working directory, which Ray deletes. The job that runs has absolute paths and tracking off, its tracking URI
+    (in the config and the head's environment) a listening socket: nothing connects to it and no MLflow store
+    appears."""
     root = tmp_path
     shutil.copytree(data / "data", root / "data")
     temp = Path(tempfile.mkdtemp(prefix="m2t-ray-", dir="/tmp"))  # short: Ray puts sockets in it
@@ -396,36 +445,35 @@ def test_ray_job_submit_runs_pretrain_on_a_real_head(data, tmp_path, user_shell_
         "tracking.backend=none",
         f"tracking.uri={not_a_server}",
     ]
-    try:
+
+    def submit(name: str, *args: str) -> subprocess.CompletedProcess:
+        """`ray job submit --working-dir . -- python jobs/pretrain.py ARGS`, retried while the job API comes up."""
+        command = ["--submission-id", name, "--working-dir", ".", "--", "python", "jobs/pretrain.py", *args]
         deadline = time.time() + 180
-        while (
-            (
-                submit := job(
-                    "submit",
-                    "--submission-id",
-                    f"m2t-{port}",
-                    "--working-dir",
-                    ".",
-                    "--",
-                    "python",
-                    "jobs/pretrain.py",
-                    *overrides,
-                    timeout=420,
-                )
-            ).returncode
-            and time.time() < deadline
-            and head.poll() is None
-            and ("No available agent" in submit.stderr or "onnect" in submit.stderr)
-        ):
+        while True:
+            done = job("submit", *command, timeout=420)
+            starting = "No available agent" in done.stderr or "onnect" in done.stderr
+            if not (done.returncode and starting and time.time() < deadline and head.poll() is None):
+                return done
             time.sleep(2)  # the job API, then its agent, come up a little after `ray start`
-        assert "succeeded" in job("status", f"m2t-{port}").stdout, submit.stdout[-3000:] + submit.stderr[-3000:]
+
+    try:
+        relative = submit(f"m2t-relative-{port}", "tracking.backend=none")
+        logs = job("logs", f"m2t-relative-{port}").stdout
+        assert relative.returncode != 0 and "failed" in job("status", f"m2t-relative-{port}").stdout.lower()
+        refusal = [line for line in logs.splitlines() if line.startswith("error: ")]
+        assert len(refusal) == 1 and "Traceback" not in logs, logs[-3000:]
+        assert "lies inside Ray's unpacked copy of the job's working directory" in refusal[0]
+        assert "/runtime_resources/working_dir_files/_ray_pkg_" in refusal[0] and "absolute path" in refusal[0]
+        submit_ = submit(f"m2t-{port}", *overrides)
+        assert "succeeded" in job("status", f"m2t-{port}").stdout, submit_.stdout[-3000:] + submit_.stderr[-3000:]
         unauthenticated = job("list", shell=user_shell_env)  # a shell without RAY_AUTH_MODE sends no token
         assert unauthenticated.returncode != 0 and "Missing authentication token" in unauthenticated.stderr  # a 401
         summary = json.loads((root / "pretrain" / "summary.json").read_text())
         assert summary["step"] == 4 and (root / "pretrain" / "checkpoint" / "adapter.safetensors").is_file()
         assert [r["step"] for r in read_metrics(root / "pretrain" / "metrics.jsonl")] == [1, 2, 3, 4]
         assert summary["mlflow"] is None and "tracking" not in read_meta(root / "pretrain" / "checkpoint")
-        assert not (root / "mlruns").exists()
+        assert not (root / "mlruns").exists() and not (root / "mlflow.db").exists()
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected
     finally:
