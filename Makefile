@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(PY) jobs/demo.py
 
 test: $(STAMP)
-	$(PY) -m pytest tests -q --timeout=900
+	$(PY) -m pytest tests -q --timeout=900 --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -79,4 +79,5 @@ def test_the_installed_command_runs_the_pipeline_from_an_empty_directory(venv, t
     assert described.returncode == 0, described.stderr[-3000:]
     (result,) = json.loads(described.stdout)["results"]
     assert result["notation"] == "K2R (lysine to arginine at position 2)" and isinstance(result["description"], str)
-    assert isinstance(result["effect"]["score"], float) and result["effect"]["method"] == "esm-wt-marginal"
+    # the default encoder, UniRep-64: a real zero-shot score
+    assert isinstance(result["effect"]["score"], float) and result["effect"]["method"] == "unirep-llr"

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from deepspeed.comm import comm as ds_comm
 
-from m2t.bench.embed import seed_embed
+from m2t.bench.embed import bench_encoder_config, seed_embed
 from m2t.bench.flops import step_flops
 from m2t.bench.inputs import benchmark_records, describe_inputs
 from m2t.bench.machine import machine_info, ray_worker_threads, torch_threads
@@ -164,7 +164,7 @@ def _run_train(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record
             wild_types=scale.wild_types, length_scale=scale.length_scale, min_length=scale.min_length
         )
     )
-    encoder = build_encoder(cfg.encoder)
+    encoder = build_encoder(bench_encoder_config(cfg, scale))  # the seed's way needs an ESM SDK encoder
     unique = list(dict.fromkeys(s for r in records for s in (r.wild_type, r.mutant)))
     store_dir = workdir / "train_store"
     shutil.rmtree(store_dir, ignore_errors=True)  # a fresh store each run

@@ -2,7 +2,7 @@
 
     python jobs/finetune.py                                       # tiny default: from outputs/pretrain/checkpoint
     python jobs/finetune.py --init outputs/pretrain/checkpoint train.finetune.steps=10
-    ray job submit --working-dir . -- python jobs/finetune.py --config jobs/configs/llama3_esm3.yaml
+    ray job submit --working-dir . -- python jobs/finetune.py --config m2t/configs/llama3_esm3.yaml
 
 A stage-1 checkpoint made for other dims, another encoder or another base LLM is refused (exit 3)
 with the list of what differs. Rerunning the same command resumes the run from its last

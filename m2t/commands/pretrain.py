@@ -2,7 +2,7 @@
 
     python jobs/pretrain.py                                       # tiny default, on a local Ray
     python jobs/pretrain.py train.pretrain.steps=10 train.num_workers=1
-    ray job submit --working-dir . -- python jobs/pretrain.py --config jobs/configs/llama3_esm3.yaml
+    ray job submit --working-dir . -- python jobs/pretrain.py --config m2t/configs/llama3_esm3.yaml
 
 Connects to the Ray cluster in RAY_ADDRESS (or one started with `ray start` here), else starts one.
 Missing splits or embeddings are made first. Rerunning the same command resumes the run from its

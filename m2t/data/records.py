@@ -84,7 +84,7 @@ def read_records_file(path: str | Path) -> list[Record]:
     """The records of a ``records.parquet`` / split file written by :func:`write_records`."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"records file not found: {path} (write it with: python jobs/preprocess.py)")
+        raise InputError(f"records file not found: {path} (write it with: m2t preprocess)")
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

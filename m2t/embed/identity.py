@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-import ray
-
 from m2t.config import EncoderConfig
 
 
@@ -37,6 +35,8 @@ def _cached(encoder_json: str, num_gpus: int, num_cpus: float) -> EncoderIdentit
     encoder = EncoderConfig.model_validate_json(encoder_json)
     if encoder.name == "tiny" or encoder.backend == "unirep":  # small enough to build here
         return _identity(encoder.model_copy(update={"device": "cpu"}))
+    import ray  # only for real weights: the tiny twins and UniRep need no cluster
+
     task = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus)(_identity)
     return EncoderIdentity(*ray.get(task.remote(encoder)))
 

@@ -33,7 +33,7 @@ def read_manifest(root: Location) -> dict:
     path = root / MANIFEST
     if not path.is_file():
         raise InputError(
-            f"no embedding store at {root} ({MANIFEST} missing); build one with `python jobs/embed.py --output {root}`"
+            f"no embedding store at {root} ({MANIFEST} missing); build one with `m2t embed --output {root}`"
         )
     try:
         manifest = json.loads(path.read_text())
@@ -42,7 +42,7 @@ def read_manifest(root: Location) -> dict:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise MismatchError(
             f"{path}: store format version {manifest.get('format_version')!r}, this m2t reads "
-            f"version {FORMAT_VERSION}; rebuild the store with `python jobs/embed.py --output {root}`"
+            f"version {FORMAT_VERSION}; rebuild the store with `m2t embed --output {root}`"
         )
     return manifest
 

@@ -161,7 +161,7 @@ class EmbeddingStore:
             raise KeyError(
                 f"sequence of length {len(sequence)} (sha256 {key[:12]}…) is not in embedding store "
                 f"{self.root} (encoder {self.encoder_id}); embed it first: "
-                f"`python jobs/embed.py --input <records> --output {self.root}`"
+                f"`m2t embed --input <records> --output {self.root}`"
             )
         shard, length = self._entries[key]
         if length != len(sequence):

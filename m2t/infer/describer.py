@@ -55,8 +55,7 @@ def finetuned_checkpoint(cfg: Config, path: str | Path | None = None) -> Path:
     :class:`InputError` naming the commands that make one when it is not there."""
     return require_checkpoint(
         path if path is not None else stage_checkpoint(cfg, "finetune"),
-        fix="train one with `python jobs/pretrain.py && python jobs/finetune.py` (same --config), "
-        "or pass --checkpoint DIR",
+        fix="train one with `m2t pretrain && m2t finetune` (same --config), or pass --checkpoint DIR",
     )
 
 

@@ -64,7 +64,7 @@ def default_data(cfg: Config) -> Path | list[Record]:
             records, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
         )["test"]
     raise InputError(
-        f"no test split at {test}; make one with `python jobs/split.py --test-fraction 0.1` or pass "
+        f"no test split at {test}; make one with `m2t split --test-fraction 0.1` or pass "
         f"--data FILE (e.g. MutaDescribe's test_easy.csv)"
     )
 

@@ -28,7 +28,7 @@ def stage1_checkpoint(cfg: Config, init: str | Path | None = None) -> Path:
     return require_checkpoint(
         init if init is not None else stage_checkpoint(cfg, "pretrain"),
         what="stage-1 checkpoint",
-        fix="run `python jobs/pretrain.py` with the same config first, or pass --init DIR",
+        fix="run `m2t pretrain` with the same config first, or pass --init DIR",
     )
 
 
@@ -62,7 +62,7 @@ def check_init(cfg: Config, init: str | Path, *, encoder_id: str, dim_in: int) -
         raise MismatchError(
             f"stage-1 checkpoint {init} does not match this config:\n  "
             + "\n  ".join(diffs)
-            + "\nrun `python jobs/pretrain.py` with this config first, or pass --init with a matching "
+            + "\nrun `m2t pretrain` with this config first, or pass --init with a matching "
             "checkpoint"
         )
     return meta

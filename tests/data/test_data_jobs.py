@@ -116,8 +116,11 @@ def test_defaults_synthetic_preprocess_and_split(tmp_path):
         (["--input", "{tmp}/missing.jsonl"], "input file not found: {tmp}/missing.jsonl"),
         (["--input", "{tmp}"], "is a directory"),
         (["--input", "{tmp}/data.txt"], "unknown format '.txt'"),
-        (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv"], "is a file; pass a directory"),
-        (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv/sub"], "cannot create the output directory"),
+        (["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv"], "{tmp}/set.csv is a file, not a directory"),
+        (
+            ["--input", "{tmp}/set.csv", "--output", "{tmp}/set.csv/sub"],
+            "sub: {tmp}/set.csv is a file, not a directory",
+        ),
         (["data.max_lenght=5"], "did you mean 'max_length'"),
     ],
 )

@@ -63,9 +63,7 @@ def test_store_of_another_encoder_is_ignored(tiny_checkpoint, tmp_path):
 
 
 def test_finetuned_checkpoint_names_the_command(tmp_path):
-    with pytest.raises(
-        InputError, match=r"does not exist; train one with `python jobs/pretrain.py && python jobs/finetune.py`"
-    ):
+    with pytest.raises(InputError, match=r"does not exist; train one with `m2t pretrain && m2t finetune`"):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path / "nope")
     with pytest.raises(InputError, match="is not an m2t checkpoint"):
         finetuned_checkpoint(tiny_config(tmp_path), tmp_path)

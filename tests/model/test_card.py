@@ -30,7 +30,7 @@ SCORES = {"n": 3, "BLEU-2": 0.1, "BLEU-4": 0.05, "METEOR": 0.2, "ROUGE-1": 0.3, 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    cfg = load_config(None, ["lora.r=4", "model.prompt_fields=[protein_name,mutation]"])
+    cfg = load_config(None, ["encoder.backend=esm2", "lora.r=4", "model.prompt_fields=[protein_name,mutation]"])
     torch.manual_seed(0)
     model = build_model(cfg, stage="finetune", dim_in=64, encoder_id=tiny_encoder_id(cfg.encoder))
     path = save_checkpoint(model, cfg, tmp_path_factory.mktemp("card") / "checkpoint")

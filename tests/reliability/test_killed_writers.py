@@ -42,7 +42,8 @@ WRITER = textwrap.dedent("""
         parts.write(pa.table({{"id": [f"r{{i}}-{{j}}" for j in range(2000)], "wild_type_id": ["w"] * 2000,
                               "mutations": [["K2R"]] * 2000, "window_start": [None] * 2000,
                               "description": ["x" * 200] * 2000, "effect_score": [-0.5] * 2000,
-                              "effect_score_note": [None] * 2000}}))
+                              "effect_score_note": [None] * 2000,
+                              "effect_score_source": ["unirep-llr (unirep:64)"] * 2000}}))
         i += 1
         print(i, flush=True)
 """).format(D=D, RUN=RUN)
@@ -75,7 +76,7 @@ def test_sigkilled_writer_leaves_old_or_new_complete_state(tmp_path, delay):
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()[-2000:]  # the writer died on its own
 
     store = EmbeddingStore.open(store_dir)
     assert len(store) > 0
