@@ -229,7 +229,7 @@ def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_c
     llm = load_config(None, ["model.tiny_llm.hidden_size=32"])
     with pytest.raises(MismatchError, match=r"model.tiny_llm.hidden_size: checkpoint 64, config 32"):
         check_init(llm, ckpt, encoder_id=ENCODER, dim_in=64)
-    with pytest.raises(InputError, match="stage-1 checkpoint .*absent does not exist; run `python jobs/pretrain.py`"):
+    with pytest.raises(InputError, match="stage-1 checkpoint .*absent does not exist; run `m2t pretrain`"):
         check_init(load_config(None), tmp_path / "absent", encoder_id=ENCODER, dim_in=64)
 
 
