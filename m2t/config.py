@@ -286,12 +286,20 @@ class ModelConfig(Section):
     )
     system_prompt: str = _f("You are an expert protein biologist.", "System turn of the chat prompt.")
     instruction: str = _f("Describe the effect of this mutation.", "User instruction, the last line of the user turn.")
-    prompt_fields: list[Literal["protein_name", "function", "mutation"]] = _f(
+    prompt_fields: list[Literal["protein_name", "function", "mutation", "neighbour"]] = _f(
         [],
         "Facts the user turn states between <delta_P> and the instruction, each on its own line when the record has "
         "it: protein_name, function (UniProt text of the wild type), mutation (normalised notation and in words, e.g. "
-        "'R175H (arginine to histidine at position 175)'). Empty: <delta_P> and the instruction alone (the seed's "
-        "framing). A stage-2 run refuses a stage-1 checkpoint trained with other fields.",
+        "'R175H (arginine to histidine at position 175)'), neighbour (the description of the nearest known mutation "
+        "of another protein, from an index of the training split saved with the checkpoint: docs/model.md). Empty: "
+        "<delta_P> and the instruction alone (the seed's framing). A stage-2 run refuses a stage-1 checkpoint trained "
+        "with other fields.",
+    )
+    prompt_field_words: int = _f(
+        0,
+        "Longest value of a prompt field, in words: a longer one is cut there and ends with '...' (UniProt function "
+        "texts run to hundreds of words, each a token or more of every training step). 0 = no limit.",
+        ge=0,
     )
     dtype: Literal["auto", "float32", "bfloat16"] = _f("auto", "LLM dtype; auto = bfloat16 on GPU, float32 on CPU.")
     trust_remote_code: bool = _f(False, "Allow custom model code from the hub (off unless you trust the repo).")
@@ -311,10 +319,55 @@ class LoraConfig(Section):
     )
 
 
+EPOCHS = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*epochs?")
+
+
+def _step_count(minimum: int):
+    """A validator of a count of optimizer steps: an integer >= ``minimum``, or epochs of the train split written
+    ``'2 epochs'`` / ``'0.5 epoch'`` (kept as ``'<x> epochs'`` text; a stage turns it into steps once it knows the
+    split's size: :func:`m2t.plan.epochs.resolve_schedule`)."""
+
+    def check(value: Any) -> Any:
+        text = value.strip() if isinstance(value, str) else None
+        if text is not None and not text.isdigit():
+            match = EPOCHS.fullmatch(text)
+            if match is None or float(match.group(1)) <= 0:
+                raise ValueError(f"{value!r} is not a step count: write steps as an integer, or epochs as '2 epochs'")
+            return f"{float(match.group(1)):g} epochs"
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{value!r} is not a step count: write steps as an integer, or epochs as '2 epochs'")
+        if int(value) < minimum:
+            raise ValueError(f"must be at least {minimum} steps (or a positive number of epochs)")
+        return int(value)
+
+    return check
+
+
+# Steps, or "<x> epochs" of the train split.
+Steps = Annotated[int | str, BeforeValidator(_step_count(1))]
+StepsOrZero = Annotated[int | str, BeforeValidator(_step_count(0))]
+
+
 class StageConfig(Section):
-    steps: int = _f(60, "Optimizer steps of this stage.", ge=1)
+    steps: Steps = _f(
+        60,
+        "Length of this stage: optimizer steps, or epochs of the train split ('3 epochs'); the LR schedule spans it. "
+        "Early stopping (patience) may end the stage before.",
+    )
+    max_epochs: float | None = _f(
+        None,
+        "Cap in epochs of the train split: the stage ends after this many passes even when steps says more "
+        "(the LR schedule then spans the capped length). None: no cap.",
+        gt=0,
+    )
+    patience: int = _f(
+        0,
+        "Early stopping: end the stage once val loss has not reached a new low for this many evals in a row "
+        "(0 = off). The checkpoint published is the best by val loss either way.",
+        ge=0,
+    )
     lr: float = _f(1e-3, "Peak learning rate.", gt=0)
-    warmup_steps: int = _f(5, "Linear warmup steps before cosine decay.", ge=0)
+    warmup_steps: StepsOrZero = _f(5, "Linear warmup before cosine decay: steps, or epochs ('0.1 epochs').")
     min_lr_ratio: float = _f(0.1, "Final LR as a fraction of the peak.", ge=0, le=1)
     weight_decay: float = _f(0.0, "AdamW weight decay.", ge=0)
     micro_batch_size: int = _f(8, "Samples per worker per forward.", ge=1)
@@ -327,10 +380,14 @@ class StageConfig(Section):
     )
     grad_accum: int = _f(1, "Gradient accumulation steps.", ge=1)
     grad_clip: float = _f(1.0, "Gradient norm clipping.", gt=0)
-    eval_every: int = _f(
-        20, "Validation loss every N steps; also at every checkpoint and at the end (0 = only there).", ge=0
+    eval_every: StepsOrZero = _f(
+        20,
+        "Validation loss every N steps, or epochs ('0.5 epochs'); also at every checkpoint and at the end "
+        "(0 = only there).",
     )
-    checkpoint_every: int = _f(20, "Checkpoint every N steps (and always at the end).", ge=1)
+    checkpoint_every: Steps = _f(
+        20, "Checkpoint every N steps, or epochs ('1 epoch'); also at every new val-loss low and at the end."
+    )
     log_generations: int = _f(0, "Generations logged at each eval.", ge=0)
 
 
@@ -511,9 +568,35 @@ class StudyConfig(Section):
     test_rows: int | None = _f(
         None,
         "Score a sample of this many rows of each test file (drawn with data.split_seed, the same rows for every "
-        "variant) instead of all of them: generation is the study's slowest part on CPUs. None: every row.",
+        "variant) instead of all of them, for a quicker look (the intervals widen). None: every row.",
         ge=1,
     )
+    decoding: list[dict[str, float | int]] = _f(
+        [{}],
+        "Decoding candidates, each a set of `generation` overrides (e.g. {repetition_penalty: 1.3}; {} = generation "
+        "as it is): m2t describes the val split with each, and the one with the highest ROUGE-L + METEOR there "
+        "decodes every variant on the test files (chosen on val only; results.json records all).",
+        min_length=1,
+    )
+    bootstrap: int = _f(
+        1000,
+        "Paired bootstrap resamples of the test rows behind each 95% interval of a difference to m2t (seeded with "
+        "train.seed).",
+        ge=100,
+    )
+
+    @field_validator("decoding")
+    @classmethod
+    def _decoding(cls, value: list[dict]) -> list[dict]:
+        for i, candidate in enumerate(value):
+            unknown = sorted(set(candidate) - set(GenerationConfig.model_fields) - {"batch_size"})
+            if unknown or "batch_size" in candidate:
+                raise ValueError(
+                    f"candidate {i} sets {unknown or ['batch_size']}: a candidate overrides decoding keys of "
+                    f"`generation` ({', '.join(k for k in GenerationConfig.model_fields if k != 'batch_size')})"
+                )
+            GenerationConfig(**candidate)  # each value checked as generation checks it
+        return value
 
 
 class OutputConfig(Section):

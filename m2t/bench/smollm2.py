@@ -1,19 +1,18 @@
 """What the real-weights CPU benchmarks (``train_real_cpu``, ``generate_real_cpu``) run on: the quality study's config
-(SmolLM2-135M-Instruct, the tiny ESM-2 twin, ``jobs/configs/smollm2_mutadescribe.yaml``) and its MutaDescribe rows:
-the leak-free training split and the seeded sample of test rows the study scores."""
+(SmolLM2-135M-Instruct, UniRep-1900, ``m2t/configs/smollm2_mutadescribe.yaml``) and its MutaDescribe rows: the
+leak-free training split and the test rows the study scores (all of them, or ``study.test_rows`` sampled)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from m2t.config import Config, load_config
+from m2t.config import CONFIGS_DIR, Config, load_config
 from m2t.data.records import Record
 from m2t.errors import InputError
-from m2t.study.run import Limits, capped
-from m2t.study.splits import study_sets
+from m2t.study.splits import Limits, capped, study_sets
 
-STUDY_CONFIG = Path(__file__).resolve().parents[2] / "jobs" / "configs" / "smollm2_mutadescribe.yaml"
+STUDY_CONFIG = CONFIGS_DIR / "smollm2_mutadescribe.yaml"
 
 
 def check_llm(cfg: Config) -> Path:

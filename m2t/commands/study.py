@@ -1,13 +1,15 @@
 """The quality study: does the protein path help, on real MutaDescribe data? Five variants, MutaPLM's metrics.
 
-    python jobs/study.py                                   # jobs/configs/smollm2_mutadescribe.yaml: about 1 h on 2 quiet CPUs
+    python jobs/study.py                                   # m2t/configs/smollm2_mutadescribe.yaml (docs/study.md)
     python jobs/study.py --quick                           # a few steps and test rows: minutes (a smoke test)
-    python jobs/study.py --test ../shared/data/mutadescribe/test_easy.csv train.finetune.steps=300
+    python jobs/study.py --test ../shared/data/mutadescribe/test_easy.csv train.finetune.patience=3
 
 Trains m2t (both stages) and a text-only LoRA baseline the same way on the training pool (data.inputs) with every
-test protein removed, then scores every variant on every test file (study.tests, plus --test): m2t, m2t with the
-protein vectors zeroed, text-only, the instruct LLM zero-shot and a retrieval baseline. Writes results.json and
-report.md to --output (default outputs/study/; --quick: outputs/study_quick/).
+test protein removed, each until val loss stops improving (or its cap), chooses the decoding on val, then scores
+every variant on every row of every test file (study.tests, plus --test): m2t, m2t with the protein vectors zeroed,
+text-only, the instruct LLM zero-shot and a retrieval baseline, with paired bootstrap intervals of each baseline's
+difference to m2t. Writes results.json and report.md to --output (default outputs/study/; --quick:
+outputs/study_quick/). Rerunning the same command resumes: finished training and predictions are reused.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from m2t.commands.args import job_parser, load
 from m2t.config import CONFIGS_DIR
 from m2t.errors import InputError
 from m2t.preflight import preflight
-from m2t.study.run import Limits, run_study
+from m2t.study.run import run_study
+from m2t.study.splits import Limits
 
 CONFIG = CONFIGS_DIR / "smollm2_mutadescribe.yaml"
 # --quick: the whole study at smoke-test size (overrides applied before the command line's own)

@@ -6,7 +6,8 @@
 
     describer.describe_with_effects([("MKTAYIAKQR", "MKTAYIAKHR")])  # [Description(text=..., effect=Effect(-0.4))]
 
-The checkpoint says which encoder it was trained on and which facts its prompt states (``model.prompt_fields``);
+The checkpoint says which encoder it was trained on and which facts its prompt states (``model.prompt_fields``;
+the ``neighbour`` fact comes from the neighbour index saved in it, never from the query's own protein);
 ``cfg`` only says where and how it runs (``encoder.device``, ``encoder.dtype``, ``encoder.token_budget``,
 ``encoder.max_padding``, ``encoder.long_sequences``: see :func:`m2t.encoders.with_runtime`) and how to decode
 (``generation``).
@@ -31,12 +32,13 @@ import torch
 
 from m2t.config import Config
 from m2t.data.crop import Window, encoder_window
+from m2t.data.neighbours import NEIGHBOURS, NeighbourIndex
 from m2t.data.notation import derive_mutations
 from m2t.data.records import Record
 from m2t.embed.actor import round_to
 from m2t.embed.store import EmbeddingStore
 from m2t.encoders import build_encoder, with_runtime
-from m2t.errors import M2TError
+from m2t.errors import M2TError, MismatchError
 from m2t.infer.cache import EmbeddingLRU
 from m2t.infer.effect import METHODS, Effect, EffectSource
 from m2t.model import load_checkpoint, trained_config
@@ -71,6 +73,15 @@ def _open_store(path: str | Path | None, encoder_id: str) -> EmbeddingStore | No
         )
         return None
     return store
+
+
+def _neighbour_index(checkpoint: Path) -> NeighbourIndex:
+    if not (checkpoint / NEIGHBOURS).is_file():
+        raise MismatchError(
+            f"{checkpoint} was trained with the neighbour prompt field but holds no {NEIGHBOURS}: retrain it "
+            "with this version (training saves the index in the checkpoint)"
+        )
+    return NeighbourIndex.load(checkpoint / NEIGHBOURS)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ class Describer:
         self.long_sequences = self.encoder_cfg.long_sequences
         self.store_dtype = trained.embed.dtype
         self.store = _open_store(store, self.encoder.encoder_id)
+        self.neighbours = _neighbour_index(checkpoint) if "neighbour" in self.trained.model.prompt_fields else None
         self.wt_cache = EmbeddingLRU(capacity=wt_cache_size)
         self.encoded_sequences = self.encoded_wild_types = self.encoded_mutants = 0
         self.encoder_batches = self.store_hits = 0
@@ -139,10 +151,16 @@ class Describer:
         return encoder_window(wild_type, mutant, max_residues=self.encoder.max_length, policy=self.long_sequences)
 
     def facts(self, query: Query) -> PromptFacts:
-        """The query's facts, the mutations derived from its sequences when it gives none and the prompt names them."""
+        """The query's facts, the mutations derived from its sequences when it gives none and the prompt names them
+        (or the neighbour), and the neighbour from the checkpoint's index when the prompt names it and the query
+        gives none."""
         facts = query.facts or PromptFacts()
-        if not facts.mutations and "mutation" in self.trained.model.prompt_fields:
+        fields = self.trained.model.prompt_fields
+        if not facts.mutations and ("mutation" in fields or "neighbour" in fields):
             facts = replace(facts, mutations=tuple(derive_mutations(query.wild_type, query.mutant)))
+        if self.neighbours is not None and not facts.neighbour:
+            neighbour = self.neighbours.describe(wild_type=query.wild_type, mutations=facts.mutations)
+            facts = replace(facts, neighbour=neighbour)
         return facts
 
     def _stored(self, sequences: Sequence[str]) -> dict[str, torch.Tensor]:

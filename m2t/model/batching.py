@@ -50,7 +50,12 @@ def make_example(
     prompt = prompt_ids(
         tokenizer,
         system_prompt=model_cfg.system_prompt,
-        user=user_text(fields=model_cfg.prompt_fields, instruction=model_cfg.instruction, facts=facts),
+        user=user_text(
+            fields=model_cfg.prompt_fields,
+            instruction=model_cfg.instruction,
+            facts=facts,
+            max_words=model_cfg.prompt_field_words,
+        ),
         delta_token=model_cfg.delta_token,
         num_media_tokens=model_cfg.num_media_tokens if model_cfg.use_protein else 0,
     )

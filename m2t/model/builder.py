@@ -54,6 +54,7 @@ def assemble(
         system_prompt=cfg.model.system_prompt,
         instruction=cfg.model.instruction,
         prompt_fields=cfg.model.prompt_fields,
+        prompt_field_words=cfg.model.prompt_field_words,
         delta_token=cfg.model.delta_token,
         use_protein=cfg.model.use_protein,
         dim_in=dim_in,

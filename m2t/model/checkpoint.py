@@ -9,6 +9,8 @@ A model checkpoint (what ``save_checkpoint`` writes; published as ``outputs/<sta
     <dir>/lora/                       PEFT format (adapter_config.json + adapter_model.safetensors), stage 2 only
     <dir>/tokenizer/                  tokenizer files (with <delta_P>, pad and the chat template)
     <dir>/new_token_rows.safetensors  embedding / LM-head rows added by resizing, when there are any
+    <dir>/neighbours.parquet          the training split's neighbour index, when the prompt states the neighbour
+                                      (model.prompt_fields; m2t.data.neighbours)
 
 A Ray Train checkpoint of a training run (in ``train.storage_path``; see :mod:`m2t.train.state`) wraps one::
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import peft
@@ -34,6 +37,7 @@ from transformers import AutoTokenizer
 from m2t import __version__
 from m2t.atomic import restore_dir
 from m2t.config import Config, LoraConfig, explain
+from m2t.data.neighbours import NEIGHBOURS
 from m2t.errors import InputError, MismatchError
 from m2t.model.builder import assemble
 from m2t.model.freeze import Stage, set_trainable
@@ -93,11 +97,19 @@ def _rows(model: M2TModel) -> dict[str, torch.Tensor]:
     }
 
 
-def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path, *, tracking: dict | None = None) -> Path:
+def save_checkpoint(
+    model: M2TModel,
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    tracking: dict | None = None,
+    neighbours: str | Path | None = None,
+) -> Path:
     """Write ``model`` (its trainable parts, tokenizer and description) to ``out_dir``; returns the dir.
 
     ``tracking``: the experiment-tracking run that trained it (backend, uri, experiment_id, run_id, run_name,
-    step), kept in the description so that an evaluation of the checkpoint logs to that run."""
+    step), kept in the description so that an evaluation of the checkpoint logs to that run. ``neighbours``: the
+    neighbour index file of its training split, copied in (needed when its prompt states the neighbour)."""
     if model.lora_merged:
         raise ValueError(
             "this model's LoRA is merged into the base weights, which checkpoints never store; "
@@ -112,6 +124,8 @@ def save_checkpoint(model: M2TModel, cfg: Config, out_dir: str | Path, *, tracki
     model.tokenizer.save_pretrained(out / TOKENIZER)
     if model.new_token_ids:
         save_file(_rows(model), out / NEW_ROWS)
+    if neighbours is not None:
+        shutil.copyfile(neighbours, out / NEIGHBOURS)
     meta = {
         "format": FORMAT,
         "version": VERSION,

@@ -37,6 +37,7 @@ class M2TModel(nn.Module):
         system_prompt: str,
         instruction: str,
         prompt_fields: Sequence[Field],
+        prompt_field_words: int,
         delta_token: str,
         use_protein: bool,
         dim_in: int,
@@ -46,7 +47,8 @@ class M2TModel(nn.Module):
         super().__init__()
         self.adapter, self.llm, self.tokenizer = adapter, llm, tokenizer
         self.system_prompt, self.instruction, self.delta_token = system_prompt, instruction, delta_token
-        self.prompt_fields, self.use_protein = tuple(prompt_fields), use_protein
+        self.prompt_fields, self.prompt_field_words = tuple(prompt_fields), prompt_field_words
+        self.use_protein = use_protein
         self.dim_in, self.encoder_id, self.new_token_ids = dim_in, encoder_id, list(new_token_ids)
         self.delta_token_id = tokenizer.convert_tokens_to_ids(delta_token)
         self.pad_id, self.eot_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
@@ -62,7 +64,12 @@ class M2TModel(nn.Module):
         return prompt_ids(
             self.tokenizer,
             system_prompt=self.system_prompt,
-            user=user_text(fields=self.prompt_fields, instruction=instruction or self.instruction, facts=facts),
+            user=user_text(
+                fields=self.prompt_fields,
+                instruction=instruction or self.instruction,
+                facts=facts,
+                max_words=self.prompt_field_words,
+            ),
             delta_token=self.delta_token,
             num_media_tokens=self.num_media_tokens if self.use_protein else 0,
         )

@@ -21,6 +21,7 @@ import torch
 
 from m2t.config import Config
 from m2t.plan import shapes
+from m2t.plan.epochs import epoch_shape, resolve_schedule
 from m2t.plan.flops import encoder_forward_flops, encoder_width
 from m2t.plan.profile import Profile
 
@@ -40,16 +41,6 @@ def store_bytes(*, distinct: int, residues: int, hidden: int, dtype_bytes: int, 
     digits = 2 * len(str(residues // max(distinct, 1) * hidden * dtype_bytes * per_shard))
     header = distinct * (64 + 46 + len(str(hidden)) + 3 + digits) + shards * 120
     return residues * hidden * dtype_bytes + header
-
-
-def epoch_shape(cfg: Config, stage: str, train_rows: int) -> dict:
-    """Samples and micro-batches of one epoch as the loop sees them: Ray Train splits the train set into equal
-    shards (dropping the remainder), each worker cuts batches of micro_batch_size × group_by_length rows into
-    micro-batches (the last batch of an epoch may be short)."""
-    s, n = getattr(cfg.train, stage), cfg.train.num_workers
-    share, big = train_rows // n, s.micro_batch_size * s.group_by_length
-    micro = share // big * s.group_by_length + math.ceil(share % big / s.micro_batch_size)
-    return {"samples": share * n, "dropped": train_rows - share * n, "micro_batches_per_worker": micro}
 
 
 def _stage_step(cfg: Config, stage: str, profile: Profile, dim_in: int, dtype: torch.dtype, checkpointing: bool):
@@ -79,7 +70,8 @@ def _stage_step(cfg: Config, stage: str, profile: Profile, dim_in: int, dtype: t
 
 
 def stage_plan(cfg: Config, stage: str, profile: Profile, *, dim_in: int, gpu: str, mfu: float, encoder) -> dict:
-    s, n, dtype = getattr(cfg.train, stage), cfg.train.num_workers, model_dtype(cfg)
+    n, dtype = cfg.train.num_workers, model_dtype(cfg)
+    s, _ = resolve_schedule(getattr(cfg.train, stage), train_rows=profile.train_rows, workers=n)  # epochs in steps
     peak, capacity = GPUS[gpu]
     nbytes = 2 if dtype == torch.bfloat16 else 4
     gc = cfg.model.gradient_checkpointing
@@ -101,7 +93,7 @@ def stage_plan(cfg: Config, stage: str, profile: Profile, *, dim_in: int, gpu: s
     memory["total_longest"] = sum(v for k, v in memory.items() if k not in ("activations",))
     per_gpu = peak * mfu / flops
     batch = s.micro_batch_size * s.grad_accum * n
-    shape = epoch_shape(cfg, stage, profile.train_rows)
+    shape = epoch_shape(s, train_rows=profile.train_rows, workers=n)
     micro_time = s.micro_batch_size / per_gpu
     grad_micro = psi * nbytes * (n - 1) / n
     return {

@@ -8,6 +8,7 @@ result is checked: no protein is in both the training side and a test file.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +74,52 @@ def study_sets(
     if sets.shared_proteins:
         raise InputError(f"{sets.shared_proteins} proteins are in both the training side and a test file")
     return sets
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Caps for ``--quick`` (None: everything)."""
+
+    train_rows: int | None = None
+    val_rows: int | None = None
+    test_rows: int | None = None
+
+
+def capped(sets: StudySets, limits: Limits, *, sample: int | None = None, seed: int = 0) -> StudySets:
+    """``sets`` within ``limits`` (the first rows), and each test file down to a seeded ``sample`` of its rows (in
+    file order)."""
+
+    def cap(records: list[Record], n: int | None) -> list[Record]:
+        return records if n is None else records[:n]
+
+    def sampled(records: list[Record]) -> list[Record]:
+        if sample is None or sample >= len(records):
+            return records
+        return [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), sample))]
+
+    tests = {name: cap(sampled(records), limits.test_rows) for name, records in sets.tests.items()}
+    return StudySets(
+        train=cap(sets.train, limits.train_rows),
+        val=cap(sets.val, limits.val_rows),
+        tests=tests,
+        rejects=sets.rejects,
+        removed=sets.removed,
+        shared_proteins=sets.shared_proteins,
+    )
+
+
+def data_summary(sets: StudySets, *, in_file: dict[str, int]) -> dict:
+    """Rows and proteins of each set; a test file's ``in_file`` is its rows before ``capped`` (what was scored is
+    ``rows``)."""
+
+    def count(records: list[Record]) -> dict:
+        return {"rows": len(records), "proteins": len({r.protein_id or r.wild_type for r in records})}
+
+    return {
+        "train": count(sets.train),
+        "val": count(sets.val),
+        "tests": {name: {**count(records), "in_file": in_file[name]} for name, records in sets.tests.items()},
+        "rejected_on_reading": len(sets.rejects),
+        "removed_for_test_proteins": sets.removed,
+        "proteins_in_train_and_test": sets.shared_proteins,
+    }

@@ -22,6 +22,7 @@ from m2t.embed.identity import encoder_identity
 from m2t.infer.describer import Describer
 from m2t.model import build_model, save_checkpoint
 from m2t.model.checkpoint import PUBLISHED, stage_checkpoint
+from m2t.train.inputs import neighbour_index
 from m2t.train.trainer import run_stage
 
 
@@ -41,11 +42,15 @@ def write_splits(cfg: Config, *, train: list[Record], val: list[Record]) -> None
 
 
 def untrained_checkpoint(cfg: Config, out: Path, *, stage: str) -> Path:
-    """A checkpoint of the model ``cfg`` builds, untrained (a fresh adapter; with ``finetune``, fresh LoRA too)."""
+    """A checkpoint of the model ``cfg`` builds, untrained (a fresh adapter; with ``finetune``, fresh LoRA too),
+    with the train split's neighbour index when its prompt states the neighbour."""
     identity = encoder_identity(cfg.encoder)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, stage=stage, dim_in=identity.hidden_size, encoder_id=identity.encoder_id)
-    return save_checkpoint(model, cfg, out)
+    train = cfg.stage_dir("data") / "train.parquet"
+    return save_checkpoint(
+        model, cfg, out, neighbours=neighbour_index(train) if "neighbour" in cfg.model.prompt_fields else None
+    )
 
 
 def train_m2t(cfg: Config) -> tuple[Path, list[dict]]:

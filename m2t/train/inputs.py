@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from m2t.atomic import atomic_write_bytes
 from m2t.config import Config
 from m2t.data.crop import CropError, Window, encoder_window
+from m2t.data.neighbours import NEIGHBOURS, NeighbourIndex
 from m2t.data.readers import format_summary, read_records
 from m2t.data.records import as_dict, read_records_file, write_records
 from m2t.data.split import split_records
@@ -39,6 +40,7 @@ class Inputs:
     encoder_id: str
     dim_in: int  # the embeddings' width: the adapter's input width
     max_residues: int  # the encoder's window: longer pairs are cropped (encoder.long_sequences)
+    neighbours: Path | None = None  # the train split's neighbour index, when the prompt states the neighbour
 
 
 def _rows(path: Path) -> int:
@@ -117,7 +119,17 @@ def prepare_inputs(cfg: Config) -> Inputs:
         encoder_id=encoder_id,
         dim_in=dim_in,
         max_residues=identity.max_length,
+        neighbours=neighbour_index(train) if "neighbour" in cfg.model.prompt_fields else None,
     )
+
+
+def neighbour_index(train: Path) -> Path:
+    """The neighbour index of the train split (:mod:`m2t.data.neighbours`) beside it, made when missing or older."""
+    path = train.with_name(NEIGHBOURS)
+    if not path.is_file() or path.stat().st_mtime < train.stat().st_mtime:
+        NeighbourIndex.of_records(read_records_file(train)).save(path)
+        log.info("neighbour index of %s: %s", train, path)
+    return path
 
 
 def split_windows(cfg: Config, splits: list[Path], *, max_residues: int, encoder_id: str) -> list[Window]:

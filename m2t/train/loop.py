@@ -1,12 +1,14 @@
 """``train_loop_per_worker``: one training stage on one Ray Train worker, under DeepSpeed ZeRO-2.
 
-Each optimizer step (``grad_accum`` micro-batches) logs loss, lr, grad norm, tokens/s, samples/s and the padding share
+Each optimizer step (``grad_accum`` micro-batches on every worker, each supervised token weighing the same:
+:func:`m2t.train.batches.token_weighted`) logs loss, lr, grad norm, tokens/s, samples/s and the padding share
 to Ray Train and, on rank 0, to ``metrics.jsonl``, the MLflow run and a progress line (the first step of each start or restart also names
 each rank's Ray node, ``worker_nodes``). Val loss runs
 every ``eval_every`` steps, at every checkpoint and at the end; a checkpoint (see :mod:`m2t.train.state`)
-is reported every ``checkpoint_every`` steps and at the end. A restarted worker group (a failure, or a
-rerun of the same run) resumes from ``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step
-and RNG.
+is reported every ``checkpoint_every`` steps, at every new val-loss low and at the end. The stage ends after its
+``steps`` or, with ``patience``, once val loss stops improving (:mod:`m2t.train.early_stop`); the last row says why
+(``stop_reason``). A restarted worker group (a failure, or a rerun of the same run) resumes from
+``ray.train.get_checkpoint()``: weights, optimizer, scheduler, step, RNG and the early-stopping state.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import torch
 import torch.distributed as dist
 
 from m2t.config import Config
+from m2t.data.neighbours import NeighbourIndex
 from m2t.model.batching import to_device
 from m2t.model.checkpoint import RUN_MODEL
 from m2t.progress import Progress
 from m2t.tracking import RunRef, Tracker
-from m2t.train.batches import BatchMaker, epochs
+from m2t.train.batches import BatchMaker, epochs, supervised_tokens, token_weighted
 from m2t.train.build import deepspeed_engine, stage_model
+from m2t.train.early_stop import LOW, EarlyStop
 from m2t.train.metrics import MetricsWriter
 from m2t.train.prefetch import prefetch
 from m2t.train.state import load_state, save_state
@@ -45,15 +49,20 @@ def train_loop_per_worker(config: dict) -> None:
     ``config`` (the validated :class:`Config` as JSON data), ``stage``, ``init`` (stage-1 checkpoint dir for
     stage 2), ``encoder_id``, ``dim_in`` and ``max_residues`` (of the embeddings), ``store`` (embedding store dir, or None
     when the rows carry embeddings), ``out_dir`` (rank 0's metrics), ``has_val``, ``tracking`` (the MLflow run
-    as :class:`m2t.tracking.RunRef` data, or None; rank 0 logs to it and prints the progress line), and
+    as :class:`m2t.tracking.RunRef` data, or None; rank 0 logs to it and prints the progress line),
     ``after_report``: None, or a picklable callable ``(step=, rank=)`` every worker calls after each step's
-    report (how tests and drills inject faults from the outside, e.g. SIGKILL one rank after a given step).
+    report (how tests and drills inject faults from the outside, e.g. SIGKILL one rank after a given step);
+    ``limit``: what the stage's ``steps`` stand for when they run out (``steps`` or ``max_epochs``: the stop reason);
+    ``neighbours``: the train split's neighbour index (a file every worker reads; None unless the prompt states the
+    ``neighbour`` field), saved into every checkpoint.
+    The stage's step counts in ``config`` are already in steps (:func:`m2t.plan.epochs.resolve_schedule`).
     """
     cfg = Config.model_validate(config["config"])
     stage, init, store, out_dir = config["stage"], config["init"], config["store"], Path(config["out_dir"])
     encoder_id, dim_in, has_val = config["encoder_id"], config["dim_in"], config["has_val"]
-    after_report, tracking = config.get("after_report"), config.get("tracking")
+    after_report, tracking, limit = config.get("after_report"), config.get("tracking"), config.get("limit", "steps")
     stage_cfg = getattr(cfg.train, stage)
+    neighbours = NeighbourIndex.load(config["neighbours"]) if config.get("neighbours") else None
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.manual_seed(cfg.train.seed)  # every rank builds the same fresh adapter / LoRA
@@ -66,6 +75,7 @@ def train_loop_per_worker(config: dict) -> None:
         )
         engine, scheduler, dtype = deepspeed_engine(model, cfg, stage_cfg=stage_cfg, world_size=world)
         info = load_state(engine, ckpt=ckpt, rank=rank) if ckpt else {"step": 0, "epoch": -1}
+    stop = EarlyStop.restore(patience=stage_cfg.patience, state=info.get("early_stop"))
     step = resumed_from = engine.global_steps
     nodes: list = [None] * world  # each rank's Ray node id, in rank order
     dist.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
@@ -87,6 +97,7 @@ def train_loop_per_worker(config: dict) -> None:
         store=store,
         max_residues=config["max_residues"],
         long_sequences=cfg.encoder.long_sequences,
+        neighbours=neighbours,
     )
     val_shard = ray.train.get_dataset_shard("val") if has_val else None
     batches = prefetch(  # train batches made train.prefetch_batches ahead in a thread, with a tokenizer of its own
@@ -98,6 +109,7 @@ def train_loop_per_worker(config: dict) -> None:
                 store=store,
                 max_residues=config["max_residues"],
                 long_sequences=cfg.encoder.long_sequences,
+                neighbours=neighbours,
             ),
             batch_size=stage_cfg.micro_batch_size,
             seed=cfg.train.seed * 1000 + rank,
@@ -108,21 +120,27 @@ def train_loop_per_worker(config: dict) -> None:
     )
     epoch = info["epoch"]
     engine.train()
-    while step < stage_cfg.steps:
+    while step < stage_cfg.steps and stop.stop_reason is None:
         started = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
-        # (loss sum, micro-batches, tokens, samples, padded tokens)
+        micro = [next(batches) for _ in range(stage_cfg.grad_accum)]  # (epoch, batch) each
+        epoch = micro[-1][0]
+        counts = [supervised_tokens(batch) for _, batch in micro]
+        step_tokens = torch.tensor(float(sum(counts)), dtype=torch.float64, device=engine.device)
+        dist.all_reduce(step_tokens)  # every worker's: each supervised token of the step weighs the same
+        # (loss × supervised tokens, supervised tokens, input tokens, samples, all tokens with the padding)
         local = torch.zeros(5, dtype=torch.float64, device=engine.device)
-        for _ in range(stage_cfg.grad_accum):
-            epoch, batch = next(batches)
+        for (_, batch), n in zip(micro, counts, strict=True):
             batch = to_device(batch, device=engine.device, dtype=dtype)
-            loss = engine(**batch).loss
-            engine.backward(loss)
+            loss = engine(**batch).loss  # mean over the micro-batch's supervised tokens
+            engine.backward(
+                token_weighted(loss, tokens=n, step_tokens=float(step_tokens), parts=world * stage_cfg.grad_accum)
+            )
             engine.step()
             local += torch.tensor(
                 [
-                    loss.item(),
-                    1,
+                    loss.item() * n,
+                    n,
                     batch["attention_mask"].sum().item(),
                     batch["input_ids"].shape[0],
                     batch["input_ids"].numel(),
@@ -137,7 +155,7 @@ def train_loop_per_worker(config: dict) -> None:
         row = {
             "step": step,
             "epoch": epoch,
-            "loss": float(local[0] / local[1]),
+            "loss": float(local[0] / local[1]) if local[1] else float("nan"),  # token-weighted, like val loss
             "lr": lr,
             "grad_norm": None if norm is None else float(norm),
             "tokens_per_s": float(local[2]) / seconds,
@@ -145,11 +163,12 @@ def train_loop_per_worker(config: dict) -> None:
             "samples": int(local[3]),
             "padding_share": 1 - float(local[2] / local[4]),  # padded tokens / all tokens of the step's batches
             "resumed_from": resumed_from,
+            "time": round(time.time(), 3),  # when the step ended (which invocation trained it)
             **({"worker_nodes": nodes} if step == resumed_from + 1 else {}),  # where this (re)start runs
         }
-        final = step >= stage_cfg.steps
-        checkpoint_now = final or step % stage_cfg.checkpoint_every == 0
-        if has_val and (checkpoint_now or (stage_cfg.eval_every and step % stage_cfg.eval_every == 0)):
+        due = step >= stage_cfg.steps or step % stage_cfg.checkpoint_every == 0  # a checkpoint, so val loss too
+        improved = False
+        if has_val and (due or (stage_cfg.eval_every and step % stage_cfg.eval_every == 0)):
             row["val_loss"], kept = val_loss(
                 engine,
                 val_shard,
@@ -158,11 +177,21 @@ def train_loop_per_worker(config: dict) -> None:
                 dtype=dtype,
                 keep=stage_cfg.log_generations if rank == 0 else 0,
             )
+            improved = stop.update(step=step, val_loss=row["val_loss"])  # the same on every rank: one val loss
             if kept is not None:
                 row["generations"] = sample_generations(engine.module, kept, make=make, gen=cfg.generation, dtype=dtype)
+        if step >= stage_cfg.steps:
+            stop.stop_reason = limit
+        elif stop.out_of_patience:
+            stop.stop_reason = "patience"
+        if stop.stop_reason is not None:
+            row.update(stop_reason=stop.stop_reason, best_step=stop.best_step, best_val_loss=stop.best_val_loss)
+        checkpoint_now = due or stop.stop_reason is not None or improved
         if writer is not None:
             writer.log(row)
         metrics = {**{k: v for k, v in row.items() if k != "generations"}, "worker_nodes": nodes}
+        if "val_loss" in row:  # what Ray Train keeps checkpoints by: the val-loss lows, the earliest of equal ones
+            metrics[LOW] = row["val_loss"] if improved else float("inf")
         if checkpoint_now:
             with tempfile.TemporaryDirectory(prefix="m2t-ckpt-") as tmp:
                 save_state(
@@ -170,8 +199,15 @@ def train_loop_per_worker(config: dict) -> None:
                     cfg=cfg,
                     out=Path(tmp),
                     rank=rank,
-                    info={"stage": stage, "step": step, "epoch": epoch, "val_loss": row.get("val_loss")},
+                    info={
+                        "stage": stage,
+                        "step": step,
+                        "epoch": epoch,
+                        "val_loss": row.get("val_loss"),
+                        "early_stop": stop.state(),
+                    },
                     tracking={"backend": "mlflow", **tracking, "step": step} if tracking else None,
+                    neighbours=config.get("neighbours"),
                 )
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:

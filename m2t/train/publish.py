@@ -43,8 +43,9 @@ def training_facts(cfg: Config, *, stage: str, inputs: Inputs, state: dict, run_
 
 
 def publish_checkpoint(cfg: Config, model_dir: Path, *, stage: str, training: dict) -> Path:
-    """Publish ``model_dir`` (the model checkpoint of a run's last Ray Train checkpoint) as ``stage``'s checkpoint,
-    its ``README.md`` card written into the copy before the swap: a reader never sees one without the other."""
+    """Publish ``model_dir`` (the model checkpoint of the run's published Ray Train checkpoint: the lowest val loss)
+    as ``stage``'s checkpoint, its ``README.md`` card (``training``: that checkpoint's facts) written into the copy
+    before the swap: a reader never sees one without the other."""
 
     def card(copy: Path) -> None:
         write_card(copy, front_matter(read_meta(copy), copy, training=training))

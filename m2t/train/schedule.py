@@ -1,4 +1,6 @@
-"""Learning-rate schedule: linear warmup, then cosine decay to ``min_lr_ratio`` of the peak."""
+"""A stage's learning-rate schedule: a linear warmup, then a cosine decay to ``min_lr_ratio`` of the peak over the
+stage's steps (resolved from epochs by :func:`m2t.plan.epochs.resolve_schedule`).
+"""
 
 from __future__ import annotations
 

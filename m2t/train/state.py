@@ -56,11 +56,21 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
-def save_state(engine, *, cfg: Config, out: Path, rank: int, info: dict, tracking: dict | None = None) -> None:
+def save_state(
+    engine,
+    *,
+    cfg: Config,
+    out: Path,
+    rank: int,
+    info: dict,
+    tracking: dict | None = None,
+    neighbours: str | Path | None = None,
+) -> None:
     """Write this rank's part of a checkpoint into ``out`` (all ranks must call it: DeepSpeed syncs).
 
     ``info`` (stage, step, epoch, val_loss, ...) goes into DeepSpeed's client state and the train state file;
-    ``tracking`` (the MLflow run that trains it, and the step) into the model checkpoint's description.
+    ``tracking`` (the MLflow run that trains it, and the step) into the model checkpoint's description;
+    ``neighbours`` (the neighbour index file) into the model checkpoint.
     """
     engine.save_checkpoint(
         str(out / RUN_DEEPSPEED), tag=TAG, client_state={"m2t": info}, exclude_frozen_parameters=True
@@ -68,7 +78,7 @@ def save_state(engine, *, cfg: Config, out: Path, rank: int, info: dict, trackin
     (out / RUN_RNG).mkdir(exist_ok=True)
     atomic_write_bytes(out / RUN_RNG / f"rank_{rank}.json", json.dumps(rng_state()).encode())
     if rank == 0:
-        save_checkpoint(engine.module, cfg, out / RUN_MODEL, tracking=tracking)
+        save_checkpoint(engine.module, cfg, out / RUN_MODEL, tracking=tracking, neighbours=neighbours)
         atomic_write_bytes(out / RUN_STATE, (json.dumps(info, indent=2) + "\n").encode())
 
 

@@ -31,6 +31,7 @@ def val_loss(
         total[0] += engine.module(**batch).loss.double() * n
         total[1] += n
     dist.all_reduce(total)
+    dist.broadcast(total, src=0)  # bit-identical on every rank: early stopping decides from it on each
     engine.train()
     return (float(total[0] / total[1]) if total[1] > 0 else float("nan")), kept
 
@@ -39,7 +40,8 @@ def val_loss(
 def sample_generations(
     model, rows: dict[str, np.ndarray], *, make: BatchMaker, gen: GenerationConfig, dtype: torch.dtype
 ) -> list[dict]:
-    """Descriptions generated for ``rows`` (records), beside their references."""
+    """Descriptions generated for ``rows`` (records) with the prompt training uses (the facts
+    ``model.prompt_fields`` names) and the configured decoding, beside their references."""
     device = next(model.parameters()).device
     batch = to_device(make(rows), device=device, dtype=dtype)
     texts = model.generate(
@@ -47,9 +49,11 @@ def sample_generations(
         wt_mask=batch["wt_mask"],
         mut_emb=batch["mut_emb"],
         mut_mask=batch["mut_mask"],
+        facts=[make.facts(rows, i) for i in range(len(rows["id"]))],
         max_new_tokens=gen.max_new_tokens,
         temperature=gen.temperature,
         top_p=gen.top_p,
+        repetition_penalty=gen.repetition_penalty,
     )
     return [
         {"id": str(i), "reference": str(r), "generated": t}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import random
+import warnings
 
 import pytest
 from nltk.translate.bleu_score import corpus_bleu
 from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
 
-from m2t.infer.metrics import METRICS, reference, score
+from m2t.infer.metrics import METRICS, corpus_scores, reference, row_scores, score
 
 PREDS = [
     "Loss of kinase activity; when associated with A-45.",
@@ -40,6 +42,25 @@ def test_score_equals_direct_library_calls():
         assert got[key] == pytest.approx(sum(r[key].fmeasure for r in rouge) / 3, abs=1e-12)
     # the fixture is not degenerate: every metric is strictly between 0 and 1
     assert all(0.0 < got[m] < 1.0 for m in METRICS), got
+
+
+def test_corpus_bleu_from_row_counts_equals_nltk_on_many_corpora():
+    """Brevity penalties, hypotheses shorter than 4 tokens, no 4-gram match (nltk's float-min precision), no
+    unigram match (0), an empty prediction: the counts of row_scores, summed, give nltk's corpus_bleu."""
+    rng = random.Random(0)
+    words = "the a mutation loss of activity binding reduces no effect on kinase".split()
+    for trial in range(60):
+        n = rng.randint(1, 6)
+        preds = [" ".join(rng.choices(words, k=rng.randint(0, 12))) for _ in range(n)]
+        refs = [" ".join(rng.choices(words, k=rng.randint(1, 14))) for _ in range(n)]
+        if trial == 0:
+            preds, refs = ["x y"], ["a b c"]  # no unigram match
+        got = corpus_scores(row_scores(preds, refs))
+        hyps, refss = [p.split(" ") for p in preds], [[r.split(" ")] for r in refs]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nltk warns about zero n-gram counts
+            assert got["bleu2"] == pytest.approx(corpus_bleu(refss, hyps, weights=(0.5, 0.5)), rel=1e-9, abs=1e-300)
+            assert got["bleu4"] == pytest.approx(corpus_bleu(refss, hyps, weights=(0.25,) * 4), rel=1e-9, abs=1e-300)
 
 
 def test_identical_texts_score_perfectly():

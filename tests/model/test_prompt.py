@@ -29,6 +29,23 @@ def test_fields_in_a_fixed_order_each_on_its_line():
     ]
 
 
+def test_the_neighbour_comes_last_and_long_values_are_cut_to_the_word_budget():
+    facts = PromptFacts(
+        mutations=("R175H",),
+        function="Acts as a tumor suppressor in many tumor types; induces growth arrest or apoptosis.",
+        neighbour="Loss of DNA binding.",
+    )
+    text = user_text(fields=["neighbour", "function", "mutation"], instruction="Describe it.", facts=facts, max_words=5)
+    assert text.splitlines() == [
+        "Function: Acts as a tumor suppressor ...",
+        "Mutation: R175H (arginine to histidine at position 175)",
+        "Nearest known mutation: Loss of DNA binding.",
+        "Describe it.",
+    ]
+    assert "apoptosis." in user_text(fields=["function"], instruction="x", facts=facts)  # 0 = the whole value
+    assert facts_of(neighbour="") == PromptFacts() and facts_of(neighbour="n").neighbour == "n"
+
+
 @pytest.mark.parametrize("missing", [None, "", "   "])
 def test_a_missing_value_is_left_out_never_written_as_none(missing):
     facts = PromptFacts(mutations=("R175H",), protein_name=missing, function=None)

@@ -16,7 +16,8 @@ from m2t.data.synthetic import generate
 from m2t.embed.pipeline import embed_records
 from m2t.embed.store import EmbeddingStore
 from m2t.model import build_model
-from m2t.plan.capacity import epoch_shape, plan
+from m2t.plan.capacity import plan
+from m2t.plan.epochs import epoch_shape
 from m2t.plan.profile import data_profile, from_records
 from m2t.train.inputs import prepare_inputs
 from m2t.train.metrics import read_metrics
@@ -73,7 +74,7 @@ def test_samples_and_micro_batches_per_epoch_are_what_a_tiny_run_sees(ray_cluste
     prepare_inputs(cfg)  # records, split and store, as the stage makes them
     profile = data_profile(cfg, [str(tmp_path / "data" / "records.parquet")])
     assert profile.train_rows == pq.ParquetFile(tmp_path / "data" / "train.parquet").metadata.num_rows
-    shape = epoch_shape(cfg, "pretrain", profile.train_rows)
+    shape = epoch_shape(cfg.train.pretrain, train_rows=profile.train_rows, workers=cfg.train.num_workers)
     assert shape["dropped"] == profile.train_rows % 2
     steps = shape["micro_batches_per_worker"] + 2
     cfg = load_config(None, [*over, f"train.pretrain.steps={steps}", f"train.pretrain.checkpoint_every={steps}"])

@@ -1,5 +1,6 @@
-"""`python jobs/study.py --quick` end to end on the real MutaDescribe samples and the real SmolLM2 weights, then
-`jobs/evaluate.py` with the study's checkpoint on rows it never saw (a 1,024-residue protein among them)."""
+"""`python jobs/study.py --quick` end to end on the real MutaDescribe samples and the real SmolLM2 weights, its rerun
+(which resumes: nothing is trained or described again), then `jobs/evaluate.py` with the study's checkpoint on rows
+it never saw (a 1,024-residue protein among them)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,17 @@ def study(ray_cluster, smollm2_dir, mutadescribe_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         code = run_job("study.py", "--quick", "--output", str(out), f"output.root={out / 'outputs'}", monkeypatch=mp)
     assert code == 0
-    return out, json.loads((out / "results.json").read_text())
+    first = json.loads((out / "results.json").read_text())
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl") if "predictions" in p.parts or "val" in p.parts}
+    with pytest.MonkeyPatch.context() as mp:
+        code = run_job("study.py", "--quick", "--output", str(out), f"output.root={out / 'outputs'}", monkeypatch=mp)
+    assert code == 0
+    rewritten = [p for p, mtime in written.items() if p.stat().st_mtime_ns != mtime]
+    return out, first, json.loads((out / "results.json").read_text()), rewritten
 
 
 def test_quick_study_scores_every_variant_on_the_test_file(study):
-    out, results = study
+    out, results, _, _ = study
     assert set(results["variants"]) == {"m2t", "m2t_protein_zeroed", "text_only", "zero_shot", "retrieval"}
     for variant in results["variants"].values():
         metrics = variant["metrics"]["test_medium"]
@@ -43,18 +50,37 @@ def test_quick_study_scores_every_variant_on_the_test_file(study):
     assert (data["train"]["rows"], data["val"]["rows"], data["tests"]["test_medium"]["rows"]) == (16, 4, 4)
     assert data["tests"]["test_medium"]["in_file"] == 384  # what was scored is said against the whole file
     assert {c["steps"] for c in results["cost"].values()} == {2}
+    assert {c["stop_reason"] for c in results["cost"].values()} == {"steps"}
+    intervals = results["intervals"]["test_medium"]
+    assert set(intervals) == {"m2t_protein_zeroed", "text_only", "zero_shot", "retrieval"}
+    for b in intervals.values():
+        assert all(b[m]["low"] <= b[m]["diff"] + 1e-12 and b[m]["diff"] <= b[m]["high"] + 1e-12 for m in METRICS)
+    decoding = results["decoding"]
+    assert len(decoding["candidates"]) == len(results["config"]["study"]["decoding"])
+    assert decoding["generation"]["max_new_tokens"] == 8 and decoding["length_ratio"] > 0
+    assert (out / "val_loss.png").read_bytes()[:4] == b"\x89PNG"
     report = (out / "report.md").read_text()
     assert "### test_medium (4 of its 384 rows scored, " in report
-    assert "| variant | BLEU-2 | BLEU-4 | METEOR | ROUGE-1 | ROUGE-2 | ROUGE-L |" in report
-    assert "m2t scores higher than m2t_protein_zeroed on" in report and "python jobs/study.py --quick" in report
+    assert "| variant | BLEU-2 | BLEU-4 | METEOR | ROUGE-1 | ROUGE-2 | ROUGE-L | median words |" in report
+    assert "| m2t minus | BLEU-2 |" in report and "Does the protein path help? against m2t_protein_zeroed" in report
+    assert "## Decoding, chosen on val" in report and "python jobs/study.py --quick" in report
     predictions = [json.loads(line) for line in (out / "predictions" / "m2t" / "test_medium.jsonl").open()]
     assert len(predictions) == 4 and all(p["reference"] for p in predictions)
+    assert set(predictions[0]["scores"]) == {"meteor", "rouge1", "rouge2", "rougeL", "bleu"}
+
+
+def test_a_rerun_resumes_and_keeps_the_time_of_the_invocation_that_did_the_work(study):
+    _, first, again, rewritten = study
+    assert again["variants"] == first["variants"] and again["intervals"] == first["intervals"]
+    assert rewritten == []  # no prediction made again (5 variants, and m2t on val with each decoding candidate)
+    assert again["timings_s"] == first["timings_s"]  # nor trained again: the first invocation's seconds stay
+    assert {k: c["wall_s"] for k, c in again["cost"].items()} == {k: c["wall_s"] for k, c in first["cost"].items()}
 
 
 def test_evaluate_takes_the_study_checkpoint_and_crops_rather_than_rejects(
     study, mutadescribe_dir, tmp_path, monkeypatch
 ):
-    _, results = study
+    _, results, _, _ = study
     with (mutadescribe_dir / "test_easy.csv").open(newline="") as fh:
         rows = list(csv.reader(fh))
     seq = rows[0].index("protein1")

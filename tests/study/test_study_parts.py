@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from m2t.config import load_config
+from m2t.data.neighbours import NeighbourIndex
 from m2t.data.records import Record
-from m2t.study.retrieval import Retrieval
-from m2t.study.run import Limits, capped
-from m2t.study.splits import proteins, shared, study_sets
+from m2t.infer.metrics import row_scores
+from m2t.study.bootstrap import paired_intervals, resample_indices, resampled_metrics
+from m2t.study.splits import Limits, capped, proteins, shared, study_sets
 
 
 def test_every_test_protein_is_removed_from_the_training_side(mutadescribe_dir):
@@ -24,14 +28,14 @@ def test_every_test_protein_is_removed_from_the_training_side(mutadescribe_dir):
     assert len(train_side) + sets.removed + len(sets.rejects) == 100 + 100 + 460
 
 
-def _record(rid: str, wild_type: str, mutation: str, description: str) -> Record:
+def _record(rid: str, wild_type: str, mutation: str, description: str, protein_id: str | None = None) -> Record:
     return Record(
         id=rid,
         wild_type=wild_type,
         mutant=wild_type,
         mutations=(mutation,),
         description=description,
-        protein_id=None,
+        protein_id=protein_id,
         protein_name=None,
         function=None,
         source="t",
@@ -39,20 +43,30 @@ def _record(rid: str, wild_type: str, mutation: str, description: str) -> Record
     )
 
 
-def test_retrieval_takes_the_nearest_protein_then_the_closest_change_else_the_commonest_answer():
-    p53 = "MEEPQSDPSVEPPLSQETFSDLWKLLPENNVLSPLPSQAMDDLMLSPDDIEQWFTEDPGPDEAPRMPEAAPPVAPAPAAPTPAAPAPAPSWPLSS"
-    other = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMK"
-    train = [
-        _record("a", p53, "E2A", "near the start"),
-        _record("b", p53, "P13L", "position thirteen"),
-        _record("c", other, "K2R", "another protein"),
-        _record("d", other, "Q10H", "another protein"),
-    ]
-    retrieval = Retrieval(train)
-    variant = p53[:40] + "W" + p53[41:]  # the same protein, one residue different: still the nearest
-    assert retrieval.predict(_record("t1", variant, "S15F", "?")) == "position thirteen"
-    assert retrieval.predict(_record("t2", variant, "E3K", "?")) == "near the start"
-    assert retrieval.predict(_record("t3", "W" * 60, "W2A", "?")) == "another protein"  # no shared 5-mer: commonest
+P53 = "MEEPQSDPSVEPPLSQETFSDLWKLLPENNVLSPLPSQAMDDLMLSPDDIEQWFTEDPGPDEAPRMPEAAPPVAPAPAAPTPAAPAPAPSWPLSS"
+OTHER = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMK"
+
+
+def test_neighbours_take_the_nearest_protein_then_the_closest_change_else_the_commonest_answer(tmp_path):
+    index = NeighbourIndex.of_records(
+        [
+            _record("a", P53, "E2A", "near the start", "P04637"),
+            _record("b", P53, "P13L", "position thirteen", "P04637"),
+            _record("c", OTHER, "K2R", "another protein"),
+            _record("d", OTHER, "Q10H", "another protein"),
+        ]
+    )
+    variant = P53[:40] + "W" + P53[41:]  # the same protein, one residue different: still the nearest
+    assert index.describe(wild_type=variant, mutations=["S15F"]) == "position thirteen"
+    assert index.describe(wild_type=variant, mutations=["E3K"]) == "near the start"
+    assert index.describe(wild_type="W" * 60, mutations=["W2A"]) == "another protein"  # no shared 5-mer: commonest
+    # never the query's own protein (its wild type, or its accession): a training row's neighbour is another's
+    assert index.describe(wild_type=P53, mutations=["P13L"]) == "another protein"
+    assert index.describe(wild_type=variant, mutations=["S15F"], protein_id="P04637") == "another protein"
+    assert index.nearest_protein(OTHER) == (None, 0.0)  # itself left out, P53 shares no 5-mer with it
+    assert index.nearest_protein(variant)[0] == 0 and 0.85 < index.nearest_protein(variant)[1] < 1  # 5 words differ
+    loaded = NeighbourIndex.load(index.save(tmp_path / "neighbours.parquet"))
+    assert loaded.rows == index.rows and loaded.describe(wild_type=variant, mutations=["S15F"]) == "position thirteen"
 
 
 def test_study_test_rows_scores_a_seeded_sample_of_each_test_file_in_file_order(mutadescribe_dir):
@@ -74,3 +88,32 @@ def test_study_test_rows_scores_a_seeded_sample_of_each_test_file_in_file_order(
     assert capped(sets, Limits(), sample=None).tests["test_medium"] == every
     assert capped(sets, Limits(), sample=10_000).tests["test_medium"] == every
     assert load_config(None, ["study.test_rows=128"]).study.test_rows == 128
+
+
+def test_paired_bootstrap_against_a_hand_computed_case():
+    """Two rows. Ours: row 0 exact ('a b' for 'a b'), row 1 wrong ('c d'); theirs: 'x y' on both rows, no match.
+    Four resamples [0,0], [0,1], [1,1], [1,0]: our BLEU-2 is 1, 1/2 (p1 = 2/4, p2 = 1/2, no brevity penalty), 0
+    (no unigram match), 1/2; theirs 0 everywhere; the same for ROUGE-1 (1, 1/2, 0, 1/2 as means of 1 and 0).
+    Sorted differences 0, 0.5, 0.5, 1: numpy's linear percentiles put 2.5% at 0.0375 and 97.5% at 0.9625."""
+    ours = row_scores(["a b", "c d"], ["a b", "a b"])
+    theirs = row_scores(["x y", "x y"], ["a b", "a b"])
+    indices = np.array([[0, 0], [0, 1], [1, 1], [1, 0]])
+    got = paired_intervals(ours, theirs, indices=indices)
+    for metric in ("bleu2", "rouge1", "rougeL"):
+        assert got[metric]["diff"] == pytest.approx(0.5)
+        assert (got[metric]["low"], got[metric]["high"]) == pytest.approx((0.0375, 0.9625))
+        assert got[metric]["significant"]
+    assert resampled_metrics(ours, indices)["bleu2"] == pytest.approx([1.0, 0.5, 0.0, 0.5])
+    same = paired_intervals(ours, ours, indices=indices)
+    assert all(v == {"diff": 0.0, "low": 0.0, "high": 0.0, "significant": False} for v in same.values())
+
+
+def test_bootstrap_draws_are_seeded_and_an_unpaired_comparison_is_refused():
+    first, again = resample_indices(50, resamples=1000, seed=3), resample_indices(50, resamples=1000, seed=3)
+    assert first.shape == (1000, 50) and (first == again).all()
+    assert not (first == resample_indices(50, resamples=1000, seed=4)).all()
+    assert first.min() == 0 and first.max() == 49  # with replacement, from every row
+    assert all(len(set(draw)) < 50 for draw in first[:10])
+    rows = row_scores(["a b"] * 3, ["a b"] * 3)
+    with pytest.raises(ValueError, match="paired rows differ in number: 3 and 2"):
+        paired_intervals(rows, rows[:2], indices=resample_indices(3, resamples=10))

@@ -10,13 +10,16 @@ import pytest
 import torch
 
 from m2t.config import REPO_ROOT, ConfigError, StageConfig, load_config
+from m2t.data.neighbours import NeighbourIndex
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError, MismatchError
 from m2t.model import build_model, build_tokenizer, save_checkpoint
 from m2t.model.batching import IGNORE
-from m2t.train.batches import BatchMaker, length_groups, supervised_tokens
+from m2t.plan.epochs import resolve_schedule
+from m2t.train.batches import BatchMaker, length_groups, supervised_tokens, token_weighted
 from m2t.train.build import stage_model
 from m2t.train.deepspeed_config import fill_deepspeed_config
+from m2t.train.early_stop import EarlyStop
 from m2t.train.handoff import check_init
 from m2t.train.metrics import MetricsWriter, read_metrics
 from m2t.train.schedule import lr_factor, warmup_cosine
@@ -80,6 +83,98 @@ def test_lambda_lr_follows_the_factor_per_optimizer_step():
     assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_step_counts_may_be_epochs_and_max_epochs_caps_the_stage():
+    stage = load_config(
+        None,
+        [
+            "train.finetune.steps=3 epochs",
+            "train.finetune.eval_every=0.5 epoch",
+            "train.finetune.checkpoint_every=1 epoch",
+            "train.finetune.warmup_steps=0.1 epochs",
+            "train.finetune.micro_batch_size=4",
+            "train.finetune.group_by_length=1",
+        ],
+    ).train.finetune
+    assert (stage.steps, stage.eval_every) == ("3 epochs", "0.5 epochs")
+    # 50 rows on 2 workers: 25 each, 7 micro-batches of 4 (the last short) = 7 steps an epoch
+    resolved, schedule = resolve_schedule(stage, train_rows=50, workers=2)
+    assert (resolved.steps, resolved.eval_every, resolved.checkpoint_every, resolved.warmup_steps) == (21, 4, 7, 1)
+    assert schedule == {"steps_per_epoch": 7.0, "steps": 21, "limit": "steps"}
+    capped, schedule = resolve_schedule(stage.model_copy(update={"max_epochs": 2}), train_rows=50, workers=2)
+    assert (capped.steps, schedule["limit"]) == (14, "max_epochs")
+    plain, schedule = resolve_schedule(StageConfig(steps=5, max_epochs=2), train_rows=50, workers=2)
+    assert (plain.steps, schedule["limit"]) == (5, "steps")  # the cap (14 steps) only ever shortens
+    assert (
+        resolve_schedule(
+            StageConfig(steps=5, grad_accum=2, micro_batch_size=4, group_by_length=1, max_epochs=1),
+            train_rows=50,
+            workers=2,
+        )[0].steps
+        == 4
+    )  # 7 micro-batches = 3.5 steps: rounded up
+    with pytest.raises(ConfigError, match="is not a step count"):
+        load_config(None, ["train.pretrain.steps=3 weeks"])
+    with pytest.raises(ConfigError, match="at least 1 steps"):
+        load_config(None, ["train.pretrain.checkpoint_every=0"])
+
+
+# ---- loss weighting ---------------------------------------------------------------------------
+def test_each_supervised_token_of_a_step_weighs_the_same_whatever_its_micro_batch():
+    """A step of two micro-batches, one of a short answer and one of a long one (as length grouping makes them):
+    averaging the token-weighted micro-batch losses (what DeepSpeed does with their gradients) gives the gradient of
+    the mean over all the step's tokens; the plain average of the two means (the loop before) does not, and weighs
+    the short answer's tokens several times more."""
+    cfg = load_config(None, ["train.seed=0"])
+    torch.manual_seed(0)
+    model = build_model(cfg, stage="finetune", dim_in=64)
+    model.eval()  # no dropout: the same forward each time
+    rng = np.random.default_rng(0)
+    texts = ["Loss of activity.", "The mutation in the kinase domain abolishes catalytic activity and reduces binding."]
+    wt, mut = ([rng.standard_normal((12, 64)).astype(np.float32) for _ in texts] for _ in range(2))
+
+    def batch(rows: list[int]) -> dict:
+        columns = {"id": [str(i) for i in rows], "description": [texts[i] for i in rows]}
+        made = {k: np.array(v, dtype=object) for k, v in columns.items()}
+        made |= {"wt_emb": [wt[i] for i in rows], "mut_emb": [mut[i] for i in rows]}
+        return BatchMaker(tokenizer=model.tokenizer, model_cfg=cfg.model, store=None)(made)
+
+    short, long, both = batch([0]), batch([1]), batch([0, 1])
+
+    def grad(loss_of):
+        model.zero_grad(set_to_none=True)
+        loss_of().backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+
+    counts = [supervised_tokens(short), supervised_tokens(long)]
+    assert counts[1] > 3 * counts[0]
+    union = grad(lambda: model(**both).loss)
+    weighted = grad(
+        lambda: sum(
+            token_weighted(model(**b).loss, tokens=n, step_tokens=sum(counts), parts=2) / 2
+            for b, n in zip((short, long), counts, strict=True)
+        )
+    )
+    plain = grad(lambda: (model(**short).loss + model(**long).loss) / 2)
+    assert torch.allclose(weighted, union, rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(plain, union, rtol=1e-2, atol=1e-5)
+
+
+# ---- early stopping ---------------------------------------------------------------------------
+def test_early_stop_ends_after_patience_evals_without_a_new_low_and_survives_a_restore():
+    stop = EarlyStop(patience=2)
+    lows = [stop.update(step=s, val_loss=v) for s, v in [(10, 3.0), (20, 2.5), (30, 2.6), (40, 2.5)]]
+    assert lows == [True, True, False, False]  # equal to the low is not a new low
+    assert (stop.best_step, stop.best_val_loss, stop.evals_since_best, stop.out_of_patience) == (20, 2.5, 2, True)
+    again = EarlyStop.restore(patience=2, state=json.loads(json.dumps(stop.state())))  # through a checkpoint
+    assert again == stop
+    resumed = EarlyStop.restore(patience=3, state={**stop.state(), "evals_since_best": 1})  # patience: the config's
+    assert not resumed.out_of_patience and resumed.update(step=50, val_loss=2.4) and resumed.evals_since_best == 0
+    off = EarlyStop(patience=0)
+    assert [off.update(step=s, val_loss=9.0) for s in (1, 2, 3)] == [True, False, False] and not off.out_of_patience
+    nan = EarlyStop(patience=1)
+    assert not nan.update(step=1, val_loss=float("nan")) and nan.best_step is None and nan.out_of_patience
+
+
 # ---- metrics log ----------------------------------------------------------------------------
 def test_metrics_restart_keeps_the_restored_steps_and_drops_a_torn_line(tmp_path):
     writer = MetricsWriter(out_dir=tmp_path, start_step=0)
@@ -134,7 +229,7 @@ def test_stage2_refuses_a_mismatched_checkpoint_naming_every_difference(stage1_c
     llm = load_config(None, ["model.tiny_llm.hidden_size=32"])
     with pytest.raises(MismatchError, match=r"model.tiny_llm.hidden_size: checkpoint 64, config 32"):
         check_init(llm, ckpt, encoder_id=ENCODER, dim_in=64)
-    with pytest.raises(InputError, match="stage-1 checkpoint .*absent does not exist; run `python jobs/pretrain.py`"):
+    with pytest.raises(InputError, match="stage-1 checkpoint .*absent does not exist; run `m2t pretrain`"):
         check_init(load_config(None), tmp_path / "absent", encoder_id=ENCODER, dim_in=64)
 
 
@@ -195,6 +290,38 @@ def test_batches_join_store_embeddings_and_pad_to_the_longest(tmp_path):
         torch.testing.assert_close(streamed[key], batch[key], rtol=0, atol=0)
     with pytest.raises(KeyError, match="embed it first"):
         make({**rows, "wild_type": np.array(["MKTAYIAK", "MWWWW"])})
+
+
+def test_a_training_row_is_told_the_neighbour_of_another_protein_never_its_own():
+    """With model.prompt_fields naming neighbour, each row's prompt states the description of the nearest other
+    protein's closest mutation in the train split's index: a row of an indexed protein never sees its own answer."""
+    cfg = load_config(None, ["model.prompt_fields=[mutation,neighbour]"])
+    p53 = "MEEPQSDPSVEPPLSQETFSDLWKLLPENNVLSPLPSQAMDDLMLSPDDIEQWFTEDPGPDEAPRMP"
+    close = p53[:30] + "W" + p53[31:]  # another protein, nearly the same sequence
+    index = NeighbourIndex(
+        [
+            {"protein_id": "P1", "wild_type": p53, "mutations": ["E2A"], "description": "Own answer."},
+            {"protein_id": "P2", "wild_type": close, "mutations": ["E3A"], "description": "The close one's."},
+        ]
+    )
+    rows = {
+        "id": np.array(["a"]),
+        "wild_type": np.array([p53]),
+        "mutant": np.array(["M" + "A" + p53[2:]]),
+        "mutations": np.array([np.array(["E2A"])], dtype=object),
+        "protein_id": np.array(["P1"]),
+        "description": np.array(["Own answer."]),
+        "wt_emb": [np.zeros((len(p53), 64), np.float32)],
+        "mut_emb": [np.zeros((len(p53), 64), np.float32)],
+    }
+    tok = build_tokenizer(cfg.model)
+    make = BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=None, neighbours=index)
+    assert make.facts(rows, 0).neighbour == "The close one's."
+    batch = make(rows)
+    prompt = tok.decode(batch["input_ids"][0][batch["labels"][0] == IGNORE])
+    assert "Nearest known mutation: The close one's." in prompt and "Own answer" not in prompt
+    with pytest.raises(ValueError, match="neighbour index"):
+        BatchMaker(tokenizer=tok, model_cfg=cfg.model, store=None)
 
 
 def test_length_groups_batch_similar_lengths_in_a_random_order():

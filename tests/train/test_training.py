@@ -28,6 +28,7 @@ from m2t.errors import M2TError, MismatchError, PlacementError
 from m2t.infer.evaluate import evaluate
 from m2t.model import build_model, load_checkpoint, read_meta
 from m2t.model.card import read_card
+from m2t.plan.epochs import epoch_shape
 from m2t.tracking import client as mlflow_client
 from m2t.tracking import default_uri, flatten
 from m2t.train.batches import BatchMaker
@@ -76,6 +77,10 @@ def data(ray_cluster, tmp_path_factory):
     inputs = prepare_inputs(cfg)  # synthetic set -> split -> embed on Ray Data
     assert inputs.val is not None and inputs.encoder_id == "unirep:64"
     return root
+
+
+def rows(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def mlflow_run(uri: str, name: str):
@@ -174,8 +179,9 @@ def test_a_stopped_run_resumes_and_a_killed_worker_recovers(pretrained):
             for p in (k / "deepspeed" / "state").glob("zero_pp_rank_*_optim_states.pt")
             if p.stat().st_size > 0
         ) == ["zero_pp_rank_0", "zero_pp_rank_1"]
-        if step == STEPS:
+        if step == summary["checkpoint_step"]:  # published: the checkpoint of the lowest val loss
             assert all(torch.equal(t, published[n]) for n, t in model.adapter.state_dict().items())
+    assert summary["checkpoint_step"] in {json.loads((k / "train_state.json").read_text())["step"] for k in kept}
 
 
 def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
@@ -206,7 +212,7 @@ def test_stage1_trains_the_adapter_and_lowers_val_loss(pretrained):
     untrained = build_model(cfg, stage="pretrain", dim_in=64)  # gates closed: the LLM alone
     before, after = val_loss(untrained, cfg, root), val_loss(trained, cfg, root)
     assert after < before - 0.02, (before, after)
-    assert summary["val_loss"] == pytest.approx(rows[-1]["val_loss"])
+    assert summary["val_loss"] == pytest.approx(min(vals)) and summary["stop_reason"] == "steps"
 
 
 def test_stage1_is_one_mlflow_run_through_its_stop_rerun_and_restart_and_evaluate_logs_to_it(pretrained):
@@ -320,6 +326,51 @@ def test_stage2_refuses_a_mismatched_stage1_checkpoint(pretrained):
         run_stage(other, stage="finetune")
     assert "model.resampler.depth: checkpoint 2, config 1" in str(err.value)
     assert "model.projector: checkpoint 'mlp2x_gelu', config 'linear'" in str(err.value)
+
+
+def test_early_stopping_publishes_the_best_checkpoint_and_a_rerun_keeps_the_result(data, tmp_path_factory):
+    """Stage 1 for '3 epochs' with patience 2, evaluating every 2 steps, at a learning rate too small to move any
+    weight's value: val loss never goes below its first value, so the run stops at step 6 (evals at 4 and 6 set no
+    new low), on both workers together, and publishes the checkpoint of step 2. Rerunning the command trains
+    nothing and keeps the first invocation's seconds."""
+    root = fresh_root(tmp_path_factory, data, "early_stop")
+    cfg = tiny(
+        root,
+        data / "embeddings",
+        "train.pretrain.steps=3 epochs",
+        "train.pretrain.patience=2",
+        "train.pretrain.eval_every=2",
+        "train.pretrain.checkpoint_every=100",
+        "train.pretrain.lr=1e-30",
+        "train.pretrain.warmup_steps=0",
+        "train.keep_checkpoints=1",
+    )
+    summary = run_stage(cfg, stage="pretrain")
+    per_epoch = epoch_shape(cfg.train.pretrain, train_rows=rows(root / "data" / "train.parquet"), workers=2)
+    assert summary["schedule"]["steps"] == 3 * per_epoch["micro_batches_per_worker"] > 6
+    assert (summary["step"], summary["stop_reason"], summary["checkpoint_step"]) == (6, "patience", 2)
+    metrics = read_metrics(root / "pretrain" / "metrics.jsonl")
+    assert [r["step"] for r in metrics if "val_loss" in r] == [2, 4, 6]
+    assert len({r["val_loss"] for r in metrics if "val_loss" in r}) == 1
+    assert metrics[-1] | {"stop_reason": "patience", "best_step": 2} == metrics[-1]
+    kept = {
+        json.loads((k / "train_state.json").read_text())["step"]: k
+        for k in Path(summary["run_dir"]).glob("checkpoint_*")
+        if k.is_dir()
+    }
+    assert sorted(kept) == [2, 6]  # the best (keep_checkpoints=1) and the latest
+    published = load_file(root / "pretrain" / "checkpoint" / "adapter.safetensors")
+    best, latest = (load_file(kept[s] / "model" / "adapter.safetensors") for s in (2, 6))
+    assert all(torch.equal(t, best[n]) for n, t in published.items())
+    assert not all(torch.equal(t, latest[n]) for n, t in published.items())  # the gate moved by ~1e-30 a step
+    again = run_stage(cfg, stage="pretrain")
+    assert (again["step"], again["stop_reason"], again["checkpoint_step"], again["trained_steps"]) == (
+        6,
+        "patience",
+        2,
+        0,
+    )
+    assert again["seconds"] == summary["seconds"] and len(read_metrics(root / "pretrain" / "metrics.jsonl")) == 6
 
 
 def _free_port() -> int:
