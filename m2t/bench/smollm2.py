@@ -1,6 +1,8 @@
 """What the real-weights CPU benchmarks (``train_real_cpu``, ``generate_real_cpu``) run on: the quality study's config
 (SmolLM2-135M-Instruct, UniRep-1900, ``m2t/configs/smollm2_mutadescribe.yaml``) and its MutaDescribe rows: the
-leak-free training split and the test rows the study scores (all of them, or ``study.test_rows`` sampled)."""
+leak-free training split and the test rows the study scores (all of them, or ``study.test_rows`` sampled). The prompt
+leaves out the ``neighbour`` field: its retrieval index is the study's, built from the training split, not part of the
+step or the describe call being timed, and the plain script a user would write has none."""
 
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ def check_llm(cfg: Config) -> Path:
 
 
 def study_config(overrides: list[str] = (), config: Path | None = None) -> Config:
-    """The study's config (or ``config``) with ``overrides``."""
-    return load_config(config or STUDY_CONFIG, list(overrides))
+    """The study's config (or ``config``) with ``overrides``, its prompt without the ``neighbour`` field."""
+    cfg = load_config(config or STUDY_CONFIG, list(overrides))
+    fields = [f for f in cfg.model.prompt_fields if f != "neighbour"]
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"prompt_fields": fields})})
 
 
 def study_rows(cfg: Config) -> tuple[list[Record], list[Record]]:

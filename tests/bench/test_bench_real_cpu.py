@@ -54,6 +54,7 @@ def test_plain_loop_trains_on_the_same_tokens_and_loss_as_ours(cfg, rows, one_to
             "description": np.array([r.description for r in records]),
             "mutations": [list(r.mutations) for r in records],
             "protein_name": np.array([r.protein_name for r in records]),
+            "function": np.array([r.function for r in records]),
             "wt_emb": [zeros] * 3,
             "mut_emb": [zeros] * 3,
         }
