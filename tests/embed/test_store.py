@@ -99,7 +99,7 @@ def test_open_or_create_refuses_other_settings(tmp_path):
 
 
 def test_errors_are_actionable(tmp_path):
-    with pytest.raises(InputError, match="manifest.json missing.*jobs/embed.py --output"):
+    with pytest.raises(InputError, match="manifest.json missing.*m2t embed --output"):
         EmbeddingStore.open(tmp_path / "nowhere")
     store = EmbeddingStore.create(tmp_path, encoder_id="enc:a", hidden_size=D)
     with pytest.raises(KeyError, match=f"length 3 \\(sha256 {sequence_key('MKV')[:12]}"):

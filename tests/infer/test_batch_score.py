@@ -222,4 +222,4 @@ def test_bad_invocations_exit_2(tiny_checkpoint, tmp_path, capsys, monkeypatch):
     )
     assert code == 2 and "--positions only applies to --scan" in err
     code, _, err = run_job("--scan", str(fasta), root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
-    assert code == 2 and "jobs/finetune.py" in err
+    assert code == 2 and "m2t finetune" in err

@@ -167,7 +167,7 @@ def test_missing_checkpoint_exits_2_naming_the_command(tmp_path, capsys, monkeyp
     code, _, stderr = run_job(root=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2
     assert f"checkpoint {tmp_path / 'finetune' / 'checkpoint'} does not exist" in stderr
-    assert "jobs/finetune.py" in stderr
+    assert "m2t finetune" in stderr
 
 
 def test_evaluate_on_real_mutadescribe_rows(tiny_checkpoint, tmp_path, mutadescribe_dir):

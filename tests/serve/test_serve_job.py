@@ -24,7 +24,7 @@ def test_missing_checkpoint_exits_2_with_the_command_that_makes_one(tmp_path):
     )
     assert run.returncode == 2, run.stderr
     assert f"checkpoint {tmp_path / 'nope'} does not exist" in run.stderr
-    assert "python jobs/finetune.py" in run.stderr
+    assert "m2t finetune" in run.stderr
 
 
 def test_default_checkpoint_is_the_finetune_output(tmp_path):
