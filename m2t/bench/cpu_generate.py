@@ -22,7 +22,7 @@ from m2t.bench.machine import machine_info
 from m2t.bench.plain import answer_tokens, generate, load, peak_rss_gib, prompt
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
-from m2t.bench.smollm2 import study_rows
+from m2t.bench.smollm2 import study_rows, timed_prompt
 from m2t.config import Config
 from m2t.data.records import Record
 from m2t.infer.describer import Describer, query_of
@@ -62,6 +62,7 @@ def run_generate_real_cpu(
 ) -> list[dict]:
     """``generate_real_cpu`` (ours ÷ plain batched) and ``generate_real_cpu_single`` (ours ÷ plain one at a time)."""
     before = load_before()
+    cfg = timed_prompt(cfg)  # the same prompt as the plain script's
     _, test_rows = study_rows(cfg)
     rows = test_rows[: scale.real_test_rows]
     gen = cfg.generation

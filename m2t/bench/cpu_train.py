@@ -30,7 +30,7 @@ from m2t.bench.machine import machine_info, torch_threads
 from m2t.bench.plain import TrainBlock, example, train_block
 from m2t.bench.report import load_before, result
 from m2t.bench.scales import Scale
-from m2t.bench.smollm2 import all_threads, study_rows
+from m2t.bench.smollm2 import all_threads, study_rows, timed_prompt
 from m2t.config import Config
 from m2t.data.records import Record
 from m2t.study.variants import untrained_checkpoint, variant_config, write_splits
@@ -139,6 +139,7 @@ def side(
 def run_train_real_cpu(cfg: Config, scale: Scale, *, workdir: Path, records: list[Record] | None = None) -> list[dict]:
     """One result per (stage, placement) of ours against the pooled plain-loop blocks run between them."""
     before = load_before()
+    cfg = timed_prompt(cfg)  # the same prompt as the plain script's
     train_rows, _ = study_rows(cfg)
     rows = train_rows[: scale.real_train_rows]
     threads = all_threads()

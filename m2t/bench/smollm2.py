@@ -29,8 +29,12 @@ def check_llm(cfg: Config) -> Path:
 
 
 def study_config(overrides: list[str] = (), config: Path | None = None) -> Config:
-    """The study's config (or ``config``) with ``overrides``, its prompt without the ``neighbour`` field."""
-    cfg = load_config(config or STUDY_CONFIG, list(overrides))
+    """The study's config (or ``config``) with ``overrides``, as the benchmarks run it (:func:`timed_prompt`)."""
+    return timed_prompt(load_config(config or STUDY_CONFIG, list(overrides)))
+
+
+def timed_prompt(cfg: Config) -> Config:
+    """``cfg`` with its prompt without the ``neighbour`` field, which the plain script has no index for."""
     fields = [f for f in cfg.model.prompt_fields if f != "neighbour"]
     return cfg.model_copy(update={"model": cfg.model.model_copy(update={"prompt_fields": fields})})
 
