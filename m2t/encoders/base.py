@@ -83,6 +83,24 @@ def micro_batches(lengths: Sequence[int], token_budget: int, max_padding: float 
     return batches
 
 
+def check_sequences(sequences: Sequence[str], *, max_length: int, encoder_id: str) -> None:
+    """Raise ValueError naming the first sequence an encoder of ``max_length`` residues cannot take, and why."""
+    for i, seq in enumerate(sequences):
+        if not isinstance(seq, str) or not seq:
+            raise ValueError(f"sequence {i}: empty or not a string ({type(seq).__name__})")
+        if len(seq) > max_length:
+            raise ValueError(
+                f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {max_length} "
+                f"residues ({encoder_id}); drop or crop it before embedding"
+            )
+        bad = next((p for p, c in enumerate(seq) if c not in ALPHABET), None)
+        if bad is not None:
+            raise ValueError(
+                f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter "
+                f"(the encoder takes upper-case {STANDARD} and {EXTENDED})"
+            )
+
+
 class BatchedEncoder:
     """Shared driver of the ESM family: validation, tokenising, length-sorted micro-batches, masks, BOS/EOS stripping.
 
@@ -135,20 +153,7 @@ class BatchedEncoder:
 
     def check(self, sequences: Sequence[str]) -> None:
         """Raise ValueError naming the first sequence the encoder cannot take, and why."""
-        for i, seq in enumerate(sequences):
-            if not isinstance(seq, str) or not seq:
-                raise ValueError(f"sequence {i}: empty or not a string ({type(seq).__name__})")
-            if len(seq) > self.max_length:
-                raise ValueError(
-                    f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {self.max_length} "
-                    f"residues ({self.encoder_id}); drop or crop it before embedding"
-                )
-            bad = next((p for p, c in enumerate(seq) if c not in ALPHABET), None)
-            if bad is not None:
-                raise ValueError(
-                    f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter "
-                    f"(the encoder takes upper-case {STANDARD} and {EXTENDED})"
-                )
+        check_sequences(sequences, max_length=self.max_length, encoder_id=self.encoder_id)
 
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """Per-residue embeddings: one float32 CPU tensor ``(L_i, hidden_size)`` per input, in input order."""

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from m2t.config import ConfigError
-from m2t.encoders.base import ALPHABET, LOGPROB_ALPHABET, MAX_RESIDUES, micro_batches
+from m2t.encoders.base import LOGPROB_ALPHABET, MAX_RESIDUES, check_sequences, micro_batches
 from m2t.encoders.mlstm import MLSTM
 
 SIZES = ("64", "256", "1900")
@@ -114,16 +114,7 @@ class UniRepEncoder:
 
     def check(self, sequences: Sequence[str]) -> None:
         """Raise ValueError naming the first sequence the encoder cannot take, and why."""
-        for i, seq in enumerate(sequences):
-            if not isinstance(seq, str) or not seq:
-                raise ValueError(f"sequence {i}: empty or not a string ({type(seq).__name__})")
-            if len(seq) > self.max_length:
-                raise ValueError(
-                    f"sequence {i}: length {len(seq)} exceeds the encoder's limit of {self.max_length} residues "
-                    f"({self.encoder_id}); drop or crop it before embedding"
-                )
-            if (bad := next((p for p, c in enumerate(seq) if c not in ALPHABET), None)) is not None:
-                raise ValueError(f"sequence {i}: {seq[bad]!r} at position {bad + 1} is not an amino-acid letter")
+        check_sequences(sequences, max_length=self.max_length, encoder_id=self.encoder_id)
 
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """Per-residue embeddings: one float32 CPU tensor ``(L_i, hidden_size)`` per input, in input order."""
