@@ -64,6 +64,11 @@ def test_a_command_takes_the_same_options_as_its_script():
     assert helps[1].startswith("usage: m2t split ")
 
 
+def test_help_names_the_config_each_command_defaults_to():
+    assert "default: tiny" in m2t("pretrain", "--help").stdout
+    assert "default: smollm2_mutadescribe" in m2t("study", "--help").stdout  # the study runs its own config
+
+
 def test_configs_lists_the_shipped_configs_and_copies_one(tmp_path):
     listed = m2t("configs", cwd=tmp_path)
     assert listed.returncode == EXIT_OK, listed.stderr

@@ -34,13 +34,15 @@ def debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def job_parser(description: str) -> argparse.ArgumentParser:
+def job_parser(description: str, default_config: Path | None = None) -> argparse.ArgumentParser:
+    """The parser of a job: ``--config`` (``default_config``, else the tiny config) and the overrides."""
     parser = argparse.ArgumentParser(description=description)
+    default = "tiny" if default_config is None else default_config.stem
     parser.add_argument(
         "--config",
         type=local_path,
-        default=None,
-        help="YAML config file, or the name of a shipped one (`m2t configs`); default: tiny",
+        default=default_config,
+        help=f"YAML config file, or the name of a shipped one (`m2t configs`); default: {default}",
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.pretrain.steps=10")
     return debug_flag(parser)

@@ -53,8 +53,7 @@ def command_of(argv0: str) -> list[str]:
 
 
 def main() -> None:
-    parser = job_parser(__doc__.splitlines()[0])
-    parser.set_defaults(config=CONFIG)
+    parser = job_parser(__doc__.splitlines()[0], default_config=CONFIG)
     parser.add_argument("--test", type=Path, action="append", default=[], help="another test file (repeatable)")
     parser.add_argument("--quick", action="store_true", help="a few steps and test rows: the study in minutes")
     parser.add_argument("--output", type=Path, default=None, help="output dir (default: outputs/study/)")
