@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from m2t.config import Config, load_config
+from m2t.config import DEFAULT_CONFIG, Config, load_config
 from m2t.storage import uri_scheme
 
 
@@ -37,12 +37,11 @@ def debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def job_parser(description: str, default_config: Path | None = None) -> argparse.ArgumentParser:
     """The parser of a job: ``--config`` (``default_config``, else the tiny config) and the overrides."""
     parser = argparse.ArgumentParser(description=description)
-    default = "tiny" if default_config is None else default_config.stem
     parser.add_argument(
         "--config",
         type=local_path,
         default=default_config,
-        help=f"YAML config file, or the name of a shipped one (`m2t configs`); default: {default}",
+        help=f"YAML config file, or the name of a shipped one (`m2t configs`); default: {(default_config or DEFAULT_CONFIG).stem}",
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.pretrain.steps=10")
     return debug_flag(parser)
