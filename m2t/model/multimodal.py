@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from m2t.model.adapter import DeltaAdapter
 from m2t.model.batching import left_pad, prompt_ids
+from m2t.model.decode import decode, processors
 from m2t.model.loss import answer_loss
 from m2t.model.prompt import Field, PromptFacts, user_text
 from m2t.model.tokenizer import end_of_turn_id
@@ -160,8 +161,9 @@ class M2TModel(nn.Module):
         instructions: list[str] | None = None,
         facts: Sequence[PromptFacts | None] | None = None,
     ) -> torch.Tensor:
-        """The answer token ids for a batch of mutations (KV cache; greedy when ``temperature`` is 0, or under
-        :data:`GREEDY_BELOW`, else nucleus sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
+        """The answer token ids for a batch of mutations (:func:`m2t.model.decode.decode`: KV cache, each answer
+        leaves the batch when it ends; greedy when ``temperature`` is 0, or under :data:`GREEDY_BELOW`, else nucleus
+        sampling); each answer stops at the end-of-turn token (or eos), or after ``max_new_tokens``.
 
         Args:
             wt_emb: ``(b, Lw, De)``; wt_mask: ``(b, Lw)`` bool, True = residue.
@@ -192,21 +194,22 @@ class M2TModel(nn.Module):
                 mut_mask=mut_mask.to(device),
             )
             sample = temperature >= GREEDY_BELOW
-            gen = GenerationConfig(
+            return decode(
+                self.llm,
+                inputs_embeds=embeds,
+                attention_mask=attention_mask,
                 max_new_tokens=max_new_tokens,
-                do_sample=sample,
-                temperature=temperature if sample else None,
-                top_p=top_p if sample else None,
-                top_k=0 if sample else None,
-                repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
-                pad_token_id=self.pad_id,
-                eos_token_id=sorted({self.eot_id, self.tokenizer.eos_token_id}),
-                bos_token_id=self.tokenizer.bos_token_id,
+                stop_ids=[i for i in (self.eot_id, self.tokenizer.eos_token_id) if i is not None],
+                pad_id=self.pad_id,
+                logits_processor=processors(
+                    temperature=temperature if sample else None,
+                    top_p=top_p if sample else None,
+                    repetition_penalty=repetition_penalty,
+                ),
+                sample=sample,
             )
-            out = self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, generation_config=gen)
         finally:
             self.train(was_training)
-        return out
 
     def generate(self, **kwargs) -> list[str]:
         """Describe a batch of mutations: :meth:`generate_ids` (same arguments) decoded, special tokens removed."""

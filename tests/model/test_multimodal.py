@@ -3,7 +3,6 @@
 import pytest
 import torch
 from model_fixtures import open_gates, random_batch, tiny_cfg
-from transformers import LogitsProcessor, LogitsProcessorList
 
 from m2t.model import build_model, left_pad
 
@@ -112,39 +111,3 @@ def test_sampling_is_reproducible_under_a_seed(setup):
     first = model.generate(**args)
     torch.manual_seed(7)
     assert model.generate(**args) == first and len(first) == 2
-
-
-def test_the_repetition_penalty_sees_the_generated_tokens_only_not_the_prompt(setup):
-    """generate_ids hands the LLM inputs_embeds and no input_ids: transformers then starts the ids its logits
-    processors see (the repetition penalty among them) empty, so the penalty punishes only what was generated,
-    never the prompt's tokens (the protein's name, the mutation). A processor beside the penalty sees what it sees."""
-    cfg, model = setup
-    seen = []
-
-    class Spy(LogitsProcessor):
-        def __call__(self, input_ids, scores):
-            seen.append(input_ids.clone())
-            return scores
-
-    batch = random_batch(model, cfg, [None], [(12, 12)], seed=1)
-    prompt, mask = left_pad([model.prompt_ids("Describe it.")], pad_id=model.pad_id)
-    embeds = model.input_embeds(
-        input_ids=prompt,
-        wt_emb=batch["wt_emb"],
-        wt_mask=batch["wt_mask"],
-        mut_emb=batch["mut_emb"],
-        mut_mask=batch["mut_mask"],
-    )
-    with torch.no_grad():
-        out = model.llm.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=3,
-            do_sample=False,
-            repetition_penalty=1.3,
-            logits_processor=LogitsProcessorList([Spy()]),
-            pad_token_id=model.pad_id,
-            eos_token_id=[],
-        )
-    assert [s.shape[1] for s in seen] == [0, 1, 2]  # the penalty's ids: nothing of the prompt
-    assert torch.equal(seen[2][0], out[0, :2])
