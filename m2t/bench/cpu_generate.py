@@ -13,6 +13,7 @@ New tokens are each answer's tokens up to and including its end-of-turn token (t
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from m2t.infer.describer import Describer, query_of
 from m2t.study.variants import untrained_checkpoint
 
 UNITS = "descriptions/s (greedy, SmolLM2-135M-Instruct, CPU)"
+log = logging.getLogger(__name__)
 
 
 def counting(describer: Describer) -> list[int]:
@@ -103,6 +105,13 @@ def run_generate_real_cpu(
             started = time.perf_counter()
             sides[name](chunk)
             spent[name] += time.perf_counter() - started
+        log.info(
+            "generate_real_cpu: chunk %d/%d done (%d rows); seconds so far: %s",
+            i + 1,
+            len(chunks),
+            len(chunk),
+            ", ".join(f"{k} {v:.0f}" for k, v in spent.items()),
+        )
     machine["loadavg_1m_after"] = load_before()
     machine["peak_rss_gib"] = peak_rss_gib()  # this process: our model and encoder, and the plain model
     mine = side(
