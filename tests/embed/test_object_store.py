@@ -104,5 +104,6 @@ def test_embed_job_writes_s3_and_training_reads_it(ray_cluster, s3_server, tmp_p
     }
     from_s3 = BatchMaker(tokenizer=tokenizer, model_cfg=cfg.model, store=cfg.embed.store)(rows)
     from_disk = BatchMaker(tokenizer=tokenizer, model_cfg=cfg.model, store=str(local))(rows)
-    for key in from_disk:
-        torch.testing.assert_close(from_s3[key], from_disk[key], rtol=0, atol=1e-6)
+    for key in from_disk:  # the job's actors encode 2 sequences a call, the local store all 6 in one: float32 noise
+        # of the batch shape can flip a value to the neighbouring float16 step of the store (seen on an AMD EPYC)
+        torch.testing.assert_close(from_s3[key], from_disk[key], rtol=2**-10, atol=1e-6)
