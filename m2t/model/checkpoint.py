@@ -40,6 +40,7 @@ from m2t.config import Config, LoraConfig, explain
 from m2t.data.neighbours import NEIGHBOURS
 from m2t.errors import InputError, MismatchError
 from m2t.model.builder import assemble
+from m2t.model.dropout import fast_lora_dropout
 from m2t.model.freeze import Stage, set_trainable
 from m2t.model.llm import build_llm, enable_gradient_checkpointing
 from m2t.model.lora import apply_lora, merge_lora
@@ -188,6 +189,7 @@ def trained_config(ckpt_dir: str | Path, meta: dict | None = None) -> Config:
 
 def _load_lora(llm, lora_dir: Path, *, trainable: bool) -> peft.PeftModel:
     wrapped = peft.PeftModel.from_pretrained(llm, lora_dir, is_trainable=trainable)
+    fast_lora_dropout(wrapped)  # as apply_lora's (a resumed stage 2 trains with it)
     saved = load_file(lora_dir / "adapter_model.safetensors")
     loaded = peft.get_peft_model_state_dict(wrapped, save_embedding_layers=False)
     if set(saved) != set(loaded) or any(not torch.equal(saved[k], loaded[k].cpu().to(saved[k].dtype)) for k in saved):

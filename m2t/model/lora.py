@@ -6,11 +6,13 @@ import peft
 from transformers import PreTrainedModel
 
 from m2t.config import LoraConfig
+from m2t.model.dropout import fast_lora_dropout
 from m2t.model.multimodal import M2TModel
 
 
 def apply_lora(llm: PreTrainedModel, lora_cfg: LoraConfig) -> peft.PeftModel:
-    """Wrap ``llm`` with fresh LoRA adapters on ``lora_cfg.target_modules`` (B = 0: outputs unchanged)."""
+    """Wrap ``llm`` with fresh LoRA adapters on ``lora_cfg.target_modules`` (B = 0: outputs unchanged); their dropout
+    is :class:`m2t.model.dropout.FastDropout`."""
     config = peft.LoraConfig(
         r=lora_cfg.r,
         lora_alpha=lora_cfg.alpha,
@@ -19,7 +21,9 @@ def apply_lora(llm: PreTrainedModel, lora_cfg: LoraConfig) -> peft.PeftModel:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return peft.get_peft_model(llm, config)
+    model = peft.get_peft_model(llm, config)
+    fast_lora_dropout(model)
+    return model
 
 
 def merge_lora(model: M2TModel) -> M2TModel:
