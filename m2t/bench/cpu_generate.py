@@ -2,8 +2,9 @@
 against plain ``model.generate`` (:mod:`m2t.bench.plain`).
 
 *Ours*: :meth:`m2t.infer.describer.Describer.describe` on a stage-2 checkpoint of the study's m2t model (untrained:
-the study's own checkpoints need its training first), the real prompts with ``<delta_P>``, the encoder run on every
-wild type and mutant, in chunks of ``generation.batch_size``. *Baselines*: the plain model (``AutoModelForCausalLM``)
+the study's own checkpoints need its training first; its adapter gate opened to :data:`OPEN_GATE`, as a trained one
+is, since a shut gate makes :meth:`~m2t.infer.describer.Describer.describe` skip the encoder), the real prompts with
+``<delta_P>``, the encoder run on every wild type and mutant, in chunks of ``generation.batch_size``. *Baselines*: the plain model (``AutoModelForCausalLM``)
 on the text-only prompt, ``model.generate`` on the same chunks left-padded, and one row at a time (the first
 ``real_single_per_chunk`` rows of each chunk). Greedy, with the config's ``generation.max_new_tokens`` and
 ``repetition_penalty`` on every side. The three are interleaved chunk by chunk, in turns, on this process's threads.
@@ -31,6 +32,7 @@ from m2t.study.variants import untrained_checkpoint
 
 UNITS = "descriptions/s (greedy, SmolLM2-135M-Instruct, CPU)"
 log = logging.getLogger(__name__)
+OPEN_GATE = 0.05  # tanh(10 x 0.05) = 0.46
 
 
 def counting(describer: Describer) -> list[int]:
@@ -74,6 +76,8 @@ def run_generate_real_cpu(
     machine = {**machine_info(), "loadavg_1m_before": before}
     checkpoint = untrained_checkpoint(cfg, workdir / "generate_checkpoint", stage="finetune")
     describer = Describer(checkpoint=checkpoint, cfg=cfg)
+    with torch.no_grad():  # open the fresh adapter's gate, as training does: a shut gate would skip the encoder
+        describer.model.adapter.media_gate.gate.fill_(OPEN_GATE)
     ours_tokens = counting(describer)
     plain, tokenizer = load(str(cfg.model.llm))
     plain.eval()

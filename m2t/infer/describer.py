@@ -100,10 +100,11 @@ class Query:
 
 @dataclass(frozen=True)
 class Description:
-    """What :meth:`Describer.describe_with_effects` gives per query: the text and the zero-shot effect score."""
+    """What :meth:`Describer.describe_with_effects` gives per query: the text and the zero-shot effect score (None
+    when it was not asked for)."""
 
     text: str
-    effect: Effect
+    effect: Effect | None
 
 
 def query_of(record: Record) -> Query:
@@ -209,10 +210,17 @@ class Describer:
         }
         return [done[s] for s in mutants]
 
+    @property
+    def reads_protein(self) -> bool:
+        """Whether the text can depend on the protein vectors: a protein model whose adapter gate is open (a fresh
+        adapter's gate is 0, and :func:`m2t.study.variants.protein_zeroed` shuts it)."""
+        return self.model.use_protein and bool(self.model.adapter.media_gate.gate.detach().ne(0).any())
+
     def describe(self, queries: Sequence[Query | tuple[str, str]], **decoding) -> list[str]:
         """The texts of :meth:`describe_with_effects` (decoding keywords: ``max_new_tokens``, ``temperature``,
-        ``top_p``)."""
-        return [d.text for d in self.describe_with_effects(queries, **decoding)]
+        ``top_p``), without the effect scores: when the model does not read the protein (:attr:`reads_protein`),
+        the encoder is not run at all."""
+        return [d.text for d in self.describe_with_effects(queries, effects=False, **decoding)]
 
     @torch.inference_mode()
     def describe_with_effects(
@@ -222,13 +230,16 @@ class Describer:
         max_new_tokens: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
+        effects: bool = True,
     ) -> list[Description]:
         """One :class:`Description` per :class:`Query` (or ``(wild_type, mutant)`` pair), in order, in chunks of
         ``generation.batch_size``.
 
         Decoding defaults come from ``cfg.generation``. The encoder sees each pair's :meth:`window`; wild types go
         through the LRU (encoded once while cached, with their log-probabilities); each distinct mutant of a chunk is
-        encoded once. The effect score uses the query's mutations, else those derived from its sequences.
+        encoded once. The effect score uses the query's mutations, else those derived from its sequences; with
+        ``effects`` false every ``effect`` is None, and a model that does not read the protein gets zero vectors
+        instead of an encoder pass (its text is the same).
         """
         queries = [Query.of(q) for q in queries]
         gen = self.generation
@@ -237,16 +248,19 @@ class Describer:
             chunk = queries[start : start + gen.batch_size]
             windows = [self.window(q.wild_type, q.mutant) for q in chunk]
             started, before = time.perf_counter(), self.encoded_sequences
-            wild_types = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed_wild_types)
+            if effects or self.reads_protein:
+                wild_types = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed_wild_types)
+                self.encoded_wild_types += self.encoded_sequences - before
+                before = self.encoded_sequences
+                if self.effect.mutant_pass:  # (embedding, per-token log-likelihoods) from the wild type's states
+                    mutants = self.pass_mutants([w.mutant for w in windows], [kept for _, kept in wild_types])
+                else:
+                    mutants = [(emb, None) for emb in self.embed([w.mutant for w in windows])]
+                self.encoded_mutants += self.encoded_sequences - before
+            else:  # the vectors cannot change the text: one zero vector a sequence, no encoder pass
+                wild_types = mutants = [(torch.zeros(1, self.encoder.hidden_size), None)] * len(chunk)
             wt_emb = [emb for emb, _ in wild_types]
-            self.encoded_wild_types += self.encoded_sequences - before
-            before = self.encoded_sequences
-            if self.effect.mutant_pass:  # (embedding, per-token log-likelihoods) from the wild type's states
-                mutants = self.pass_mutants([w.mutant for w in windows], [kept for _, kept in wild_types])
-            else:
-                mutants = [(emb, None) for emb in self.embed([w.mutant for w in windows])]
             mut_emb = [emb for emb, _ in mutants]
-            self.encoded_mutants += self.encoded_sequences - before
             wt, wt_mask = pad_embeddings(wt_emb)  # (b, Lw, D), (b, Lw) True = residue
             mut, mut_mask = pad_embeddings(mut_emb)  # (b, Lm, D), (b, Lm) True = residue
             encoded = time.perf_counter()
@@ -263,7 +277,7 @@ class Describer:
             )
             for q, w, (_, kept), (_, mutant), text in zip(chunk, windows, wild_types, mutants, texts, strict=True):
                 named = q.facts.mutations if q.facts and q.facts.mutations else derive_mutations(q.wild_type, q.mutant)
-                out.append(Description(text, self.effect.effect(named, w, kept, mutant)))
+                out.append(Description(text, self.effect.effect(named, w, kept, mutant) if effects else None))
             self.encode_seconds += encoded - started
             self.generate_seconds += time.perf_counter() - encoded
         return out

@@ -8,6 +8,7 @@ from conftest import tiny_config
 from m2t.embed.store import EmbeddingStore
 from m2t.errors import InputError
 from m2t.infer.describer import Describer, finetuned_checkpoint
+from m2t.study.variants import protein_zeroed, untrained_checkpoint
 
 WT = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
 OTHER = "MKLVAAGIVALLWQ"
@@ -34,6 +35,26 @@ def test_each_wild_type_is_encoded_once(tiny_checkpoint, tmp_path):
     d.describe(PAIRS)  # WT is cached; OTHER is new; all 5 mutants are encoded in this call
     assert (d.encoded_wild_types, d.encoded_mutants, d.encoded_sequences) == (2, 7, 9)
     assert (d.wt_cache.hits, d.wt_cache.misses) == (1, 2)
+
+
+def test_a_model_that_cannot_read_the_protein_describes_without_the_encoder(tiny_checkpoint, tmp_path):
+    d = Describer(checkpoint=tiny_checkpoint, cfg=tiny_config(tmp_path, "generation.batch_size=3"))
+    assert d.reads_protein
+    with protein_zeroed(d):  # the adapter's output gate shut: the vectors cannot change the text
+        assert not d.reads_protein
+        full = d.describe_with_effects(PAIRS)  # effect scores asked for: the encoder runs
+        assert d.encoded_sequences == 7 and all(x.effect is not None for x in full)
+        assert d.describe(PAIRS) == [x.text for x in full]  # the same text with zero vectors ...
+        assert d.encoded_sequences == 7  # ... and no encoder pass
+    d.describe(PAIRS[:1])  # the gate open again: encoded (its wild type is cached, its mutant is not)
+    assert d.encoded_sequences == 8
+
+    text_cfg = tiny_config(tmp_path, "model.use_protein=false", "generation.batch_size=3")
+    text_only = Describer(checkpoint=untrained_checkpoint(text_cfg, tmp_path / "text", stage="finetune"), cfg=text_cfg)
+    assert not text_only.reads_protein
+    texts = text_only.describe(PAIRS)
+    assert text_only.encoded_sequences == 0 and len(texts) == len(PAIRS)
+    assert [x.text for x in text_only.describe_with_effects(PAIRS)] == texts and text_only.encoded_sequences == 7
 
 
 def test_store_embeddings_are_used_and_give_the_same_text(tiny_checkpoint, tmp_path):

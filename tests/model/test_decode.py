@@ -25,19 +25,24 @@ def setup():
     return model, protein, embeds, mask
 
 
-def stops_that_end_rows_apart(model, embeds, mask, steps: int) -> list[int]:
-    """Two token ids the greedy answers write at different steps, so that the three rows end apart (one at the
-    limit)."""
-    free = decode(
+def greedy(model, embeds, mask, *, steps: int, stops=(), processor=None) -> torch.Tensor:
+    """``decode`` without sampling; ``processor`` defaults to a repetition penalty of 1.3."""
+    return decode(
         model.llm,
         inputs_embeds=embeds,
         attention_mask=mask,
         max_new_tokens=steps,
-        stop_ids=[],
+        stop_ids=list(stops),
         pad_id=model.pad_id,
-        logits_processor=processors(temperature=None, top_p=None, repetition_penalty=1.3),
+        logits_processor=processor or processors(temperature=None, top_p=None, repetition_penalty=1.3),
         sample=False,
-    ).tolist()  # (3, steps)
+    )
+
+
+def stops_that_end_rows_apart(model, embeds, mask, steps: int) -> list[int]:
+    """Two token ids the greedy answers write at different steps, so that the three rows end apart (one at the
+    limit)."""
+    free = greedy(model, embeds, mask, steps=steps).tolist()  # (3, steps)
     for a in free[0][1:]:
         for b in free[2][1:]:
             ends = [min([row.index(t) for t in (a, b) if t in row], default=steps) for row in free]
@@ -58,16 +63,7 @@ def test_greedy_decode_writes_generates_ids_with_left_padding_a_penalty_and_stop
         eos_token_id=stops,
         pad_token_id=model.pad_id,
     )
-    ours = decode(
-        model.llm,
-        inputs_embeds=embeds,
-        attention_mask=mask,
-        max_new_tokens=12,
-        stop_ids=stops,
-        pad_id=model.pad_id,
-        logits_processor=processors(temperature=None, top_p=None, repetition_penalty=1.3),
-        sample=False,
-    )
+    ours = greedy(model, embeds, mask, steps=12, stops=stops)
     assert torch.equal(ours, theirs)
     assert torch.isin(ours, torch.tensor(stops)).any(dim=1).sum() == 2  # two rows ended early, apart, then pad ids
 
@@ -104,16 +100,7 @@ def test_the_penalty_and_other_processors_see_the_generated_ids_only_not_the_pro
             seen.append(input_ids.clone())
             return scores
 
-    out = decode(
-        model.llm,
-        inputs_embeds=embeds[:1],
-        attention_mask=mask[:1],
-        max_new_tokens=3,
-        stop_ids=[],
-        pad_id=model.pad_id,
-        logits_processor=LogitsProcessorList([Spy()]),
-        sample=False,
-    )
+    out = greedy(model, embeds[:1], mask[:1], steps=3, processor=LogitsProcessorList([Spy()]))
     assert [s.shape[1] for s in seen] == [0, 1, 2]
     assert torch.equal(seen[2][0], out[0, :2])
 
@@ -121,13 +108,4 @@ def test_the_penalty_and_other_processors_see_the_generated_ids_only_not_the_pro
 def test_decode_refuses_no_new_tokens(setup):
     model, _, embeds, mask = setup
     with pytest.raises(ValueError, match="max_new_tokens must be at least 1"):
-        decode(
-            model.llm,
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=0,
-            stop_ids=[],
-            pad_id=model.pad_id,
-            logits_processor=LogitsProcessorList(),
-            sample=False,
-        )
+        greedy(model, embeds, mask, steps=0)
