@@ -4,9 +4,9 @@ against plain ``model.generate`` (:mod:`m2t.bench.plain`).
 *Ours*: :meth:`m2t.infer.describer.Describer.describe` on a stage-2 checkpoint of the study's m2t model (untrained:
 the study's own checkpoints need its training first; its adapter gate opened to :data:`OPEN_GATE`, as a trained one
 is, since a shut gate makes :meth:`~m2t.infer.describer.Describer.describe` skip the encoder), the real prompts with
-``<delta_P>``, the encoder run on every wild type and mutant, in chunks of ``generation.batch_size``. *Baselines*: the plain model (``AutoModelForCausalLM``)
-on the text-only prompt, ``model.generate`` on the same chunks left-padded, and one row at a time (the first
-``real_single_per_chunk`` rows of each chunk). Greedy, with the config's ``generation.max_new_tokens`` and
+``<delta_P>``, the encoder run on every wild type and mutant, in chunks of ``generation.batch_size``. *Baselines*:
+the plain model (``AutoModelForCausalLM``) on the text-only prompt, ``model.generate`` on the same chunks
+left-padded, and one row at a time (the first ``real_single_per_chunk`` rows of each chunk). Greedy, with the config's ``generation.max_new_tokens`` and
 ``repetition_penalty`` on every side. The three are interleaved chunk by chunk, in turns, on this process's threads.
 
 New tokens are each answer's tokens up to and including its end-of-turn token (the work a caller gets back).

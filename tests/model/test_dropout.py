@@ -2,8 +2,10 @@
 
 import pytest
 import torch
+from model_fixtures import tiny_cfg
 from torch import nn
 
+from m2t.model import build_model, load_checkpoint, save_checkpoint
 from m2t.model.dropout import FastDropout, fast_lora_dropout, keep_mask
 
 
@@ -38,10 +40,6 @@ def test_fast_dropout_scales_kept_elements_and_its_gradient_is_the_mask():
 
 
 def test_lora_gets_the_fast_dropout_fresh_and_when_loaded(tmp_path):
-    from model_fixtures import tiny_cfg
-
-    from m2t.model import build_model, load_checkpoint, save_checkpoint
-
     cfg = tiny_cfg("lora.dropout=0.05")  # (the tiny default has none: PEFT then puts an Identity)
     model = build_model(cfg, stage="finetune", dim_in=64, encoder_id="esm2:tiny:test")  # fresh LoRA
     out = save_checkpoint(model, cfg, tmp_path / "stage2")
