@@ -35,8 +35,9 @@ def _decoding(summary: dict) -> list[str]:
     lines = [
         "## Decoding, chosen on val",
         "",
-        "m2t described the val split with each candidate; the highest ROUGE-L + METEOR there decoded every variant "
-        "on the test files.",
+        "m2t described the val split with each candidate; the highest ROUGE-L + METEOR there, among the candidates "
+        f"whose median answer has {d['length_band'][0]}-{d['length_band'][1]}x the references' words (all of them "
+        "when none has), decoded every variant on the test files.",
         "",
         "| candidate | ROUGE-L | METEOR | median words | chosen |",
         "|---|---:|---:|---:|---|",

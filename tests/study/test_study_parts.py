@@ -10,6 +10,7 @@ from m2t.data.neighbours import NeighbourIndex
 from m2t.data.records import Record
 from m2t.infer.metrics import row_scores
 from m2t.study.bootstrap import paired_intervals, resample_indices, resampled_metrics
+from m2t.study.decoding import pick
 from m2t.study.splits import Limits, capped, proteins, shared, study_sets
 
 
@@ -117,3 +118,16 @@ def test_bootstrap_draws_are_seeded_and_an_unpaired_comparison_is_refused():
     rows = row_scores(["a b"] * 3, ["a b"] * 3)
     with pytest.raises(ValueError, match="paired rows differ in number: 3 and 2"):
         paired_intervals(rows, rows[:2], indices=resample_indices(3, resamples=10))
+
+
+def test_decoding_is_chosen_among_answers_of_the_references_length():
+    """The best ROUGE-L + METEOR wins only among candidates whose median val answer is 0.7-1.3x the references'
+    words (the last study's score alone chose 16-word answers against 24); with none in the band, the best of all."""
+
+    def tried(*candidates):
+        return [{"metrics": {"rougeL": r, "meteor": m}, "median_words": w} for r, m, w in candidates]
+
+    last_run = tried((0.1100, 0.0780, 17), (0.1279, 0.0972, 16), (0.1099, 0.1003, 28))  # its val: references 24
+    assert pick(last_run, 24) == 2
+    assert pick(tried((0.1, 0.1, 10), (0.2, 0.2, 60), (0.15, 0.1, 40)), 20) == 1  # none in the band: the best score
+    assert pick(tried((0.1, 0.1, 14), (0.1, 0.15, 26), (0.1, 0.2, 27)), 20) == 1  # 14/20 and 26/20 are in, 27/20 not
