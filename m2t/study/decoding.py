@@ -18,7 +18,7 @@ from m2t.infer.metrics import corpus_scores
 from m2t.study.predictions import scored_predictions, weights_digest, words
 
 # Answers of the right length: m2t's median val answer within 0.7-1.3x the references' median words. Without it the
-# score alone chose answers of 16 words against 24 (2026-12-07 run, docs/study.md#the-next-run).
+# score alone chose answers of 16 words against 24 (2026-12-07 run, docs/study.md#result).
 LENGTH_BAND = (0.7, 1.3)
 
 
