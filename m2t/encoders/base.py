@@ -63,23 +63,27 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def micro_batches(lengths: Sequence[int], token_budget: int, max_padding: float = 1.0) -> list[list[int]]:
+def micro_batches(
+    lengths: Sequence[int], token_budget: int, max_padding: float = 1.0, *, rows: Sequence[int] | None = None
+) -> list[list[int]]:
     """Indices grouped into length-sorted batches whose padded size ``n × (longest + 2)`` fits the budget
-    and whose padding is at most ``max_padding`` of it (1.0 = no cap).
+    and whose padding is at most ``max_padding`` of it (1.0 = no cap). ``rows``: how many rows each index stands
+    for (a group that must share a batch; 1 each by default).
 
     A sequence longer than the budget on its own runs alone.
     """
+    rows = rows or [1] * len(lengths)
     batches: list[list[int]] = []
-    real = 0  # real tokens (residues + BOS + EOS) of the last batch
+    n = real = 0  # rows and real tokens (residues + BOS + EOS) of the last batch
     for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
         # ascending order: lengths[i] is the longest of the batch it joins
-        padded = (len(batches[-1]) + 1) * (lengths[i] + 2) if batches else 0
-        if batches and padded <= token_budget and real + lengths[i] + 2 >= (1 - max_padding) * padded:
+        padded = (n + rows[i]) * (lengths[i] + 2) if batches else 0
+        if batches and padded <= token_budget and real + rows[i] * (lengths[i] + 2) >= (1 - max_padding) * padded:
             batches[-1].append(i)
-            real += lengths[i] + 2
+            n, real = n + rows[i], real + rows[i] * (lengths[i] + 2)
         else:
             batches.append([i])
-            real = lengths[i] + 2
+            n, real = rows[i], rows[i] * (lengths[i] + 2)
     return batches
 
 

@@ -1,5 +1,6 @@
 """UniRep's multiplicative LSTM (Krause et al. 2016; Alley et al., Nature Methods 2019) in PyTorch, batched, with
-rows that start part-way from given states (a mutant from its wild type's states: prefix reuse).
+rows that start part-way from given states or fork from another row's (a mutant from its wild type's: prefix
+reuse), and leave the batch after their last step.
 
 One step of a layer, ``x`` its input and ``h``, ``c`` its state (zero before the first token)::
 
@@ -82,26 +83,29 @@ class MLSTM(nn.Module):
         tokens: torch.Tensor,
         targets: torch.Tensor,
         first: list[int],
+        ends: list[int],
         init: torch.Tensor,
+        parents: list[int | None],
         *,
         layer: int,
         keep_hidden: bool,
         keep_states: int | None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-        """Run rows over steps ``first[r] .. T - 1``, each from its own initial state.
+        """Run each row ``r`` over steps ``first[r] .. ends[r] - 1``; a step computes only the rows inside theirs.
 
         tokens (b, T) input tokens (start, residues; padding past a row's end); targets (b, T) the class each step
-        predicts (the next residue's, then stop's); ``first`` per row, ascending: the first step it computes;
-        init (b, n_layers, 2, H) its state (h, c) before that step (zeros at step 0). ``layer``: whose ``h`` is kept
-        (0-based). ``keep_states``: also keep every layer's (h, c) after steps 0, k, 2k, ... (None: no).
+        predicts (the next residue's, then stop's); ``first`` per row: the first step it computes; ``ends`` per row:
+        one past its last (its token count); init (b, n_layers, 2, H) its state (h, c) before its first step (zeros at
+        step 0), unless ``parents[r]`` names another row: then it forks from that row's state of that moment (after
+        its step ``first[r] - 1``, which the parent must compute: a mutant joins its wild type at their first
+        difference). ``layer``: whose ``h`` is kept (0-based). ``keep_states``: also keep every layer's (h, c) after
+        steps 0, k, 2k, ... (None: no).
 
         Returns token_ll (b, T): log p(target) at each computed step (0 elsewhere); hidden (T, b, H) of ``layer``
         after each step, or None; logprobs (T, b, 25): the head's log-softmax; states (T // k + 1, b, n_layers, 2, H)
-        or None. A row's outputs before its ``first`` step (and past its end) are left zero.
+        or None. A row's outputs outside its steps are left zero.
         """
         b, steps = tokens.shape
-        h = [init[:, i, 0].clone() for i in range(self.n_layers)]  # each (b, H)
-        c = [init[:, i, 1].clone() for i in range(self.n_layers)]
         token_ll = tokens.new_zeros((b, steps), dtype=torch.float32)
         logprobs = token_ll.new_zeros((steps, b, self.head_w.shape[1]))
         hidden = token_ll.new_zeros((steps, b, self.hidden_size)) if keep_hidden else None
@@ -110,26 +114,56 @@ class MLSTM(nn.Module):
             if keep_states
             else None
         )
-        starts = torch.tensor(first)
+        joining: dict[int, list[int]] = {}
+        for r in range(b):
+            if first[r] < ends[r]:  # a row with no step to compute (a mutant equal to its wild type) never joins
+                joining.setdefault(first[r], []).append(r)
+        active: list[int] = []  # the rows in the batch, in the order of the state tensors' rows
+        h = [init.new_zeros((0, self.hidden_size)) for _ in range(self.n_layers)]  # each (active, H)
+        c = [init.new_zeros((0, self.hidden_size)) for _ in range(self.n_layers)]
         with threads_for(b * self.matmul_weights()):
-            for t in range(int(starts[0]), steps):
-                n = int((starts <= t).sum())  # rows are sorted by first step: the active ones are a prefix
-                x = self.wx0[tokens[:n, t]]  # (n, 5H): layer 0's input projection by lookup
+            for t in range(min(joining, default=0), max(ends, default=0)):
+                new, leaving = joining.get(t, []), any(ends[r] == t for r in active)
+                if new or leaving:  # joiners first: a parent's state is read before it leaves
+                    for i in range(self.n_layers):
+                        h[i] = torch.cat([h[i], self._start(h[i], init[:, i, 0], new, parents, active)])
+                        c[i] = torch.cat([c[i], self._start(c[i], init[:, i, 1], new, parents, active)])
+                    active += new
+                    stay = [j for j, r in enumerate(active) if ends[r] > t]
+                    if len(stay) < len(active):
+                        keep = torch.tensor(stay, device=tokens.device)
+                        h, c = [x[keep] for x in h], [x[keep] for x in c]
+                        active = [active[j] for j in stay]
+                    rows = torch.tensor(active, device=tokens.device)
+                if not active:
+                    continue
+                x = self.wx0[tokens[rows, t]]  # (n, 5H): layer 0's input projection by lookup
                 for i in range(self.n_layers):
                     if i:
-                        x = h[i - 1][:n] @ getattr(self, f"wx{i}")  # (n, 5H)
+                        x = h[i - 1] @ getattr(self, f"wx{i}")  # (n, 5H)
                     hidden_size = self.hidden_size
-                    m = x[:, :hidden_size] * (h[i][:n] @ getattr(self, f"wmh{i}"))  # (n, H)
+                    m = x[:, :hidden_size] * (h[i] @ getattr(self, f"wmh{i}"))  # (n, H)
                     z = torch.addmm(x[:, hidden_size:] + getattr(self, f"b{i}"), m, getattr(self, f"wh{i}"))  # (n, 4H)
                     gate_i, gate_f, gate_o, u = z.chunk(4, dim=1)
-                    c[i][:n] = torch.sigmoid(gate_f) * c[i][:n] + torch.sigmoid(gate_i) * torch.tanh(u)
-                    h[i][:n] = torch.sigmoid(gate_o) * torch.tanh(c[i][:n])
-                lp = torch.addmm(self.head_b, h[-1][:n], self.head_w).log_softmax(dim=-1)  # (n, 25)
-                logprobs[t, :n] = lp
-                token_ll[:n, t] = lp.gather(1, targets[:n, t, None])[:, 0]
+                    c[i] = torch.sigmoid(gate_f) * c[i] + torch.sigmoid(gate_i) * torch.tanh(u)
+                    h[i] = torch.sigmoid(gate_o) * torch.tanh(c[i])
+                lp = torch.addmm(self.head_b, h[-1], self.head_w).log_softmax(dim=-1)  # (n, 25)
+                logprobs[t, rows] = lp
+                token_ll[rows, t] = lp.gather(1, targets[rows, t, None])[:, 0]
                 if hidden is not None:
-                    hidden[t, :n] = h[layer][:n]
+                    hidden[t, rows] = h[layer]
                 if states is not None and t % keep_states == 0:
                     for i in range(self.n_layers):
-                        states[t // keep_states, :n, i, 0], states[t // keep_states, :n, i, 1] = h[i][:n], c[i][:n]
+                        states[t // keep_states, rows, i, 0], states[t // keep_states, rows, i, 1] = h[i], c[i]
         return token_ll, hidden, logprobs, states
+
+    @staticmethod
+    def _start(
+        live: torch.Tensor, init: torch.Tensor, new: list[int], parents: list[int | None], active: list[int]
+    ) -> torch.Tensor:
+        """(len(new), H): each joining row's state, its parent's live one (``live``: (active, H)) or its ``init``."""
+        return (
+            torch.stack([init[r] if parents[r] is None else live[active.index(parents[r])] for r in new])
+            if new
+            else live[:0]
+        )

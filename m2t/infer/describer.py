@@ -16,8 +16,10 @@ embedding store when it holds them, and each wild type goes through the encoder 
 the encoder's effect method needs (:mod:`m2t.infer.effect`: ESM's log-probability table, UniRep's states), from which
 every mutation of it gets its zero-shot effect score. The store keeps embeddings only, so a wild type is encoded for
 its log-probabilities even when the store holds its embedding (one pass per wild type while cached; the store's
-embedding is the one used). UniRep's score also needs a pass over each mutant: it starts from the cached wild type's
-states at the first changed residue and gives the mutant's embedding too (the store is not read for mutants then).
+embedding is the one used). UniRep's score also needs a pass over each mutant, which gives the mutant's embedding
+too (the store is not read for mutants then): a wild type new to the LRU runs in the same pass as its mutants, each
+joining at its first changed residue from the wild type's state of that step (:meth:`Describer.encode_pairs`); the
+mutants of a cached wild type start from its kept states.
 """
 
 from __future__ import annotations
@@ -210,6 +212,39 @@ class Describer:
         }
         return [done[s] for s in mutants]
 
+    def encode_pairs(self, wild_types: list[str], mutants: list[str]) -> tuple[list[tuple], list[tuple]]:
+        """For an effect method with a mutant pass: per pair, the wild type's ``(embedding, kept)`` and the mutant's
+        ``(embedding, what the effect needs)``. A wild type the LRU lacks goes through the encoder in one pass with
+        its mutants, each forking from its state at their first difference; a cached one's mutants start from its
+        kept states (:meth:`pass_mutants`). Distinct sequences once."""
+        forked: dict[str, tuple] = {}
+
+        def with_mutants(missing: list[str]) -> list[tuple]:
+            where = {w: i for i, w in enumerate(missing)}
+            family = {m: where[w] for w, m in zip(wild_types, mutants, strict=True) if w in where}
+            found = self._stored(missing)
+            self.encoder_batches += 1
+            self.encoded_sequences += len(missing) + len(family)
+            self.encoded_wild_types += len(missing)
+            self.encoded_mutants += len(family)
+            traced, passed = self.effect.together(
+                self.encoder, missing, list(family), list(family.values()), every=TRACE_EVERY
+            )
+            for m, (e, need) in zip(family, passed, strict=True):
+                forked[m] = (torch.from_numpy(round_to(e, self.store_dtype)), need)
+            return [
+                (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), kept)
+                for s, (e, kept) in zip(missing, traced, strict=True)
+            ]
+
+        wts = self.wt_cache.get_or_embed(wild_types, with_mutants)
+        rest = {m: kept for m, (_, kept) in zip(mutants, wts, strict=True) if m not in forked}
+        if rest:
+            before = self.encoded_sequences
+            forked.update(zip(rest, self.pass_mutants(list(rest), list(rest.values())), strict=True))
+            self.encoded_mutants += self.encoded_sequences - before
+        return wts, [forked[m] for m in mutants]
+
     @property
     def reads_protein(self) -> bool:
         """Whether the text can depend on the protein vectors: a protein model whose adapter gate is open (a fresh
@@ -248,14 +283,13 @@ class Describer:
             chunk = queries[start : start + gen.batch_size]
             windows = [self.window(q.wild_type, q.mutant) for q in chunk]
             started, before = time.perf_counter(), self.encoded_sequences
-            if effects or self.reads_protein:
+            if (effects or self.reads_protein) and self.effect.mutant_pass:
+                wild_types, mutants = self.encode_pairs([w.wild_type for w in windows], [w.mutant for w in windows])
+            elif effects or self.reads_protein:
                 wild_types = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed_wild_types)
                 self.encoded_wild_types += self.encoded_sequences - before
                 before = self.encoded_sequences
-                if self.effect.mutant_pass:  # (embedding, per-token log-likelihoods) from the wild type's states
-                    mutants = self.pass_mutants([w.mutant for w in windows], [kept for _, kept in wild_types])
-                else:
-                    mutants = [(emb, None) for emb in self.embed([w.mutant for w in windows])]
+                mutants = [(emb, None) for emb in self.embed([w.mutant for w in windows])]
                 self.encoded_mutants += self.encoded_sequences - before
             else:  # the vectors cannot change the text: one zero vector a sequence, no encoder pass
                 wild_types = mutants = [(torch.zeros(1, self.encoder.hidden_size), None)] * len(chunk)

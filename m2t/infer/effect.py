@@ -136,6 +136,13 @@ class LikelihoodRatio:
         """``(embedding (L, D) or None, token_ll (L + 1,))`` per mutant, each from its wild type's trace."""
         return [(e.embedding, e.token_ll) for e in encoder.encode(sequences, references=kept, embeddings=embeddings)]
 
+    def together(
+        self, encoder: ProteinEncoder, wild_types: list[str], mutants: list[str], of: list[int], *, every: int
+    ) -> tuple[list[tuple], list[tuple]]:
+        """:meth:`wild_types` and :meth:`mutants` from one pass: mutant ``j`` forks from ``wild_types[of[j]]``."""
+        traces, encoded = encoder.trace_with_variants(wild_types, mutants, of, every=every)
+        return [(t.embedding, t) for t in traces], [(e.embedding, e.token_ll) for e in encoded]
+
     def effect(self, mutations: Sequence[str], window: Window, kept: Trace, mutant: torch.Tensor) -> Effect:
         return likelihood_ratio(kept.token_ll, mutant, common_prefix(window.wild_type, window.mutant))
 

@@ -113,6 +113,57 @@ def test_batched_and_prefix_reuse_equal_one_at_a_time(every):
         torch.testing.assert_close(b.embedding, a.embedding, atol=1e-5, rtol=0)
 
 
+def test_variants_fork_from_their_wild_type_in_the_same_pass():
+    """trace_with_variants: the wild types' traces and every variant's encoding equal their own passes, from one
+    encoder call; each variant computes only its steps from its first difference on."""
+    encoder = build_encoder(EncoderConfig(backend="unirep"))
+    wts = [seq("ubiquitin")[:40], seq("gfp")[:30]]
+    variants = mutants(wts[0]) + mutants(wts[1])[:4]
+    of = [0] * len(mutants(wts[0])) + [1] * 4
+    firsts, run = [], encoder.model.run
+
+    def counting(tokens, targets, first, *args, **kw):
+        firsts.append(list(first))
+        return run(tokens, targets, first, *args, **kw)
+
+    encoder.model.run = counting
+    traces, encoded = encoder.trace_with_variants(wts, variants, of, every=4)
+    assert len(firsts) == 1  # one micro-batch: the wild types and their variants together
+    encoder.model.run = run
+    for wt, t in zip(wts, encoder.trace(wts, every=4), strict=True):
+        (mine,) = [m for m in traces if m.sequence == wt]
+        torch.testing.assert_close(mine.embedding, t.embedding, atol=1e-5, rtol=0)
+        torch.testing.assert_close(mine.states, t.states, atol=1e-5, rtol=0)
+        torch.testing.assert_close(mine.logprobs, t.logprobs, atol=1e-5, rtol=0)
+    for v, e in zip(variants, encoded, strict=True):
+        (alone,) = encoder.encode([v])
+        torch.testing.assert_close(e.embedding, alone.embedding, atol=1e-5, rtol=0)
+        torch.testing.assert_close(e.token_ll, alone.token_ll, atol=1e-5, rtol=0)
+    assert sorted(firsts[0]) == sorted(
+        [0, 0] + [common_prefix(v, wts[o]) + 1 for v, o in zip(variants, of, strict=True)]
+    )
+
+
+def test_a_row_leaves_the_batch_after_its_last_step():
+    """Nothing is computed past a row's end (a short sequence batched with a long one costs only its own steps)."""
+    model = unirep("64").model
+    tokens = torch.tensor([[24, 1, 2, 3, 0, 0, 0], [24, 1, 2, 3, 4, 5, 6]])
+    out = model.run(
+        tokens,
+        tokens.clamp(min=1) - 1,
+        [0, 0],
+        [4, 7],
+        torch.zeros(2, 4, 2, 64),
+        [None, None],
+        layer=3,
+        keep_hidden=True,
+        keep_states=None,
+    )
+    token_ll, hidden, logprobs, _ = out
+    assert torch.all(logprobs[4:, 0] == 0) and torch.all(hidden[4:, 0] == 0) and torch.all(token_ll[0, 4:] == 0)
+    assert torch.all(logprobs[:, 1] != 0) and torch.all(logprobs[:4, 0] != 0)
+
+
 def test_prefix_reuse_skips_the_shared_steps():
     """A batch of mutants of one wild type computes only the steps from each first change on."""
     encoder = build_encoder(EncoderConfig(backend="unirep"))
