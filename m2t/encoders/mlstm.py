@@ -131,10 +131,10 @@ class MLSTM(nn.Module):
                     active += new
                     stay = [j for j, r in enumerate(active) if ends[r] > t]
                     if len(stay) < len(active):
-                        keep = torch.tensor(stay, device=tokens.device)
+                        keep = torch.tensor(stay, dtype=torch.long, device=tokens.device)
                         h, c = [x[keep] for x in h], [x[keep] for x in c]
                         active = [active[j] for j in stay]
-                    rows = torch.tensor(active, device=tokens.device)
+                    rows = torch.tensor(active, dtype=torch.long, device=tokens.device)
                 if not active:
                     continue
                 x = self.wx0[tokens[rows, t]]  # (n, 5H): layer 0's input projection by lookup

@@ -147,21 +147,18 @@ def test_variants_fork_from_their_wild_type_in_the_same_pass():
 def test_a_row_leaves_the_batch_after_its_last_step():
     """Nothing is computed past a row's end (a short sequence batched with a long one costs only its own steps)."""
     model = unirep("64").model
-    tokens = torch.tensor([[24, 1, 2, 3, 0, 0, 0], [24, 1, 2, 3, 4, 5, 6]])
-    out = model.run(
-        tokens,
-        tokens.clamp(min=1) - 1,
-        [0, 0],
-        [4, 7],
-        torch.zeros(2, 4, 2, 64),
-        [None, None],
-        layer=3,
-        keep_hidden=True,
-        keep_states=None,
-    )
-    token_ll, hidden, logprobs, _ = out
+    tokens = torch.tensor([[24, 1, 2, 3, 0, 0, 0, 0, 0], [24, 1, 2, 3, 4, 5, 6, 0, 0], [24, 1, 2, 3, 4, 5, 6, 7, 8]])
+    targets, init = tokens.clamp(min=1) - 1, torch.zeros(3, 4, 2, 64)
+    # rows 0 and 1 end at steps 4 and 7; row 2 starts at step 8 from zeros, after every other row has left
+    run = functools.partial(model.run, tokens, targets, layer=3, keep_hidden=True, keep_states=None)
+    token_ll, hidden, logprobs, _ = run([0, 0, 8], [4, 7, 9], init, [None, None, None])
     assert torch.all(logprobs[4:, 0] == 0) and torch.all(hidden[4:, 0] == 0) and torch.all(token_ll[0, 4:] == 0)
-    assert torch.all(logprobs[:, 1] != 0) and torch.all(logprobs[:4, 0] != 0)
+    assert torch.all(logprobs[:7, 1] != 0) and torch.all(logprobs[7:, 1] == 0) and torch.all(logprobs[:4, 0] != 0)
+    assert torch.all(logprobs[:8, 2] == 0) and torch.all(logprobs[8, 2] != 0)
+    alone = model.run(
+        tokens[2:, 8:], targets[2:, 8:], [0], [1], init[:1], [None], layer=3, keep_hidden=True, keep_states=None
+    )[2]
+    torch.testing.assert_close(logprobs[8, 2], alone[0, 0], atol=1e-6, rtol=0)
 
 
 def test_prefix_reuse_skips_the_shared_steps():

@@ -62,6 +62,23 @@ def test_describer_scores_the_likelihood_ratio_from_prefix_reuse(unirep_checkpoi
     assert out[0].effect.score < 0  # W in the middle of ubiquitin is less likely than its wild-type residue
 
 
+def test_a_chunk_mixing_cached_and_new_wild_types_scores_every_pair(unirep_checkpoint):
+    """A new wild type's mutants fork from it in one pass; a cached one's start from its kept states; a mutant
+    that ends before another starts, and a wild type described as its own mutant, score like full passes."""
+    cfg = load_config(None, ["generation.max_new_tokens=2", "generation.batch_size=8", "encoder.max_padding=1.0"])
+    d = Describer(checkpoint=unirep_checkpoint, cfg=cfg)
+    wt, other = UBIQUITIN, UBIQUITIN[10:50]
+    d.describe_with_effects([(wt, wt[:-1] + "A")])  # wt is cached from here on
+    pairs = [(wt, wt[:60] + "W" + wt[61:]), (other, other[:3] + "P" + other[4:]), (wt, wt[:8]), (other, other)]
+    pairs.append((wt, wt[:70] + "D" + wt[71:]))
+    out = d.describe_with_effects(pairs)
+    plain = build_encoder(cfg.encoder)
+    for (w, m), described in zip(pairs[:3] + pairs[4:], out[:3] + out[4:], strict=True):
+        assert described.effect.score == pytest.approx(log_likelihood(plain, m) - log_likelihood(plain, w), abs=2e-4)
+    assert out[3].effect.score is None  # no mutation
+    assert (d.encoded_wild_types, d.encoded_mutants) == (2, 1 + 5)
+
+
 def dms_rows(wt: str) -> list[list]:
     """A scan of positions 2-4 of ``wt`` plus a double mutant, and three bad rows."""
     rows = []
