@@ -118,17 +118,19 @@ class MLSTM(nn.Module):
         for r in range(b):
             if first[r] < ends[r]:  # a row with no step to compute (a mutant equal to its wild type) never joins
                 joining.setdefault(first[r], []).append(r)
+        ending = {ends[r] for rs in joining.values() for r in rs}  # the steps at which some row has left
         active: list[int] = []  # the rows in the batch, in the order of the state tensors' rows
         h = [init.new_zeros((0, self.hidden_size)) for _ in range(self.n_layers)]  # each (active, H)
         c = [init.new_zeros((0, self.hidden_size)) for _ in range(self.n_layers)]
         with threads_for(b * self.matmul_weights()):
             for t in range(min(joining, default=0), max(ends, default=0)):
-                new, leaving = joining.get(t, []), any(ends[r] == t for r in active)
-                if new or leaving:  # joiners first: a parent's state is read before it leaves
-                    for i in range(self.n_layers):
-                        h[i] = torch.cat([h[i], self._start(h[i], init[:, i, 0], new, parents, active)])
-                        c[i] = torch.cat([c[i], self._start(c[i], init[:, i, 1], new, parents, active)])
-                    active += new
+                new = joining.get(t, [])
+                if new or t in ending:
+                    if new:  # joiners first: a parent's state is read before it leaves
+                        for i in range(self.n_layers):
+                            h[i] = torch.cat([h[i], self._start(h[i], init[:, i, 0], new, parents, active)])
+                            c[i] = torch.cat([c[i], self._start(c[i], init[:, i, 1], new, parents, active)])
+                        active += new
                     stay = [j for j, r in enumerate(active) if ends[r] > t]
                     if len(stay) < len(active):
                         keep = torch.tensor(stay, dtype=torch.long, device=tokens.device)
@@ -162,8 +164,4 @@ class MLSTM(nn.Module):
         live: torch.Tensor, init: torch.Tensor, new: list[int], parents: list[int | None], active: list[int]
     ) -> torch.Tensor:
         """(len(new), H): each joining row's state, its parent's live one (``live``: (active, H)) or its ``init``."""
-        return (
-            torch.stack([init[r] if parents[r] is None else live[active.index(parents[r])] for r in new])
-            if new
-            else live[:0]
-        )
+        return torch.stack([init[r] if parents[r] is None else live[active.index(parents[r])] for r in new])

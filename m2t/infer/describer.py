@@ -174,6 +174,10 @@ class Describer:
         self.store_hits += len(present)
         return {s: torch.from_numpy(e) for s, e in zip(present, self.store.get_many(present), strict=True)}
 
+    def _as_trained(self, embedding: torch.Tensor) -> torch.Tensor:
+        """An encoder's ``(L, D)`` embedding rounded through the store dtype the model was trained with."""
+        return torch.from_numpy(round_to(embedding, self.store_dtype))
+
     def embed(self, sequences: Sequence[str]) -> list[torch.Tensor]:
         """``(L_i, D)`` float32 per sequence, as training saw them; store first, encoder for the rest."""
         sequences = list(sequences)
@@ -183,7 +187,7 @@ class Describer:
             self.encoder_batches += 1
             self.encoded_sequences += len(missing)
             for s, emb in zip(missing, self.encoder.embed(missing), strict=True):
-                found[s] = torch.from_numpy(round_to(emb, self.store_dtype))
+                found[s] = self._as_trained(emb)
         return [found[s] for s in sequences]
 
     def embed_wild_types(self, sequences: Sequence[str]) -> list[tuple[torch.Tensor, object]]:
@@ -194,7 +198,7 @@ class Describer:
         self.encoder_batches += 1
         self.encoded_sequences += len(sequences)
         return [
-            (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), kept)
+            (found[s] if s in found else self._as_trained(e), kept)
             for s, (e, kept) in zip(
                 sequences, self.effect.wild_types(self.encoder, sequences, every=TRACE_EVERY), strict=True
             )
@@ -207,9 +211,7 @@ class Describer:
         self.encoder_batches += 1
         self.encoded_sequences += len(unique)
         passes = self.effect.mutants(self.encoder, list(unique), list(unique.values()), embeddings=True)
-        done = {
-            s: (torch.from_numpy(round_to(e, self.store_dtype)), m) for s, (e, m) in zip(unique, passes, strict=True)
-        }
+        done = {s: (self._as_trained(e), m) for s, (e, m) in zip(unique, passes, strict=True)}
         return [done[s] for s in mutants]
 
     def encode_pairs(self, wild_types: list[str], mutants: list[str]) -> tuple[list[tuple], list[tuple]]:
@@ -231,9 +233,9 @@ class Describer:
                 self.encoder, missing, list(family), list(family.values()), every=TRACE_EVERY
             )
             for m, (e, need) in zip(family, passed, strict=True):
-                forked[m] = (torch.from_numpy(round_to(e, self.store_dtype)), need)
+                forked[m] = (self._as_trained(e), need)
             return [
-                (found[s] if s in found else torch.from_numpy(round_to(e, self.store_dtype)), kept)
+                (found[s] if s in found else self._as_trained(e), kept)
                 for s, (e, kept) in zip(missing, traced, strict=True)
             ]
 
@@ -283,9 +285,9 @@ class Describer:
             chunk = queries[start : start + gen.batch_size]
             windows = [self.window(q.wild_type, q.mutant) for q in chunk]
             started, before = time.perf_counter(), self.encoded_sequences
-            if (effects or self.reads_protein) and self.effect.mutant_pass:
+            if (effects or self.reads_protein) and self.effect.mutant_pass:  # UniRep: the mutants' own passes
                 wild_types, mutants = self.encode_pairs([w.wild_type for w in windows], [w.mutant for w in windows])
-            elif effects or self.reads_protein:
+            elif effects or self.reads_protein:  # ESM: the wild type's pass holds the effect; mutants embedded
                 wild_types = self.wt_cache.get_or_embed([w.wild_type for w in windows], self.embed_wild_types)
                 self.encoded_wild_types += self.encoded_sequences - before
                 before = self.encoded_sequences
